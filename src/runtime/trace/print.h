@@ -56,6 +56,9 @@ template <std::size_t N>
 class stack_line : public line_buffer {
  public:
   stack_line() : line_buffer(storage_, N) {}
+  // The base points into storage_, so a copy would write into the original's buffer.
+  stack_line(const stack_line&) = delete;
+  stack_line& operator=(const stack_line&) = delete;
 
  private:
   char storage_[N];

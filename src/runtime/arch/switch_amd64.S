@@ -1,0 +1,76 @@
+// Goroutine context switch for x86-64, System V ABI. The contract is in context.h.
+//
+// Frame layout of a suspended context, from the saved SP upwards (8 bytes a slot):
+//   [sp+0]  MXCSR (low 4 bytes) and x87 control word (bytes 4-5)
+//   [sp+8]  r15   [sp+16] r14   [sp+24] r13   [sp+32] r12   [sp+40] rbx   [sp+48] rbp
+//   [sp+56] return address
+// context_amd64.cc builds the same layout for a new goroutine; keep the two in step.
+
+	.text
+
+// void* goro_rt_switch(void** save_sp /* rdi */, void* new_sp /* rsi */, void* transfer /* rdx */)
+	.globl	goro_rt_switch
+	.type	goro_rt_switch, @function
+	.p2align 4
+goro_rt_switch:
+	.cfi_startproc
+	pushq	%rbp
+	.cfi_adjust_cfa_offset 8
+	pushq	%rbx
+	.cfi_adjust_cfa_offset 8
+	pushq	%r12
+	.cfi_adjust_cfa_offset 8
+	pushq	%r13
+	.cfi_adjust_cfa_offset 8
+	pushq	%r14
+	.cfi_adjust_cfa_offset 8
+	pushq	%r15
+	.cfi_adjust_cfa_offset 8
+	subq	$8, %rsp
+	.cfi_adjust_cfa_offset 8
+	stmxcsr	(%rsp)
+	fnstcw	4(%rsp)
+
+	// Save the outgoing context and adopt the incoming stack.
+	movq	%rsp, (%rdi)
+	movq	%rsi, %rsp
+
+	ldmxcsr	(%rsp)
+	fldcw	4(%rsp)
+	addq	$8, %rsp
+	.cfi_adjust_cfa_offset -8
+	popq	%r15
+	.cfi_adjust_cfa_offset -8
+	popq	%r14
+	.cfi_adjust_cfa_offset -8
+	popq	%r13
+	.cfi_adjust_cfa_offset -8
+	popq	%r12
+	.cfi_adjust_cfa_offset -8
+	popq	%rbx
+	.cfi_adjust_cfa_offset -8
+	popq	%rbp
+	.cfi_adjust_cfa_offset -8
+	movq	%rdx, %rax
+	ret
+	.cfi_endproc
+	.size	goro_rt_switch, .-goro_rt_switch
+
+// First frame of a goroutine. Entered by goro_rt_switch's `ret` with r12 = entry function,
+// r13 = its argument and rax = the transfer value; calls entry(transfer, arg), which never
+// returns. The undefined return address ends every unwind here.
+	.globl	goro_rt_trampoline
+	.type	goro_rt_trampoline, @function
+	.p2align 4
+goro_rt_trampoline:
+	.cfi_startproc
+	.cfi_undefined rip
+	xorl	%ebp, %ebp
+	movq	%rax, %rdi
+	movq	%r13, %rsi
+	call	*%r12
+	ud2
+	.cfi_endproc
+	.size	goro_rt_trampoline, .-goro_rt_trampoline
+
+	.section .note.GNU-stack,"",@progbits

@@ -1,0 +1,335 @@
+// The bootstrap, in Go's order (rt0_go, schedinit, newproc, mstart, runtime.main), one named
+// function per phase. GODEBUG=inittrace=1 prints one line per phase in Go's inittrace format,
+// with the phase named as Go's function (runtime.osinit, ...):
+//
+//   init runtime.osinit @0.012 ms, 0.004 ms clock, 0 bytes, 0 allocs
+//
+// `@` is the phase's start since goro::run was entered, `clock` its duration, and bytes and
+// allocs what the runtime allocated on the heap during it (goroutine stacks are reserved with
+// mmap and are not counted).
+//
+// The bootstrap is lazy: goro::run does only what the main goroutine needs. It creates no
+// thread (sysmon starts with the second goroutine or the first blocking call, other Ms when a
+// goroutine is ready and a P is idle), installs only the SIGSEGV/SIGBUS handlers that report
+// stack overflows, and reads the cgroup CPU quota only when GOMAXPROCS is not set.
+//
+// Phases:
+//   cpu gate      (rt0_go's GOAMD64 check) exit 1 if the CPU lacks an instruction-set
+//                 feature the binary was compiled for, before any other goro code runs.
+//   args          auxv: page size, AT_RANDOM, AT_SECURE.
+//   osinit        CPU count from the affinity mask; huge page size; vm.max_map_count.
+//   cpuinit       CPU features the runtime uses (AES for the hash).
+//   alginit       the runtime hash, seeded from AT_RANDOM.
+//   stackinit     stack guard policy and default size.
+//   mallocinit    nothing yet: goro has no heap of its own at this point.
+//   goargs        argc/argv kept for the runtime.
+//   goenvs        the environment pointer kept for the runtime.
+//   secure        AT_SECURE: GOTRACEBACK=none is forced, goro-only GODEBUG keys ignored.
+//   checkfds      fds 0, 1, 2 reopened on /dev/null if closed.
+//   parsedebugvars GODEBUG and GOTRACEBACK.
+//   gomaxprocs    GOMAXPROCS, else Go 1.25's default (affinity capped by the cgroup quota).
+//   procresize    the Ps; m0 takes P 0.
+//   newproc       the main goroutine, in P 0's runnext.
+//   mstart        m0's signal stack, fault handlers, and the scheduling loop.
+//   runtime.main  on the main goroutine: the panic handler; sysmon if schedtrace asks.
+//   main          the user's main starts.
+#include "runtime/boot/boot.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "goro/runtime.hpp"
+#include "runtime/boot/debugvars.h"
+#include "runtime/os/auxv.h"
+#include "runtime/os/checkfds.h"
+#include "runtime/os/cpu_count.h"
+#include "runtime/os/cpu_features.h"
+#include "runtime/os/futex.h"
+#include "runtime/os/hash.h"
+#include "runtime/os/vm_limits.h"
+#include "runtime/sched/fatal.h"
+#include "runtime/sched/sanitizer.h"
+#include "runtime/sched/sched.h"
+#include "runtime/sched/sysmon.h"
+#include "runtime/stack/overflow.h"
+#include "runtime/stack/stack.h"
+#include "runtime/trace/traceback.h"
+
+namespace goro::rt {
+
+void install_panic_handler();
+void restore_panic_handler();
+G* new_main_goroutine(P* pp, detail::main_entry entry, void* main);
+
+namespace {
+
+// --- inittrace ------------------------------------------------------------------------------
+
+struct phase_trace {
+  bool on = false;
+  std::int64_t origin = 0;
+  std::int64_t start = 0;
+  std::size_t bytes = 0;
+  std::size_t allocs = 0;
+};
+phase_trace trace;
+
+void phase_begin() {
+  if (!trace.on) return;
+  trace.start = os::nanotime();
+  trace.bytes = 0;
+  trace.allocs = 0;
+}
+
+void phase_end(const char* name) {
+  if (!trace.on) return;
+  std::int64_t now = os::nanotime();
+  print_line().str("init ").str(name).str(" @").ns_as_ms(trace.start - trace.origin)
+      .str(" ms, ").ns_as_ms(now - trace.start).str(" ms clock, ").udec(trace.bytes)
+      .str(" bytes, ").udec(trace.allocs).str(" allocs\n").flush();
+}
+
+template <class F>
+void phase(const char* name, F&& f) {
+  phase_begin();
+  f();
+  phase_end(name);
+}
+
+// --- Boot state -----------------------------------------------------------------------------
+
+os::auxv_info auxv;
+int argc_saved = 0;
+char** argv_saved = nullptr;
+char** envp_saved = nullptr;
+int ncpu = 1;
+long map_limit = 65530;
+std::int32_t procs = 1;
+
+// Reads GODEBUG's inittrace before anything is timed, as current Go reads GODEBUG early.
+bool early_inittrace() {
+  const char* godebug = std::getenv("GODEBUG");
+  if (godebug == nullptr) return false;
+  const char* p = std::strstr(godebug, "inittrace=");
+  while (p != nullptr) {
+    if (p == godebug || p[-1] == ',') return p[10] >= '1' && p[10] <= '9';
+    p = std::strstr(p + 1, "inittrace=");
+  }
+  return false;
+}
+
+void args() { auxv = os::read_auxv(); }
+
+void osinit() {
+  ncpu = os::affinity_cpu_count();
+  map_limit = os::max_map_count();
+}
+
+void cpuinit() { (void)os::cpu_has_aes(); }
+
+void alginit() { os::alginit(auxv.random16, os::cpu_has_aes()); }
+
+void stackinit_phase() {
+  rt::stackinit(auxv.page_size, map_limit, debug.gorostackguard,
+            static_cast<std::size_t>(debug.gorostacksize));
+}
+
+void mallocinit() {}
+
+void goargs(int argc, char** argv) {
+  argc_saved = argc;
+  argv_saved = argv;
+}
+
+void goenvs() { envp_saved = environ; }
+
+void secure() {
+  if (auxv.secure) traceback_env = parse_gotraceback("none", true);
+}
+
+void parsedebugvars() {
+  // GODEBUG was parsed in full before stackinit needed it; here GOTRACEBACK is applied.
+  traceback_env = parse_gotraceback(std::getenv("GOTRACEBACK"), auxv.secure);
+}
+
+void gomaxprocs_phase() {
+  int n = parse_gomaxprocs_env(std::getenv("GOMAXPROCS"));
+  if (n <= 0) {
+    os::cgroup_cpu_limit limit{};
+    if (debug.containermaxprocs != 0) limit = os::read_cgroup_cpu_limit("/");
+    n = os::default_gomaxprocs(ncpu, limit);
+  }
+  if (n > kMaxProcs) n = kMaxProcs;
+  procs = n;
+}
+
+void procresize_phase() {
+  sched.gomaxprocs.store(procs, std::memory_order_relaxed);
+  procresize(procs, m0);
+}
+
+void mstart_phase() {
+  init_g0(m0);
+  if (running_under_sanitizer()) {
+    // Only the sanitizers need the main thread's stack bounds; reading them costs a parse of
+    // /proc/self/maps.
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      pthread_attr_getstack(&attr, &m0->g0_stack_lo, &m0->g0_stack_size);
+      pthread_attr_destroy(&attr);
+    }
+  }
+  minit_signals(m0);
+  install_fault_handlers();
+}
+
+// --- Run lifecycle --------------------------------------------------------------------------
+
+std::atomic<bool> run_active{false};
+
+void reset_sched() {
+  sched.~schedt();
+  new (&sched) schedt();
+}
+
+// After main returned: stop every M, wait for those in the scheduler to exit, and free the
+// run's memory. Ms still running goroutine code or blocked in goro::blocking() cannot be
+// stopped (goro has no preemption); they are abandoned as Go abandons goroutines at exit,
+// and the memory they might touch is kept.
+void shutdown() {
+  // Wake idle Ms and sysmon; each sees `exiting` and exits its thread.
+  {
+    std::lock_guard<runtime_lock> guard(sched.lock);
+    for (M* mp = sched.midle; mp != nullptr; mp = mp->schedlink) mp->park.wakeup();
+    for (M* mp = sched.allm; mp != nullptr; mp = mp->alllink) {
+      if (mp != m0 && mp->blocked) mp->park.wakeup();
+    }
+  }
+  sched.sysmonnote.wakeup();
+
+  // Wait for every other M to exit, for at most a second: an M that does not is running
+  // goroutine code that never reaches a scheduling point, or is blocked in a call.
+  constexpr std::int64_t kShutdownWaitNs = 1'000'000'000;
+  std::int64_t deadline = os::nanotime() + kShutdownWaitNs;
+  auto* alive = reinterpret_cast<std::atomic<std::uint32_t>*>(&sched.mcount_alive);
+  for (;;) {
+    std::int32_t n = sched.mcount_alive.load(std::memory_order_acquire);
+    if (n <= 1) break;
+    std::int64_t left = deadline - os::nanotime();
+    if (left <= 0) break;
+    os::futex_wait(alive, static_cast<std::uint32_t>(n), left < 10'000'000 ? left : 10'000'000);
+  }
+  bool abandoned = sched.mcount_alive.load(std::memory_order_acquire) > 1;
+
+  restore_fault_handlers();
+  restore_panic_handler();
+  unminit_signals(m0);
+  setm(nullptr);
+
+  if (!abandoned) {
+    free_all_ps();
+    for (M* mp = sched.allm; mp != nullptr;) {
+      M* next = mp->alllink;
+      if (mp != m0) delete mp;
+      mp = next;
+    }
+    stack_release_all(false);
+  } else {
+    // NOTE: threads still running abandoned goroutines keep the run's Ps, Ms and stacks
+    // alive; that memory is not reused by later runs.
+    stack_release_all(true);
+  }
+  delete m0;
+  m0 = nullptr;
+}
+
+}  // namespace
+
+void note_alloc(std::size_t bytes) {
+  trace.bytes += bytes;
+  trace.allocs++;
+}
+
+int boot_argc() { return argc_saved; }
+char** boot_argv() { return argv_saved; }
+
+void runtime_main() {
+  phase_begin();
+  install_panic_handler();
+  if (debug.schedtrace > 0 || debug.gorolongrun > 0) ensure_sysmon();
+  phase_end("runtime.main");
+  phase_begin();
+  phase_end("main");
+  trace.on = false;
+}
+
+bool debug_migrate() { return debug.goromigrate != 0; }
+
+}  // namespace goro::rt
+
+namespace goro::detail {
+
+int run_main(int argc, char** argv, main_entry entry, void* main) {
+  using namespace rt;
+
+  // rt0_go's instruction-set gate comes first: nothing compiled for a newer CPU may run.
+  os::check_cpu_or_exit();
+
+  if (getm() != nullptr) {
+    throw panic_error("goro::run: called from inside goro::run; start goroutines with goro::go");
+  }
+  bool expected = false;
+  if (!run_active.compare_exchange_strong(expected, true)) {
+    throw panic_error("goro::run: another thread is already inside goro::run; one runtime "
+                      "runs at a time per process");
+  }
+
+  reset_sched();
+  trace = phase_trace{};
+  trace.on = early_inittrace();
+  trace.origin = os::nanotime();
+  sched.start_time = trace.origin;
+
+  phase("runtime.args", [] { args(); });
+  reset_debug_vars(&debug);
+  parse_godebug(std::getenv("GODEBUG"), auxv.secure);
+  phase("runtime.osinit", [] { osinit(); });
+  phase("runtime.cpuinit", [] { cpuinit(); });
+  phase("runtime.alginit", [] { alginit(); });
+  phase("runtime.stackinit", [] { stackinit_phase(); });
+  phase("runtime.mallocinit", [] { mallocinit(); });
+  phase("runtime.goargs", [&] { goargs(argc, argv); });
+  phase("runtime.goenvs", [] { goenvs(); });
+  phase("runtime.secure", [] { secure(); });
+  phase("runtime.checkfds", [] { os::checkfds(); });
+  phase("runtime.parsedebugvars", [] { parsedebugvars(); });
+  phase("runtime.gomaxprocs", [] { gomaxprocs_phase(); });
+
+  m0 = new M;
+  m0->id = sched.mnext++;
+  m0->alllink = sched.allm;
+  sched.allm = m0;
+  sched.mcount_alive.store(1, std::memory_order_relaxed);
+  setm(m0);
+
+  phase("runtime.procresize", [] { procresize_phase(); });
+  phase("runtime.newproc", [&] { new_main_goroutine(m0->p, entry, main); });
+  phase_begin();
+  mstart_phase();
+  phase_end("runtime.mstart");
+
+  running_flag_set(true);
+  schedule_loop(m0);
+  running_flag_set(false);
+
+  int status = sched.exit_status;
+  shutdown();
+  run_active.store(false);
+  return status;
+}
+
+}  // namespace goro::detail

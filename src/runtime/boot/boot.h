@@ -1,0 +1,20 @@
+// The bootstrap: goro::run's path from the first instruction to the user's main, in Go's
+// order. See boot.cc and docs/bootstrap.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace goro::rt {
+
+// Called on the main goroutine just before the user's main (the runtime.main phase).
+void runtime_main();
+// Bytes and allocations the runtime makes, attributed to the current boot phase by
+// GODEBUG=inittrace=1.
+void note_alloc(std::size_t bytes);
+
+// Command line and environment as goro::run received them (goargs, goenvs).
+int boot_argc();
+char** boot_argv();
+
+}  // namespace goro::rt

@@ -1,0 +1,58 @@
+#include "runtime/sched/lock.h"
+
+#include "runtime/os/futex.h"
+
+namespace goro::rt {
+
+namespace {
+// Spins before sleeping: the runtime's critical sections are a few hundred instructions, so a
+// short spin usually beats a futex round trip.
+constexpr int kLockSpins = 64;
+
+inline void cpu_relax() {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+}  // namespace
+
+void runtime_lock::lock_slow() {
+  for (int i = 0; i < kLockSpins; ++i) {
+    cpu_relax();
+    std::uint32_t expected = kUnlocked;
+    if (state_.load(std::memory_order_relaxed) == kUnlocked &&
+        state_.compare_exchange_weak(expected, kLocked, std::memory_order_acquire,
+                                     std::memory_order_relaxed)) {
+      return;
+    }
+  }
+  // Mark the lock contended so the holder's unlock wakes us, then sleep until it is free.
+  while (state_.exchange(kContended, std::memory_order_acquire) != kUnlocked) {
+    os::futex_wait(&state_, kContended, -1);
+  }
+}
+
+void runtime_lock::unlock_slow() { os::futex_wake(&state_, 1); }
+
+bool note::sleep(std::int64_t timeout_ns) {
+  if (timeout_ns < 0) {
+    while (key_.load(std::memory_order_acquire) == 0) os::futex_wait(&key_, 0, -1);
+    return true;
+  }
+  std::int64_t deadline = os::nanotime() + timeout_ns;
+  while (key_.load(std::memory_order_acquire) == 0) {
+    std::int64_t left = deadline - os::nanotime();
+    if (left <= 0) return false;
+    os::futex_wait(&key_, 0, left);
+  }
+  return true;
+}
+
+void note::wakeup() {
+  key_.store(1, std::memory_order_release);
+  os::futex_wake(&key_, 1);
+}
+
+}  // namespace goro::rt

@@ -1,0 +1,852 @@
+// The scheduler: creating goroutines, switching between them, parking and readying them,
+// and the scheduling loop that finds work. This is goro's proc.go.
+//
+// Design. Go switches from a goroutine to g0 (the M's own stack) and from g0 to the next
+// goroutine: two switches per scheduling decision. goro switches goroutine to goroutine
+// directly when the P's local queue has a candidate (schedule_next), and uses g0 only when it
+// must look further: global queue, stealing, timers, idling, locked threads, exit. Work that
+// Go does on g0 after the outgoing goroutine is off its stack (park_m's unlock, goexit0's
+// free, gosched's requeue) becomes the M's `pending` after_switch action, run by whoever
+// resumes on the M once the outgoing registers are saved (finish_switch, switch.cc).
+//
+// Rejected alternatives:
+//   * Always going through g0, as Go does: simpler, but doubles the cost of yield and of
+//     every channel hand-off, which are the operations goro users measure first.
+//   * A per-goroutine spin lock held across the switch (Boost.Fiber's approach): every
+//     ready() would have to spin on it, and a preempted holder stalls the waker.
+//
+// Invariants:
+//   * A G's status is changed only through casgstatus, which checks the old value.
+//   * A waiting G is readied by exactly one party: the one that wins the status CAS
+//     waiting -> runnable. Whatever readies a G must have been registered under a lock that
+//     the parking G releases in its unlock function, or by the unlock function itself, so no
+//     one can ready a G before its context is saved.
+//   * Runtime code runs "in runtime mode": the M holds its P with status running. The P goes
+//     back to status user only when the G returns to its own code (release_p_to_user).
+//   * After any call that can park, the current M and P are re-read: the goroutine may be on
+//     another thread.
+//
+// The scheduling loop (schedule_loop, on g0):
+//   1. exiting, exit of a locked thread, and stop-the-world requests come first;
+//   2. a locked M waits for its G (stoplockedm);
+//   3. findrunnable: timers, global queue every 61st tick, local queue, global queue,
+//      stealing (spinning Ms, at most half the busy Ps), then release the P and sleep until
+//      handed a P or until the next timer (stopm);
+//   4. hand a G locked to another M over to that M (startlockedm), or
+//   5. run it (execute).
+#include <cerrno>
+#include <cstdlib>
+#include <new>
+#include <sched.h>
+#include <string>
+
+#include "goro/runtime.hpp"
+#include "runtime/arch/context.h"
+#include "runtime/boot/boot.h"
+#include "runtime/boot/debugvars.h"
+#include "runtime/os/futex.h"
+#include "runtime/os/hash.h"
+#include "runtime/sched/fatal.h"
+#include "runtime/sched/longrun.h"
+#include "runtime/sched/sanitizer.h"
+#include "runtime/sched/sched.h"
+#include "runtime/stack/stack.h"
+
+namespace goro::rt {
+
+schedt sched;
+M* m0 = nullptr;
+
+namespace {
+
+// Gs kept on a P's free list before half of them move to the global pool (Go: 64 and 32).
+constexpr std::int32_t kFreeGPerP = 64;
+// Goroutine ids are taken from sched.goidgen in batches per P (Go: 16).
+constexpr std::int64_t kGoidBatch = 16;
+// Every 61st schedule checks the global queue first, so Gs there are not starved by two
+// goroutines that keep readying each other through runnext. 61 is Go's: prime, so it does
+// not beat in step with a program's own periodicities.
+constexpr std::uint32_t kGlobalQueueTick = 61;
+
+std::atomic<bool> running_flag{false};
+
+// In runtime mode: claims the P back after sysmon or stop-the-world took it, waiting in the
+// global queue if no P is idle. Returns the P now held.
+P* reacquire_p(M* mp);
+
+}  // namespace
+
+bool runtime_running() { return running_flag.load(std::memory_order_acquire); }
+void running_flag_set(bool on) { running_flag.store(on, std::memory_order_release); }
+
+void casgstatus(G* gp, gstatus from, gstatus to) {
+  gstatus expected = from;
+  // acq_rel: the new owner of the G (the M that runs it, or the waker) must see everything
+  // the previous owner wrote to it.
+  if (!gp->status.compare_exchange_strong(expected, to, std::memory_order_acq_rel,
+                                          std::memory_order_acquire)) {
+    print_line().str("runtime: casgstatus: goroutine ").dec(gp->goid).str(" from ")
+        .udec(static_cast<unsigned>(from)).str(" to ").udec(static_cast<unsigned>(to))
+        .str(" but status is ").udec(static_cast<unsigned>(expected)).chr('\n').flush();
+    throw_bug("casgstatus: bad incoming values");
+  }
+}
+
+// --- Runtime mode ---------------------------------------------------------------------------
+
+P* acquire_p(M* mp) {
+  G* gp = mp->curg.load(std::memory_order_relaxed);
+  if (gp != nullptr && gp->runtime_depth++ > 0) return mp->p;
+
+  P* pp = mp->p;
+  if (pp != nullptr) {
+    std::uint64_t expected = pstate(mp->id, pstatus::user);
+    // acquire: the claim by sysmon (if any) happens-before our failure, and our success
+    // orders this runtime section after our own earlier release.
+    if (pp->state.compare_exchange_strong(expected, pstate(mp->id, pstatus::running),
+                                          std::memory_order_acquire,
+                                          std::memory_order_relaxed)) {
+      if (gp != nullptr && gp->longrun_ns.load(std::memory_order_relaxed) != 0) {
+        longrun_report_self(gp);
+      }
+      return pp;
+    }
+  }
+  return reacquire_p(mp);
+}
+
+void release_p_to_user(M* mp) {
+  G* gp = mp->curg.load(std::memory_order_relaxed);
+  if (gp != nullptr && --gp->runtime_depth > 0) return;
+  P* pp = mp->p;
+  if (pp == nullptr) return;
+  if (sched.gcwaiting.load(std::memory_order_acquire)) {
+    // Stop-the-world is waiting for this P: hand it over now; the G goes on running its own
+    // code without a P and claims one back at its next scheduling point.
+    releasep(mp);
+    std::lock_guard<runtime_lock> guard(sched.lock);
+    pp->state.store(pstate(0, pstatus::gcstop), std::memory_order_release);
+    if (--sched.stopwait == 0) sched.stopnote.wakeup();
+    return;
+  }
+  // release: publishes the runtime section to whoever claims the P next (sysmon, STW).
+  pp->state.store(pstate(mp->id, pstatus::user), std::memory_order_release);
+}
+
+runtime_mode::runtime_mode() {
+  M* mp = getm();
+  if (mp == nullptr) throw_bug("runtime_mode: not on an M");
+  acquire_p(mp);
+}
+
+runtime_mode::~runtime_mode() { release_p_to_user(getm()); }
+
+namespace {
+
+[[noreturn]] void abandon_current(M* mp, G* gp) {
+  // The run is over: this goroutine never runs again (Go's semantics for goroutines alive
+  // when main returns). Leave it parked where it is and let the M leave.
+  mp->pending = after_switch::none;
+  switch_to(mp, gp, &mp->g0);
+  throw_bug("abandon_current: abandoned goroutine resumed");
+}
+
+P* reacquire_p(M* mp) {
+  G* gp = mp->curg.load(std::memory_order_relaxed);
+  mp->p = nullptr;
+  for (;;) {
+    if (sched.exiting.load(std::memory_order_acquire)) abandon_current(mp, gp);
+    P* pp = nullptr;
+    {
+      std::lock_guard<runtime_lock> guard(sched.lock);
+      if (!sched.gcwaiting.load(std::memory_order_relaxed)) pp = pidleget();
+    }
+    if (pp != nullptr) {
+      acquirep(mp, pp);
+      return pp;
+    }
+
+    // No P: wait in the global queue like any runnable G. g0 stops this M.
+    casgstatus(gp, gstatus::running, gstatus::runnable);
+    mp->pending = after_switch::requeue_global;
+    mp->pending_g = gp;
+    switch_to(mp, gp, &mp->g0);
+
+    mp = getm();
+    if (mp->p != nullptr) return mp->p;
+  }
+}
+
+}  // namespace
+
+// --- Free Gs --------------------------------------------------------------------------------
+
+G* gfget(P* pp, std::size_t stack_size) {
+  G* gp = nullptr;
+  if (pp != nullptr && stack_size == default_stack_size() && pp->gfree != nullptr) {
+    gp = pp->gfree;
+    pp->gfree = gp->schedlink;
+    pp->gfree_count--;
+  } else {
+    gp = stack_new_g(stack_size);
+  }
+
+  // Reset every field but the stack and the reusable sanitizer fiber.
+  goroutine_stack stack = gp->stack;
+  void* tsan_fiber = gp->tsan_fiber;
+  gp->~G();
+  new (gp) G;
+  gp->stack = stack;
+  gp->stack.scavenged = false;
+  gp->tsan_fiber = tsan_fiber;
+  prepare_new_g(gp);
+  return gp;
+}
+
+void gfput(P* pp, G* gp) {
+  release_g_resources(gp);
+  if (pp == nullptr || gp->stack.size() != default_stack_size()) {
+    stack_free_g(gp);
+    return;
+  }
+  gp->schedlink = pp->gfree;
+  pp->gfree = gp;
+  pp->gfree_count++;
+  if (pp->gfree_count >= kFreeGPerP) {
+    while (pp->gfree_count > kFreeGPerP / 2) {
+      G* g1 = pp->gfree;
+      pp->gfree = g1->schedlink;
+      pp->gfree_count--;
+      stack_free_g(g1);
+    }
+  }
+}
+
+// --- Switch bookkeeping -----------------------------------------------------------------------
+
+void finish_switch(M* mp) {
+  after_switch action = mp->pending;
+  if (action == after_switch::none) return;
+  G* gp = mp->pending_g;
+  mp->pending = after_switch::none;
+  mp->pending_g = nullptr;
+
+  switch (action) {
+    case after_switch::park: {
+      unlock_fn unlockf = mp->pending_unlock;
+      void* arg = mp->pending_arg;
+      mp->pending_unlock = nullptr;
+      mp->pending_arg = nullptr;
+      if (unlockf != nullptr && !unlockf(gp, arg)) ready(gp);
+      break;
+    }
+    case after_switch::requeue:
+      if (mp->p != nullptr) {
+        runqput(mp->p, gp, false);
+        break;
+      }
+      [[fallthrough]];
+    case after_switch::requeue_global: {
+      {
+        std::lock_guard<runtime_lock> guard(sched.lock);
+        globrunqput(gp);
+      }
+      wakep();
+      break;
+    }
+    case after_switch::exit:
+      gfput(mp->p, gp);
+      break;
+    case after_switch::none:
+      break;
+  }
+}
+
+namespace {
+
+void execute(M* mp, G* gp, bool inherit_time) {
+  P* pp = mp->p;
+  if (!inherit_time) pp->schedtick.fetch_add(1, std::memory_order_relaxed);
+  casgstatus(gp, gstatus::runnable, gstatus::running);
+  switch_to(mp, &mp->g0, gp);
+}
+
+bool must_migrate(M* mp, G* gp) {
+  return gp->last_m == mp && debug_migrate() && !mp->lockedg && gp->lockedm == nullptr;
+}
+
+}  // namespace
+
+void schedule_next(M* mp, P* pp, G* prev) {
+  G* next = nullptr;
+  bool inherit_time = false;
+  if (prev->lockedm == nullptr && !mp->exiting &&
+      !sched.gcwaiting.load(std::memory_order_relaxed) &&
+      !sched.exiting.load(std::memory_order_relaxed)) {
+    std::uint32_t tick = pp->schedtick.load(std::memory_order_relaxed);
+    if (tick % kGlobalQueueTick == 0 && sched.runqsize > 0) {
+      std::lock_guard<runtime_lock> guard(sched.lock);
+      next = globrunqget(pp, 1);
+    }
+    if (next == nullptr) next = runqget(pp, &inherit_time);
+    if (next != nullptr && ((next->lockedm != nullptr && next->lockedm != mp) ||
+                            must_migrate(mp, next))) {
+      // g0 hands it to its locked M or to another thread.
+      runqput(pp, next, true);
+      next = nullptr;
+    }
+  }
+
+  if (next == nullptr) {
+    switch_to(mp, prev, &mp->g0);
+    return;
+  }
+  if (!inherit_time) pp->schedtick.fetch_add(1, std::memory_order_relaxed);
+  casgstatus(next, gstatus::runnable, gstatus::running);
+  switch_to(mp, prev, next);
+}
+
+// --- Park and ready -------------------------------------------------------------------------
+
+void park(waitreason reason, unlock_fn unlockf, void* arg) {
+  M* mp = getm();
+  G* gp = mp->curg.load(std::memory_order_relaxed);
+  if (gp == nullptr) throw_bug("park: not on a goroutine");
+  P* pp = acquire_p(mp);
+  mp = getm();
+
+  gp->wait_reason = reason;
+  gp->last_m = mp;
+  casgstatus(gp, gstatus::running, gstatus::waiting);
+  mp->pending = after_switch::park;
+  mp->pending_g = gp;
+  mp->pending_unlock = unlockf;
+  mp->pending_arg = arg;
+  schedule_next(mp, pp, gp);
+
+  release_p_to_user(getm());
+}
+
+void ready(G* gp) {
+  casgstatus(gp, gstatus::waiting, gstatus::runnable);
+  gp->wait_reason = waitreason::zero;
+  M* mp = getm();
+  P* pp = mp != nullptr ? mp->p : nullptr;
+  if (pp == nullptr || pp->state.load(std::memory_order_relaxed) !=
+                           pstate(mp->id, pstatus::running)) {
+    std::lock_guard<runtime_lock> guard(sched.lock);
+    globrunqput(gp);
+  } else {
+    runqput(pp, gp, true);
+  }
+  wakep();
+}
+
+void ready_global(G* gp) {
+  casgstatus(gp, gstatus::waiting, gstatus::runnable);
+  gp->wait_reason = waitreason::zero;
+  {
+    std::lock_guard<runtime_lock> guard(sched.lock);
+    globrunqput(gp);
+  }
+  wakep();
+}
+
+// --- Finding work ---------------------------------------------------------------------------
+
+namespace {
+
+// Runs expired timers on every P (pp's first); returns the earliest remaining `when`.
+std::int64_t run_timers(P* pp, std::int64_t now) {
+  std::int64_t earliest = 0;
+  std::int32_t n = allp_count();
+  for (std::int32_t i = -1; i < n; ++i) {
+    P* p2 = i < 0 ? pp : allp_at(i);
+    if (i >= 0 && p2 == pp) continue;
+    std::int64_t when = p2->timer0_when.load(std::memory_order_acquire);
+    if (when == 0) continue;
+    std::int64_t next = 0;
+    if (when <= now) {
+      check_timers(p2, now, &next);
+    } else {
+      next = when;
+    }
+    if (next != 0 && (earliest == 0 || next < earliest)) earliest = next;
+  }
+  return earliest;
+}
+
+G* steal_work(M* mp, P* pp) {
+  constexpr int kStealTries = 4;
+  std::int32_t n = allp_count();
+  for (int attempt = 0; attempt < kStealTries; ++attempt) {
+    bool last = attempt == kStealTries - 1;
+    // A random start and a stride coprime with n visit every P once, in a different order
+    // for each M, so thieves do not all converge on the same victim.
+    std::uint32_t start = static_cast<std::uint32_t>(os::fastrand());
+    std::uint32_t stride = 1;
+    if (n > 1) {
+      for (stride = static_cast<std::uint32_t>(os::fastrand() % n) | 1;; stride += 2) {
+        std::uint32_t a = stride % n, b = static_cast<std::uint32_t>(n);
+        while (b != 0) {
+          std::uint32_t t = a % b;
+          a = b;
+          b = t;
+        }
+        if (a == 1 && stride % n != 0) break;
+      }
+    }
+    for (std::int32_t i = 0; i < n; ++i) {
+      P* p2 = allp_at((start + static_cast<std::uint32_t>(i) * stride) % n);
+      if (p2 == pp || p2->status() == pstatus::idle) continue;
+      if (G* gp = runqsteal(pp, p2, last)) return gp;
+    }
+    if (sched.gcwaiting.load(std::memory_order_relaxed) ||
+        sched.exiting.load(std::memory_order_relaxed)) {
+      return nullptr;
+    }
+  }
+  (void)mp;
+  return nullptr;
+}
+
+// On g0 with a P. Returns a runnable G with the P still held, or nullptr with the P given
+// up (stopped for STW, or idle while the M slept); the loop then starts over.
+G* findrunnable(M* mp, bool* inherit_time) {
+  P* pp = mp->p;
+  for (;;) {
+    if (sched.gcwaiting.load(std::memory_order_acquire)) {
+      gcstopm(mp);
+      return nullptr;
+    }
+    if (sched.exiting.load(std::memory_order_acquire) || mp->exiting) return nullptr;
+
+    // Timers.
+    std::int64_t next_timer = 0;
+    if (any_timers()) next_timer = run_timers(pp, os::nanotime());
+
+    // Global queue first now and then, for fairness.
+    *inherit_time = false;
+    if (pp->schedtick.load(std::memory_order_relaxed) % kGlobalQueueTick == 0 &&
+        sched.runqsize > 0) {
+      std::lock_guard<runtime_lock> guard(sched.lock);
+      if (G* gp = globrunqget(pp, 1)) return gp;
+    }
+
+    // Local queue.
+    if (G* gp = runqget(pp, inherit_time)) return gp;
+
+    // Global queue.
+    if (sched.runqsize > 0) {
+      std::lock_guard<runtime_lock> guard(sched.lock);
+      if (G* gp = globrunqget(pp, 0)) return gp;
+    }
+
+    // Spinning Ms: steal from other Ps. At most half of the busy Ps' worth of Ms spin, so
+    // a burst of wake-ups does not burn every core on empty queues.
+    std::int32_t procs = sched.gomaxprocs.load(std::memory_order_relaxed);
+    if (mp->spinning || 2 * sched.nmspinning.load(std::memory_order_relaxed) <
+                            procs - sched.npidle.load(std::memory_order_relaxed)) {
+      if (!mp->spinning) {
+        mp->spinning = true;
+        sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+      }
+      if (G* gp = steal_work(mp, pp)) return gp;
+    }
+
+    // Nothing to do: give up the P.
+    {
+      std::lock_guard<runtime_lock> guard(sched.lock);
+      if (sched.gcwaiting.load(std::memory_order_relaxed) ||
+          sched.exiting.load(std::memory_order_relaxed)) {
+        continue;
+      }
+      if (sched.runqsize > 0) {
+        if (G* gp = globrunqget(pp, 0)) return gp;
+      }
+      if (releasep(mp) != pp) throw_bug("findrunnable: wrong P");
+      pidleput(pp);
+    }
+
+    // The delicate dance. A spinning M must drop its spinning status before sleeping, but a
+    // G may have been readied after this M's last look and before the decrement, by a
+    // thread that saw nmspinning > 0 and so did not wake anyone. Hence: decrement first
+    // (seq_cst, pairing with wakep's seq_cst load), then look at every queue once more.
+    // The same order appears in wakep (mlife.cc).
+    if (mp->spinning) {
+      mp->spinning = false;
+      if (sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) {
+        throw_bug("findrunnable: negative nmspinning");
+      }
+      for (std::int32_t i = 0; i < allp_count(); ++i) {
+        if (!runq_empty(allp_at(i))) {
+          P* p2 = nullptr;
+          {
+            std::lock_guard<runtime_lock> guard(sched.lock);
+            p2 = pidleget();
+          }
+          if (p2 != nullptr) {
+            acquirep(mp, p2);
+            pp = p2;
+            mp->spinning = true;
+            sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+          }
+          break;
+        }
+      }
+      if (mp->p != nullptr) continue;
+    }
+
+    // Timers that are due while we let the P go: take a P back and run them.
+    if (next_timer == 0) next_timer = earliest_timer();
+    if (next_timer != 0 && next_timer <= os::nanotime()) {
+      P* p2 = nullptr;
+      {
+        std::lock_guard<runtime_lock> guard(sched.lock);
+        p2 = pidleget();
+      }
+      if (p2 != nullptr) {
+        acquirep(mp, p2);
+        pp = p2;
+        continue;
+      }
+    }
+
+    stopm(mp, next_timer);
+    if (mp->p == nullptr) {
+      std::lock_guard<runtime_lock> guard(sched.lock);
+      if (P* p2 = pidleget()) acquirep(mp, p2);
+    }
+    if (mp->p == nullptr) return nullptr;
+    pp = mp->p;
+  }
+}
+
+void resetspinning(M* mp) {
+  mp->spinning = false;
+  if (sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) {
+    throw_bug("resetspinning: negative nmspinning");
+  }
+  // This M found work; another spinning M may find more (chain wake-up).
+  wakep();
+}
+
+// On g0 of the locked M: gives the P away and sleeps until the locked G is runnable and
+// someone hands this M a P to run it.
+void stoplockedm(M* mp) {
+  if (mp->p != nullptr) handoffp(releasep(mp));
+  {
+    std::lock_guard<runtime_lock> guard(sched.lock);
+    sched.nmidlelocked++;
+    checkdead();
+  }
+  mp->blocked = true;
+  mp->park.sleep();
+  mp->park.clear();
+  mp->blocked = false;
+  {
+    std::lock_guard<runtime_lock> guard(sched.lock);
+    sched.nmidlelocked--;
+  }
+  if (mp->nextp != nullptr) {
+    acquirep(mp, mp->nextp);
+    mp->nextp = nullptr;
+  }
+}
+
+// On g0: gp is locked to another M; hand it our P and stop.
+void startlockedm(M* mp, G* gp) {
+  M* lm = gp->lockedm;
+  runqput(mp->p, gp, true);
+  P* pp = releasep(mp);
+  lm->nextp = pp;
+  lm->park.wakeup();
+}
+
+// On g0: migrate gp (GODEBUG=goromigrate=1): leave it at the head of our P and give the P to
+// another M, so gp resumes on a different thread.
+void migrate(M* mp, G* gp) {
+  runqput(mp->p, gp, true);
+  P* pp = releasep(mp);
+  startm(pp, false);
+}
+
+}  // namespace
+
+void schedule_loop(M* mp) {
+  for (;;) {
+    if (sched.exiting.load(std::memory_order_acquire)) {
+      if (mp == m0) return;
+      if (mp->p != nullptr) {
+        releasep(mp);
+      }
+      mexit(mp);
+    }
+    if (mp->exiting && mp != m0) {
+      if (mp->p != nullptr) handoffp(releasep(mp));
+      mexit(mp);
+    }
+    mp->exiting = false;
+
+    if (G* locked = mp->lockedg) {
+      if (locked->status.load(std::memory_order_acquire) != gstatus::runnable) {
+        stoplockedm(mp);
+        continue;
+      }
+    }
+    if (mp->p == nullptr) {
+      stopm(mp, 0);
+      continue;
+    }
+
+    bool inherit_time = false;
+    G* gp = findrunnable(mp, &inherit_time);
+    if (gp == nullptr) continue;
+    if (mp->spinning) resetspinning(mp);
+
+    if (gp->lockedm != nullptr && gp->lockedm != mp) {
+      startlockedm(mp, gp);
+      continue;
+    }
+    if (mp->lockedg != nullptr && gp != mp->lockedg) {
+      // A locked M runs only its own G; give this one back.
+      runqput(mp->p, gp, true);
+      continue;
+    }
+    if (must_migrate(mp, gp) && sched.mcount_alive.load(std::memory_order_relaxed) < 64) {
+      migrate(mp, gp);
+      continue;
+    }
+    execute(mp, gp, inherit_time);
+  }
+}
+
+// --- Goroutine creation and exit ------------------------------------------------------------
+
+namespace {
+
+std::int64_t next_goid(P* pp) {
+  if (pp == nullptr) return sched.goidgen.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (pp->goid_cache == pp->goid_cache_end) {
+    pp->goid_cache = sched.goidgen.fetch_add(kGoidBatch, std::memory_order_relaxed) + 1;
+    pp->goid_cache_end = pp->goid_cache + kGoidBatch;
+  }
+  return pp->goid_cache++;
+}
+
+[[noreturn]] void goexit(G* gp);
+
+[[noreturn]] void goroutine_main(void* transfer, void* arg) {
+  (void)transfer;
+  auto* gp = static_cast<G*>(arg);
+  M* mp = getm();
+  sanitizer_finish_switch_first(gp);
+  finish_switch(mp);
+  gp->started = true;
+  gp->runtime_depth = 1;
+  release_p_to_user(mp);
+
+  gp->entry(gp->closure);
+  goexit(gp);
+}
+
+void goexit(G* gp) {
+  M* mp = getm();
+  P* pp = acquire_p(mp);
+  mp = getm();
+  pp = mp->p;
+
+  casgstatus(gp, gstatus::running, gstatus::dead);
+  if (!gp->is_system) sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
+
+  if (gp->lockedm != nullptr) {
+    // A goroutine that exits while wired to its thread takes the thread with it: the
+    // thread may carry state the goroutine changed (Go's rule). m0 stays, because
+    // goro::run must return on it.
+    bool locked_by_user = gp->locked_external > 0;
+    gp->lockedm = nullptr;
+    mp->lockedg = nullptr;
+    if (locked_by_user && mp != m0) mp->exiting = true;
+  }
+
+  mp->pending = after_switch::exit;
+  mp->pending_g = gp;
+  schedule_next(mp, pp, gp);
+  throw_bug("goexit: dead goroutine resumed");
+}
+
+struct main_closure {
+  detail::main_entry entry;
+  void* main;
+};
+
+void main_goroutine_entry(void* p) {
+  auto* c = static_cast<main_closure*>(p);
+  runtime_main();
+  int status = c->entry(c->main);
+  main_goexit(status);
+}
+
+}  // namespace
+
+// Creates a G ready to run entry(closure) but does not queue it.
+G* newproc_prepare(P* pp, std::size_t stack_size, std::size_t closure_size,
+                   std::size_t closure_align, void** closure_out) {
+  G* gp = gfget(pp, stack_size);
+  std::uintptr_t top = slot_closure_top(gp);
+  std::uintptr_t closure = (top - closure_size) & ~(static_cast<std::uintptr_t>(closure_align) - 1);
+  // Leave at least a quarter of the stack for frames.
+  if (closure_size > gp->stack.size() / 4 || closure < gp->stack.lo + kCanaryZone) {
+    gfput(pp, gp);
+    throw panic_error("goro::go: the goroutine's function and arguments take " +
+                      std::to_string(closure_size) + " bytes, more than a quarter of its " +
+                      std::to_string(gp->stack.size()) +
+                      "-byte stack; pass large arguments by pointer or raise the stack size");
+  }
+  gp->closure = reinterpret_cast<void*>(closure);
+  gp->sched_sp = context_init(reinterpret_cast<void*>(closure), &goroutine_main, gp);
+  *closure_out = gp->closure;
+  return gp;
+}
+
+void newproc_commit(P* pp, G* gp, void (*entry)(void*), void* creator_pc, G* parent) {
+  gp->entry = entry;
+  gp->creator_pc = creator_pc;
+  gp->parent_goid = parent != nullptr ? parent->goid : 0;
+  gp->goid = next_goid(pp);
+  if (!gp->is_system) sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
+  casgstatus(gp, gstatus::idle, gstatus::runnable);
+  if (pp != nullptr) {
+    runqput(pp, gp, true);
+  } else {
+    std::lock_guard<runtime_lock> guard(sched.lock);
+    globrunqput(gp);
+  }
+}
+
+G* new_main_goroutine(P* pp, detail::main_entry entry, void* main) {
+  void* closure = nullptr;
+  G* gp = newproc_prepare(pp, default_stack_size(), sizeof(main_closure), alignof(main_closure),
+                          &closure);
+  new (closure) main_closure{entry, main};
+  gp->is_main = true;
+  newproc_commit(pp, gp, &main_goroutine_entry, nullptr, nullptr);
+  return gp;
+}
+
+void main_goexit(int status) {
+  M* mp = getm();
+  G* gp = mp->curg.load(std::memory_order_relaxed);
+  acquire_p(mp);
+  mp = getm();
+
+  sched.exit_status = status;
+  sched.exiting.store(true, std::memory_order_release);
+  casgstatus(gp, gstatus::running, gstatus::dead);
+  sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
+  gp->lockedm = nullptr;
+  mp->lockedg = nullptr;
+  // m0 may be asleep in stopm, or about to be; either way it finds `exiting` set.
+  if (mp != m0) m0->park.wakeup();
+  mp->pending = after_switch::none;
+  switch_to(mp, gp, &mp->g0);
+  throw_bug("main_goexit: main goroutine resumed");
+}
+
+}  // namespace goro::rt
+
+// --- Public API -------------------------------------------------------------------------------
+
+namespace goro {
+
+panic_error::~panic_error() = default;
+
+namespace detail {
+
+spawn_slot spawn_begin(std::size_t closure_size, std::size_t closure_align,
+                       const spawn_options& options) {
+  using namespace rt;
+  if (!runtime_running()) {
+    throw panic_error("goro::go: called outside goro::run; start the runtime with goro::run first");
+  }
+  std::size_t stack_size =
+      options.stack_size != 0 ? round_stack_size(options.stack_size) : default_stack_size();
+  M* mp = getm();
+  void* closure = nullptr;
+  if (mp == nullptr) {
+    G* gp = newproc_prepare(nullptr, stack_size, closure_size, closure_align, &closure);
+    return {gp, closure};
+  }
+  runtime_mode mode;
+  G* gp = newproc_prepare(mode.p(), stack_size, closure_size, closure_align, &closure);
+  return {gp, closure};
+}
+
+void spawn_commit(spawn_slot slot, goroutine_entry entry, void* return_address) {
+  using namespace rt;
+  auto* gp = static_cast<G*>(slot.goroutine);
+  M* mp = getm();
+  if (mp == nullptr) {
+    newproc_commit(nullptr, gp, entry, return_address, nullptr);
+    wakep();
+    ensure_sysmon();
+    return;
+  }
+  {
+    runtime_mode mode;
+    newproc_commit(mode.p(), gp, entry, return_address, mode.m()->curg.load(std::memory_order_relaxed));
+    wakep();
+  }
+  ensure_sysmon();
+}
+
+void spawn_abort(spawn_slot slot) noexcept {
+  using namespace rt;
+  auto* gp = static_cast<G*>(slot.goroutine);
+  gp->status.store(gstatus::dead, std::memory_order_relaxed);
+  M* mp = getm();
+  if (mp == nullptr) {
+    stack_free_g(gp);
+    return;
+  }
+  runtime_mode mode;
+  gfput(mode.p(), gp);
+}
+
+}  // namespace detail
+
+void yield() {
+  using namespace rt;
+  M* mp = getm();
+  G* gp = mp != nullptr ? mp->curg.load(std::memory_order_relaxed) : nullptr;
+  if (gp == nullptr) {
+    // A plain thread has no goroutines to hand over to; let the OS run another thread.
+    ::sched_yield();
+    return;
+  }
+  P* pp = acquire_p(mp);
+  mp = getm();
+  pp = mp->p;
+  if (runq_empty(pp) && sched.runqsize == 0 && !sched.gcwaiting.load(std::memory_order_relaxed)) {
+    release_p_to_user(mp);
+    return;
+  }
+  casgstatus(gp, gstatus::running, gstatus::runnable);
+  mp->pending = after_switch::requeue;
+  mp->pending_g = gp;
+  schedule_next(mp, pp, gp);
+  release_p_to_user(getm());
+}
+
+int num_goroutine() { return rt::sched.ngoroutines.load(std::memory_order_relaxed); }
+
+std::int64_t goroutine_id() {
+  rt::G* gp = rt::getg();
+  return gp != nullptr ? gp->goid : 0;
+}
+
+std::size_t set_default_stack_size(std::size_t bytes) {
+  return rt::set_default_stack_size_bytes(bytes);
+}
+
+}  // namespace goro

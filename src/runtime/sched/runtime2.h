@@ -1,0 +1,344 @@
+// The scheduler's data structures: G (goroutine), M (OS thread), P (processor) and the global
+// scheduler state. This is goro's runtime2.go.
+//
+// Model (as Go's): a G runs only on an M that holds a P. There are exactly GOMAXPROCS Ps; an
+// M without a P is idle, in a blocking call, or sysmon. Each P owns a local run queue of
+// runnable Gs plus a `runnext` slot, a free list of dead Gs with their stacks, a goroutine-id
+// batch and a timer heap. Gs that do not fit a local queue go to the global queue.
+//
+// goro's scheduling is cooperative: a G gives up its M only at scheduling points (runtime
+// calls). sysmon compensates for a G that never reaches one by taking its P away, exactly as
+// Go retakes the P of a G stuck in a system call (see "P ownership" below).
+//
+// P ownership. A P's `status` is the arbiter of who may touch the P's local state:
+//   idle     on the idle list; owned by whoever holds sched.lock and takes it off.
+//   running  its M is inside the runtime (scheduler loop or a runtime call). Only that M
+//            touches the P. Nobody else may take it.
+//   user     its M is running goroutine code. sysmon or stop-the-world may claim it with a
+//            CAS user -> running (retake) or user -> gcstop. The M must win a CAS
+//            user -> running before it touches the P again, at its next scheduling point; if
+//            it loses, the P is gone and the M proceeds as after a blocking call.
+//   syscall  its M is inside goro::blocking(). Claimed the same way as `user`, sooner.
+//   gcstop   stopped for stop-the-world.
+//   dead     beyond GOMAXPROCS after a resize.
+// Every runtime entry point goes through `acquire_p()` (proc.cc) which performs that CAS, and
+// every return to goroutine code goes through `release_p_to_user()`.
+//
+// G status transitions go through casgstatus(), which checks the old state.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "runtime/sched/lock.h"
+#include "runtime/sched/waitreason.h"
+#include "runtime/stack/stack.h"
+
+namespace goro::rt {
+
+struct M;
+struct P;
+
+// G status values are Go's, so scheddetail prints the same numbers.
+enum class gstatus : std::uint32_t {
+  idle = 0,      // just allocated, not yet initialised
+  runnable = 1,  // on a run queue (or about to be); not executing; stack owned by no M
+  running = 2,   // executing on an M that owns a P (or has just lost it to sysmon)
+  syscall = 3,   // executing a goro::blocking() call
+  waiting = 4,   // parked; wait_reason says why; whoever readies it owns that transition
+  dead = 6,      // exited; on a free list or in the middle of being reused
+};
+
+// Libstdc++'s per-thread exception state (__cxa_eh_globals): the stack of caught exceptions
+// and the uncaught count. goro saves and restores it at every switch so that each goroutine
+// has its own (see switch.cc).
+struct eh_state {
+  void* caught_exceptions = nullptr;
+  unsigned int uncaught_exceptions = 0;
+};
+
+struct G {
+  // Saved stack pointer while not running; meaningless while running. Written only by the
+  // switch, on the M that runs the G.
+  void* sched_sp = nullptr;
+  goroutine_stack stack;
+
+  // Atomic: read lock-free by ready() callers, dumps and checkdead; changed only through
+  // casgstatus (acq_rel CAS).
+  std::atomic<gstatus> status{gstatus::idle};
+  std::int64_t goid = 0;
+
+  // The M running this G; valid while running or in syscall. Written by that M.
+  M* m = nullptr;
+  // Set while the G is wired to an M by lock_os_thread. Written by the G itself.
+  M* lockedm = nullptr;
+  std::uint32_t locked_external = 0;  // lock_os_thread nesting depth
+
+  // Intrusive link for the global run queue and free lists; protected by whichever lock
+  // guards the list the G is on (sched.lock), or owned by the P for P-local lists.
+  G* schedlink = nullptr;
+  // All-G list link (sched.allg_lock); Gs are never removed while a run lasts.
+  G* alllink = nullptr;
+
+  // Why the G is waiting; written before it parks, read by dumps and checkdead.
+  waitreason wait_reason = waitreason::zero;
+  std::int64_t waitsince = 0;
+
+  // Entry and closure; the closure lives at the top of the G's own stack.
+  void (*entry)(void*) = nullptr;
+  void* closure = nullptr;
+  // Creation site, for "created by F in goroutine K".
+  void* creator_pc = nullptr;
+  std::int64_t parent_goid = 0;
+
+  // Thread state that belongs to the goroutine, saved and restored at every switch.
+  int saved_errno = 0;
+  eh_state eh;
+
+  // The M this G last parked on; with GODEBUG=goromigrate=1 it resumes on another one.
+  M* last_m = nullptr;
+
+  // A dumper asks a parked G to unwind its own stack (traceback.cc); set and cleared by the
+  // dumper while the world is stopped.
+  bool traceback_request = false;
+  // Set by sysmon when GODEBUG=gorolongrun reported this G (ns it had run); the G prints its
+  // stack at its next scheduling point and clears it.
+  std::atomic<std::int64_t> longrun_ns{0};
+
+  // Nesting depth of runtime_mode sections on this G; the P returns to status user when it
+  // drops to 0. Owned by the G.
+  std::int32_t runtime_depth = 0;
+
+  bool started = false;    // has run at least once (its stack holds real frames)
+  bool is_main = false;    // goroutine 1
+  bool is_system = false;  // runtime-created, excluded from num_goroutine and checkdead
+
+  // Sanitizer fiber state (unused in plain builds).
+  void* asan_fake_stack = nullptr;
+  void* tsan_fiber = nullptr;
+};
+
+// Work an M does right after a switch, on the incoming goroutine's stack, because it must
+// happen only once the outgoing goroutine's registers are saved. Go does this on g0 with
+// park_m/goexit0; goro switches goroutine to goroutine directly and does it here.
+enum class after_switch : std::uint8_t {
+  none,
+  park,     // prev is waiting: run unlockf(prev, unlock_arg); a false result readies it again
+  requeue,  // prev yielded: put it at the tail of the local run queue
+  requeue_global,  // prev yielded with the P lost or the world stopping: global queue
+  exit,     // prev is dead: return it and its stack to the free list
+};
+
+using unlock_fn = bool (*)(G* gp, void* arg);
+
+struct M {
+  // The M's scheduling goroutine, running on the thread's own stack.
+  G g0;
+  // The user G this M is running, or nullptr (written by the M itself; read by dumps).
+  std::atomic<G*> curg{nullptr};
+  // The P this M holds; only the M writes it (sysmon never does; it changes P.status).
+  P* p = nullptr;
+  // The P an M is handed when started or woken (written by the waker before note wakeup).
+  P* nextp = nullptr;
+  // The P the M had before a blocking call, tried first when the call returns.
+  P* oldp = nullptr;
+
+  std::int64_t id = 0;
+  bool spinning = false;      // looking for work, counted in sched.nmspinning
+  bool blocked = false;       // sleeping on `park`
+  bool is_sysmon = false;
+  bool exiting = false;       // this thread exits at its next scheduling point
+
+  // The G wired to this M by lock_os_thread, or nullptr.
+  G* lockedg = nullptr;
+
+  // Sleep/wakeup for an idle M.
+  note park;
+
+  // after_switch work, see above.
+  after_switch pending = after_switch::none;
+  G* pending_g = nullptr;
+  unlock_fn pending_unlock = nullptr;
+  void* pending_arg = nullptr;
+
+  // Idle list link (sched.lock) and all-M list link (sched.lock, only grows).
+  M* schedlink = nullptr;
+  M* alllink = nullptr;
+
+  // Thread identity and signal stack.
+  unsigned long thread = 0;  // pthread_t
+  int tid = 0;
+  void* signal_stack = nullptr;
+
+  // Bounds of the g0 stack, for the sanitizers and overflow reports.
+  void* g0_stack_lo = nullptr;
+  std::size_t g0_stack_size = 0;
+
+  // Per-M random state for steal order.
+  std::uint64_t rand_state = 0;
+};
+
+enum class pstatus : std::uint32_t {
+  idle = 0,
+  running = 1,
+  syscall = 2,
+  gcstop = 3,
+  dead = 4,
+  user = 5,  // goro-specific: see "P ownership"; printed as running (1) in scheddetail
+};
+
+// Local run queue size; a power of two so indices wrap with a mask (Go: 256).
+inline constexpr std::uint32_t kRunqSize = 256;
+
+// Timer record, embedded in whatever waits (a sleeping G, a goro::timer). See time/timer.h.
+struct timer;
+
+// P::state packs the owner M's id above the status byte, so a CAS by the owner fails if the
+// P was taken away and handed back to it or to another M in between (no ABA).
+inline constexpr std::uint64_t pstate(std::int64_t owner_id, pstatus s) {
+  return (static_cast<std::uint64_t>(owner_id) << 8) | static_cast<std::uint64_t>(s);
+}
+
+struct P {
+  std::int32_t id = 0;
+  // Ownership word, see "P ownership" above. CAS acq_rel between owner and claimers;
+  // plain stores with release when the owner changes it.
+  std::atomic<std::uint64_t> state{pstate(0, pstatus::idle)};
+  pstatus status() const {
+    return static_cast<pstatus>(state.load(std::memory_order_acquire) & 0xff);
+  }
+  P* link = nullptr;  // idle list (sched.lock)
+  M* m = nullptr;     // owning M; written under the ownership rules above
+
+  // Incremented at every schedule (schedtick) and every blocking call (syscalltick); read by
+  // sysmon relaxed to detect a P stuck on one G.
+  std::atomic<std::uint32_t> schedtick{0};
+  std::atomic<std::uint32_t> syscalltick{0};
+  // sysmon's last observation (sysmon only).
+  std::uint32_t sysmon_schedtick = 0;
+  std::int64_t sysmon_schedwhen = 0;
+  std::uint32_t sysmon_syscalltick = 0;
+  std::int64_t sysmon_syscallwhen = 0;
+
+  // Local run queue: a lock-free ring. The owner P writes runq_tail; anyone may advance
+  // runq_head with a CAS (stealers). See runq.cc for the memory-order argument.
+  std::atomic<std::uint32_t> runq_head{0};
+  std::atomic<std::uint32_t> runq_tail{0};
+  std::atomic<G*> runq[kRunqSize] = {};
+  // A G to run next, ahead of the queue (owner writes; stealers may CAS it to nullptr).
+  std::atomic<G*> runnext{nullptr};
+
+  // Dead Gs of the default stack size, for reuse; each G lives at the top of its own stack
+  // slot, so this is also the P's stack cache (owner P only).
+  G* gfree = nullptr;
+  std::int32_t gfree_count = 0;
+
+  // Goroutine ids handed out in batches (owner P only).
+  std::int64_t goid_cache = 0;
+  std::int64_t goid_cache_end = 0;
+
+  // Timers: a 4-ary min-heap ordered by `when`; guarded by timers_lock, because other Ps
+  // steal expired timers and goroutines on other Ps add timers here.
+  runtime_lock timers_lock;
+  timer** timers = nullptr;
+  std::int32_t timers_len = 0;
+  std::int32_t timers_cap = 0;
+  // Earliest `when` in the heap, 0 if empty; read lock-free by findrunnable (acquire/release).
+  std::atomic<std::int64_t> timer0_when{0};
+};
+
+// Global scheduler state, Go's `sched`.
+struct schedt {
+  // Guards: midle/nmidle/nmidlelocked, pidle/npidle writes, runq/runqsize, gfree, allm,
+  // mnext, nmsys, nmfreed, and the stop-the-world fields.
+  runtime_lock lock;
+
+  M* midle = nullptr;
+  std::int32_t nmidle = 0;
+  std::int32_t nmidlelocked = 0;  // idle Ms waiting for their locked G
+  std::int64_t mnext = 0;         // next M id; also the count of Ms ever created
+  std::int32_t nmsys = 0;         // Ms that never run goroutines (sysmon)
+  std::int32_t nmfreed = 0;       // Ms that exited
+  std::int32_t maxmcount = 10000;
+
+  P* pidle = nullptr;
+  // Written under lock, read lock-free as a hint (relaxed) by wakep and spinning checks.
+  std::atomic<std::int32_t> npidle{0};
+  // Spinning Ms; read and written atomically (seq_cst where the "delicate dance" of
+  // findrunnable depends on a StoreLoad order, see proc.cc).
+  std::atomic<std::int32_t> nmspinning{0};
+  std::atomic<bool> needspinning{false};
+
+  // Global run queue (lock).
+  G* runq_head = nullptr;
+  G* runq_tail = nullptr;
+  std::int32_t runqsize = 0;
+
+  // Global free Gs with stacks (lock).
+  G* gfree = nullptr;
+  std::int32_t gfree_count = 0;
+
+  // Goroutine ids (atomic fetch_add of batches; relaxed, uniqueness is all that matters).
+  std::atomic<std::int64_t> goidgen{0};
+
+  // Live user goroutines (relaxed counter; num_goroutine reads it).
+  std::atomic<std::int32_t> ngoroutines{0};
+
+  // Gs in goro::blocking() and plain threads alive or blocked in goro primitives: checkdead
+  // treats both as possible wakers.
+  std::atomic<std::int32_t> nblocking{0};
+  std::atomic<std::int32_t> nplain_active{0};
+
+  // Stop-the-world.
+  std::atomic<bool> gcwaiting{false};
+  std::int32_t stopwait = 0;  // Ps still to stop (lock)
+  note stopnote;
+
+  // sysmon.
+  std::atomic<bool> sysmon_started{false};
+  std::atomic<bool> sysmonwait{false};
+  note sysmonnote;
+  runtime_lock sysmonlock;
+
+  // Idle M waiting for the earliest timer: its deadline (0 = none). An M adding an earlier
+  // timer wakes that M. Guarded by lock.
+  M* timer_m = nullptr;
+  std::int64_t timer_m_until = 0;
+
+  // Exit of the main goroutine: set once, read by every scheduling point.
+  std::atomic<bool> exiting{false};
+  int exit_status = 0;
+  note m0_exit_note;  // wakes m0 when main ended on another M
+
+  // All Gs and all Ms ever created in this run.
+  runtime_lock allg_lock;
+  G* allg = nullptr;
+  std::int32_t allglen = 0;
+  M* allm = nullptr;
+  std::atomic<std::int32_t> mcount_alive{0};
+
+  // Ps: allp[0..allp_len). Grown only with the world stopped, but sysmon and stealing Ms
+  // read them lock-free: the array is published (release) before the larger length, and
+  // readers load the length (acquire) before the array, so a reader that sees a length sees
+  // an array at least that long. Old arrays stay allocated until the run ends.
+  std::atomic<P**> allp{nullptr};
+  std::atomic<std::int32_t> allp_len{0};
+  // Pending timers in all heaps (relaxed counter; a hint for findrunnable and checkdead).
+  std::atomic<std::int32_t> ntimers{0};
+  std::atomic<std::int32_t> gomaxprocs{0};
+
+  std::int64_t start_time = 0;    // nanotime at boot
+  std::int64_t lastpoll = 0;
+};
+
+extern schedt sched;
+extern M* m0;
+
+// Upper bound for GOMAXPROCS (Go's is 2^20; goro's Ps carry a 2 KiB run queue each).
+inline constexpr std::int32_t kMaxProcs = 1024;
+
+inline std::int32_t allp_count() { return sched.allp_len.load(std::memory_order_acquire); }
+inline P* allp_at(std::int32_t i) { return sched.allp.load(std::memory_order_acquire)[i]; }
+
+}  // namespace goro::rt

@@ -1,0 +1,129 @@
+// Internal scheduler interface shared by the files of src/runtime/sched/. Each function
+// states who may call it: "on g0" (the M's scheduling stack), "in runtime mode" (the caller
+// holds its P with status running, see runtime2.h), or "any thread".
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/sched/runtime2.h"
+
+namespace goro::rt {
+
+// --- Current M and G (tls.cc) ---------------------------------------------------------------
+// Out of line and opaque to the optimiser: a goroutine may resume on another thread after any
+// scheduling point, so the address of a thread_local must never be cached across one.
+M* getm();
+void setm(M* mp);
+G* getg();  // the running user G, or nullptr on g0 and on plain threads
+
+// --- Status changes (proc.cc) ---------------------------------------------------------------
+void casgstatus(G* gp, gstatus from, gstatus to);
+
+// --- Run queues (runq.cc) -------------------------------------------------------------------
+// Owner P only.
+void runqput(P* pp, G* gp, bool next);
+G* runqget(P* pp, bool* inherit_time);
+bool runq_empty(P* pp);
+std::uint32_t runq_size(P* pp);
+// Steals half of p2's queue into pp's; returns one G to run, or nullptr.
+G* runqsteal(P* pp, P* p2, bool steal_runnext);
+// sched.lock held.
+void globrunqput(G* gp);
+void globrunqputbatch(G* head, G* tail, std::int32_t n);
+G* globrunqget(P* pp, std::int32_t max);
+
+// --- P and M lifecycle (mlife.cc) -----------------------------------------------------------
+void acquirep(M* mp, P* pp);
+P* releasep(M* mp);
+// sched.lock held.
+void pidleput(P* pp);
+P* pidleget();
+void mput(M* mp);
+M* mget();
+// Any thread.
+void startm(P* pp, bool spinning);
+void handoffp(P* pp);
+void wakep();
+// Wakes the M waiting for timers if `when` is earlier than its deadline (a new timer).
+void wake_timer_m(std::int64_t when);
+// sched.lock held, exit path: puts a P on the idle list discarding its run queue.
+void pidleput_force(P* pp);
+// On g0 with no P: parks the M until handed a P. Returns false when the run is exiting.
+bool stopm(M* mp, std::int64_t timer_deadline);
+M* allocm();
+void newm_thread(M* mp);  // starts the OS thread for mp
+[[noreturn]] void mexit(M* mp);
+void ensure_sysmon();
+
+// --- Scheduling (proc.cc) -------------------------------------------------------------------
+// In runtime mode, on a user G: switch to the next runnable G (or g0) after arranging
+// mp->pending; returns when the calling G runs again.
+void schedule_next(M* mp, P* pp, G* prev);
+// On g0: the scheduling loop. Returns only on m0, when the run is exiting.
+void schedule_loop(M* mp);
+// In runtime mode: makes a waiting G runnable.
+void ready(G* gp);
+// Any thread, no P needed: makes a waiting G runnable through the global queue.
+void ready_global(G* gp);
+// Parks the current G. unlockf (may be null) runs after the switch; if it returns false the G
+// is made runnable again at once.
+void park(waitreason reason, unlock_fn unlockf, void* arg);
+
+// Runtime-mode bracket: acquire_p returns the P now owned in status running, taking a new P
+// (and possibly waiting for one) if sysmon or stop-the-world claimed the old one.
+P* acquire_p(M* mp);
+void release_p_to_user(M* mp);
+// RAII form for runtime entry points called from goroutine code.
+class runtime_mode {
+ public:
+  runtime_mode();
+  ~runtime_mode();
+  runtime_mode(const runtime_mode&) = delete;
+  runtime_mode& operator=(const runtime_mode&) = delete;
+  M* m() const { return getm(); }  // re-read: the M may change across a park
+  P* p() const { return getm()->p; }
+};
+
+// --- Switching (switch.cc) ------------------------------------------------------------------
+// Switches the current M from `from` to `to`. Returns when `from` is resumed (possibly on
+// another M). Runs mp->pending on the incoming side.
+void switch_to(M* mp, G* from, G* to);
+// Called by a goroutine's first frame and after every switch, on the incoming side.
+void finish_switch(M* mp);
+// Sanitizer and thread-state preparation of a brand-new G before its first run.
+void prepare_new_g(G* gp);
+void release_g_resources(G* gp);
+void init_g0(M* mp);
+
+// --- Free Gs (proc.cc) ----------------------------------------------------------------------
+G* gfget(P* pp, std::size_t stack_size);
+void gfput(P* pp, G* gp);
+
+// --- Timers (time/timer.cc) -----------------------------------------------------------------
+// Runs expired timers of pp; returns the next `when` (0 if none) in *next.
+void check_timers(P* pp, std::int64_t now, std::int64_t* next);
+std::int64_t earliest_timer();  // across all Ps, 0 if none
+bool any_timers();
+
+// --- Deadlock detection (checkdead.cc) ------------------------------------------------------
+// sched.lock held.
+void checkdead();
+
+// --- Stop-the-world and resize (procresize.cc) ----------------------------------------------
+void stop_the_world(M* mp, const char* reason);
+void start_the_world(M* mp);
+void gcstopm(M* mp);
+// World stopped, sched.lock not held. Returns the Ps with work to start.
+P* procresize(std::int32_t nprocs, M* mp);
+// End of a run: frees every P and allp array.
+void free_all_ps();
+
+// --- Debug keys used on hot paths (boot/debugvars) ------------------------------------------
+bool debug_migrate();
+
+// --- Lifecycle (proc.cc) --------------------------------------------------------------------
+bool runtime_running();
+void running_flag_set(bool on);
+void main_goexit(int status);
+
+}  // namespace goro::rt

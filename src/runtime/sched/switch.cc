@@ -1,0 +1,82 @@
+// Goroutine switches on one M, and the thread state that travels with a goroutine.
+//
+// switch_to(mp, from, to) runs on the thread of M `mp`:
+//   1. Save `from`'s errno and C++ exception state (libstdc++'s __cxa_eh_globals: the caught
+//      exception stack and the uncaught count), and install `to`'s. Both are per-thread in
+//      the C library and the C++ runtime, but belong to the goroutine: a goroutine may park
+//      inside a catch block and resume on another thread, where `throw;` and
+//      std::current_exception() must still see its exception.
+//   2. Tell the sanitizers which stack is about to run (ASan's fiber API with the fake stack
+//      saved in the G, TSan's fiber API). This function and the TSan call are not
+//      instrumented by TSan: an instrumented caller would return on a different fiber.
+//   3. goro_rt_switch (arch/). When it returns, `from` runs again, possibly on another M.
+//   4. finish_switch() on the incoming side: ASan's finish call, then the M's pending
+//      after_switch work (runtime2.h), which must wait until `from`'s registers are saved.
+//
+// Invariant: between steps 1 and 3 nothing may touch errno or throw.
+#include <cerrno>
+#include <cxxabi.h>
+
+#include "runtime/arch/context.h"
+#include "runtime/sched/sched.h"
+#include "runtime/sched/sanitizer.h"
+#include "runtime/stack/overflow.h"
+#include "runtime/trace/traceback.h"
+
+namespace goro::rt {
+
+namespace {
+
+struct cxa_eh_globals_layout {
+  void* caught_exceptions;
+  unsigned int uncaught_exceptions;
+};
+
+inline cxa_eh_globals_layout* eh_globals() {
+  return reinterpret_cast<cxa_eh_globals_layout*>(abi::__cxa_get_globals());
+}
+
+inline void save_thread_state(G* gp) {
+  gp->saved_errno = errno;
+  cxa_eh_globals_layout* eh = eh_globals();
+  gp->eh.caught_exceptions = eh->caught_exceptions;
+  gp->eh.uncaught_exceptions = eh->uncaught_exceptions;
+}
+
+inline void restore_thread_state(const G* gp) {
+  cxa_eh_globals_layout* eh = eh_globals();
+  eh->caught_exceptions = gp->eh.caught_exceptions;
+  eh->uncaught_exceptions = gp->eh.uncaught_exceptions;
+  errno = gp->saved_errno;
+}
+
+}  // namespace
+
+GORO_NO_TSAN void switch_to(M* mp, G* from, G* to) {
+  if (from != &mp->g0 && stack_canary_broken(from)) report_canary_overflow(from);
+
+  save_thread_state(from);
+  restore_thread_state(to);
+  mp->curg.store(to == &mp->g0 ? nullptr : to, std::memory_order_relaxed);
+  to->m = mp;
+
+  sanitizer_start_switch(from, to);
+  goro_rt_switch(&from->sched_sp, to->sched_sp, from);
+  sanitizer_finish_switch(from);
+
+  // A dumper may switch here only to have this goroutine print its stack (traceback.cc).
+  while (from->traceback_request) traceback_serve(from);
+  finish_switch(getm());
+}
+
+void prepare_new_g(G* gp) { sanitizer_new_g(gp); }
+
+void release_g_resources(G* gp) { sanitizer_free_g(gp); }
+
+void init_g0(M* mp) {
+  mp->g0.status.store(gstatus::running, std::memory_order_relaxed);
+  mp->g0.is_system = true;
+  sanitizer_init_g0(mp);
+}
+
+}  // namespace goro::rt

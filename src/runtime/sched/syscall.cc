@@ -1,0 +1,73 @@
+// goro::blocking(): Go's entersyscall / exitsyscall.
+//
+// Entering, the goroutine keeps its P but marks it `syscall` (runtime2.h, "P ownership"):
+// a short call costs two atomic operations and no thread hand-off. sysmon takes the P if the
+// call is still running at its next look (20 µs to 10 ms later, depending on its back-off)
+// and there is work for the P, or after 10 ms in any case, and gives it to another M.
+//
+// Leaving, the fast path wins the P back with one CAS. If the P is gone, the goroutine
+// takes any idle P; failing that it waits in the global run queue and its M goes idle, as
+// Go's exitsyscall0 does.
+#include "goro/runtime.hpp"
+#include "runtime/sched/fatal.h"
+#include "runtime/sched/sched.h"
+#include "runtime/sched/sysmon.h"
+
+namespace goro::detail {
+
+void enter_blocking() noexcept {
+  using namespace rt;
+  M* mp = getm();
+  if (mp == nullptr) return;  // a plain thread just blocks
+  G* gp = mp->curg.load(std::memory_order_relaxed);
+  if (gp == nullptr) return;
+
+  ensure_sysmon();
+  P* pp = acquire_p(mp);
+  mp = getm();
+  pp = mp->p;
+  gp->runtime_depth--;  // the call itself is not a runtime section
+
+  casgstatus(gp, gstatus::running, gstatus::syscall);
+  sched.nblocking.fetch_add(1, std::memory_order_relaxed);
+  pp->syscalltick.fetch_add(1, std::memory_order_relaxed);
+  mp->oldp = pp;
+  if (sched.gcwaiting.load(std::memory_order_acquire)) {
+    // Stop-the-world is waiting: give the P up now instead of making it wait for the call.
+    releasep(mp);
+    std::lock_guard<runtime_lock> guard(sched.lock);
+    pp->state.store(pstate(0, pstatus::gcstop), std::memory_order_release);
+    if (--sched.stopwait == 0) sched.stopnote.wakeup();
+  } else {
+    // release: the P's state before the call is visible to sysmon when it claims the P.
+    pp->state.store(pstate(mp->id, pstatus::syscall), std::memory_order_release);
+  }
+  sysmon_wake_if_waiting();
+}
+
+void exit_blocking() noexcept {
+  using namespace rt;
+  M* mp = getm();
+  if (mp == nullptr) return;
+  G* gp = mp->curg.load(std::memory_order_relaxed);
+  if (gp == nullptr) return;
+
+  sched.nblocking.fetch_sub(1, std::memory_order_relaxed);
+  P* pp = mp->oldp;
+  mp->oldp = nullptr;
+  std::uint64_t expected = pstate(mp->id, pstatus::syscall);
+  if (pp != nullptr && mp->p == pp &&
+      pp->state.compare_exchange_strong(expected, pstate(mp->id, pstatus::user),
+                                        std::memory_order_acq_rel)) {
+    casgstatus(gp, gstatus::syscall, gstatus::running);
+    return;
+  }
+
+  // The P was taken. Claim any P (or wait for one) through the runtime-mode slow path.
+  mp->p = nullptr;
+  casgstatus(gp, gstatus::syscall, gstatus::running);
+  acquire_p(mp);
+  release_p_to_user(getm());
+}
+
+}  // namespace goro::detail

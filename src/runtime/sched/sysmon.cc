@@ -1,0 +1,185 @@
+// sysmon: a thread without a P that watches the scheduler, as Go's sysmon does.
+//
+// It starts lazily, with the first goroutine after main or the first blocking call
+// (ensure_sysmon), so a program that never needs it never creates its thread.
+//
+// Each round it sleeps `delay`: 20 µs while it keeps finding work, doubling after 50 idle
+// rounds up to 10 ms. When every P is idle (and no schedtrace is due) it sleeps on
+// sched.sysmonnote instead, so an idle program burns no CPU; taking an idle P
+// (pidleget) or entering a blocking call wakes it.
+//
+// Each round:
+//   1. retake: a P whose G has been in goro::blocking() for a sysmon tick or more is handed
+//      to another M when there is work for it (or after 10 ms regardless); a P whose G has
+//      run 10 ms without a scheduling point is taken the same way. Taking is a CAS on the
+//      P's state word (runtime2.h), which the running M also CASes at its next scheduling
+//      point, so exactly one side wins.
+//   2. timers that are overdue while every M is busy or asleep: wake an M for them.
+//   3. GODEBUG=schedtrace=N: print the SCHED line (and scheddetail) every N ms.
+//   4. GODEBUG=gorolongrun=N: report goroutines that ran N ms without a scheduling point.
+//   5. return the memory of goroutine stacks idle in the global pools for a second.
+#include "runtime/sched/sysmon.h"
+
+#include <pthread.h>
+
+#include "runtime/boot/debugvars.h"
+#include "runtime/os/futex.h"
+#include "runtime/sched/fatal.h"
+#include "runtime/sched/longrun.h"
+#include "runtime/sched/schedtrace.h"
+#include "runtime/sched/sched.h"
+#include "runtime/stack/stack.h"
+
+namespace goro::rt {
+
+namespace {
+
+constexpr std::int64_t kMinDelayNs = 20'000;
+constexpr std::int64_t kMaxDelayNs = 10'000'000;
+constexpr int kIdleRoundsBeforeBackoff = 50;
+// Deep sleep cap: sysmon wakes at least this often even when idle (Go: forcegcperiod/2).
+constexpr std::int64_t kDeepSleepNs = 60'000'000'000;
+constexpr std::int64_t kScavengePeriodNs = 1'000'000'000;
+
+// Returns the number of Ps taken from blocking calls.
+int retake(std::int64_t now) {
+  int n = 0;
+  std::int32_t procs = allp_count();
+  for (std::int32_t i = 0; i < procs; ++i) {
+    P* pp = allp_at(i);
+    std::uint64_t s = pp->state.load(std::memory_order_acquire);
+    auto status = static_cast<pstatus>(s & 0xff);
+
+    if (status == pstatus::user || status == pstatus::running) {
+      std::uint32_t t = pp->schedtick.load(std::memory_order_relaxed);
+      if (pp->sysmon_schedtick != t) {
+        pp->sysmon_schedtick = t;
+        pp->sysmon_schedwhen = now;
+      } else if (status == pstatus::user && now - pp->sysmon_schedwhen >= kForcePreemptNs) {
+        // A goroutine has held this P for a whole time slice. Take the P; the goroutine
+        // keeps its thread and claims a P back at its next scheduling point.
+        if (pp->state.compare_exchange_strong(s, pstate(0, pstatus::running),
+                                              std::memory_order_acq_rel)) {
+          longrun_note_preempted(pp, now - pp->sysmon_schedwhen);
+          pp->sysmon_schedwhen = now;
+          handoffp(pp);
+          n++;
+        }
+      }
+      continue;
+    }
+
+    if (status != pstatus::syscall) continue;
+    std::uint32_t t = pp->syscalltick.load(std::memory_order_relaxed);
+    if (pp->sysmon_syscalltick != t) {
+      pp->sysmon_syscalltick = t;
+      pp->sysmon_syscallwhen = now;
+      continue;
+    }
+    // Keep the P if it has nothing to do, someone else is looking for work anyway, and the
+    // call is young: handing off costs a thread wake-up.
+    if (runq_empty(pp) &&
+        sched.nmspinning.load(std::memory_order_relaxed) +
+                sched.npidle.load(std::memory_order_relaxed) > 0 &&
+        now - pp->sysmon_syscallwhen < kForcePreemptNs) {
+      continue;
+    }
+    if (pp->state.compare_exchange_strong(s, pstate(0, pstatus::running),
+                                          std::memory_order_acq_rel)) {
+      pp->syscalltick.fetch_add(1, std::memory_order_relaxed);
+      handoffp(pp);
+      n++;
+    }
+  }
+  return n;
+}
+
+bool all_ps_idle() {
+  return sched.npidle.load(std::memory_order_relaxed) ==
+             sched.gomaxprocs.load(std::memory_order_relaxed) &&
+         !sched.gcwaiting.load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void sysmon_wake_if_waiting() {
+  bool expected = true;
+  if (sched.sysmonwait.compare_exchange_strong(expected, false, std::memory_order_acq_rel)) {
+    sched.sysmonnote.wakeup();
+  }
+}
+
+void ensure_sysmon() {
+  if (sched.sysmon_started.load(std::memory_order_acquire)) return;
+  bool expected = false;
+  if (!sched.sysmon_started.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+    return;
+  }
+  M* mp = allocm();
+  mp->is_sysmon = true;
+  {
+    std::lock_guard<runtime_lock> guard(sched.lock);
+    sched.nmsys++;
+  }
+  newm_thread(mp);
+}
+
+void sysmon_loop(M* mp) {
+  (void)mp;
+  std::int64_t delay = kMinDelayNs;
+  int idle = 0;
+  std::int64_t last_trace = 0;
+  std::int64_t last_scavenge = os::nanotime();
+
+  for (;;) {
+    if (sched.exiting.load(std::memory_order_acquire)) return;
+
+    if (idle == 0) {
+      delay = kMinDelayNs;
+    } else if (idle > kIdleRoundsBeforeBackoff) {
+      delay *= 2;
+    }
+    if (delay > kMaxDelayNs) delay = kMaxDelayNs;
+    os::usleep_ns(delay);
+
+    std::int64_t now = os::nanotime();
+    if (debug.schedtrace <= 0 && debug.gorolongrun <= 0 && all_ps_idle() &&
+        sched.nblocking.load(std::memory_order_relaxed) == 0) {
+      sched.sysmonnote.clear();
+      sched.sysmonwait.store(true, std::memory_order_seq_cst);
+      // Re-check after announcing the wait (seq_cst store, then load): a P taken between
+      // the first check and the store would otherwise go unnoticed.
+      if (all_ps_idle() && !sched.exiting.load(std::memory_order_seq_cst)) {
+        sched.sysmonnote.sleep(kDeepSleepNs);
+      }
+      sched.sysmonwait.store(false, std::memory_order_relaxed);
+      idle = 0;
+      delay = kMinDelayNs;
+      continue;
+    }
+
+    std::lock_guard<runtime_lock> guard(sched.sysmonlock);
+    now = os::nanotime();
+    if (retake(now) > 0) {
+      idle = 0;
+    } else {
+      idle++;
+    }
+
+    // Overdue timers while no M is free to run them: give one an idle P.
+    std::int64_t next_timer = earliest_timer();
+    if (next_timer != 0 && next_timer < now - kMinDelayNs) wakep();
+
+    if (debug.schedtrace > 0 && now - last_trace >= std::int64_t{debug.schedtrace} * 1'000'000) {
+      last_trace = now;
+      schedtrace(debug.scheddetail > 0);
+    }
+    if (debug.gorolongrun > 0) longrun_check(now, std::int64_t{debug.gorolongrun} * 1'000'000);
+    if (now - last_scavenge >= kScavengePeriodNs) {
+      last_scavenge = now;
+      stack_scavenge(now, 0);
+    }
+  }
+}
+
+}  // namespace goro::rt

@@ -1,0 +1,300 @@
+#include "runtime/stack/stack.h"
+
+#include <cerrno>
+#include <new>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "runtime/os/futex.h"
+#include "runtime/sched/fatal.h"
+#include "runtime/sched/runtime2.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+namespace goro::rt {
+
+namespace {
+
+// Slots per slab: 256 default-size slots make a 65 MiB reservation, so a million goroutines
+// need about 4 000 mappings, and one slab costs one mmap and one guard-installing call.
+constexpr std::uint32_t kSlotsPerSlab = 256;
+
+// Free slots of one size are returned to the OS when idle this long in a global pool.
+constexpr std::int64_t kScavengeIdleNs = 1'000'000'000;
+
+struct slab {
+  std::uintptr_t base = 0;
+  std::size_t stride = 0;  // guard page + slot size
+  std::size_t size = 0;    // usable slot size
+  std::uint32_t carved = 0;
+  bool guarded = false;  // every slot of this slab has a guard page
+  slab* next = nullptr;
+};
+
+struct size_pool {
+  std::size_t size = 0;
+  slab* current = nullptr;  // slab being carved
+  G* free = nullptr;        // free Gs, linked through schedlink, newest first
+  std::size_t free_count = 0;
+  size_pool* next = nullptr;
+};
+
+// Guards every field below: pools, slab list and counters. Held only for list operations,
+// never across a system call except mmap of a new slab.
+runtime_lock stack_lock;
+size_pool* pools = nullptr;
+// Newest first. Prepended under stack_lock with a release store, so the SIGSEGV handler may
+// walk it lock-free with acquire loads.
+std::atomic<slab*> slabs{nullptr};
+stack_stats stats;
+
+std::size_t page_size = 4096;
+std::atomic<std::size_t> default_size{kDefaultStackSize};
+
+enum class guard_mode { canary, mprotect, madvise };
+guard_mode mode = guard_mode::canary;
+// mprotect guard budget: how many more slots may get a guard page (each costs 2 mappings).
+long mprotect_budget = 0;
+
+std::uintptr_t round_up(std::uintptr_t v, std::uintptr_t a) { return (v + a - 1) & ~(a - 1); }
+
+size_pool* pool_for(std::size_t size) {
+  for (size_pool* p = pools; p != nullptr; p = p->next) {
+    if (p->size == size) return p;
+  }
+  auto* p = new (std::nothrow) size_pool;
+  if (p == nullptr) fatal("stack: out of memory for a stack pool");
+  p->size = size;
+  p->next = pools;
+  pools = p;
+  return p;
+}
+
+// Installs guard pages for every slot of `s` with MADV_GUARD_INSTALL, batched through
+// process_madvise where the kernel allows it. Returns false if the kernel lacks the advice.
+bool install_madvise_guards(slab* s) {
+  static int pidfd = -2;
+  if (pidfd == -2) {
+    pidfd = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+  }
+  if (pidfd >= 0) {
+    iovec iov[kSlotsPerSlab];
+    for (std::uint32_t i = 0; i < kSlotsPerSlab; ++i) {
+      iov[i].iov_base = reinterpret_cast<void*>(s->base + i * s->stride);
+      iov[i].iov_len = page_size;
+    }
+    long done = ::syscall(SYS_process_madvise, pidfd, iov, kSlotsPerSlab, MADV_GUARD_INSTALL, 0);
+    if (done == static_cast<long>(kSlotsPerSlab * page_size)) return true;
+    // Not supported for this advice; fall back to one call per slot from now on.
+    ::close(pidfd);
+    pidfd = -1;
+  }
+  for (std::uint32_t i = 0; i < kSlotsPerSlab; ++i) {
+    if (::madvise(reinterpret_cast<void*>(s->base + i * s->stride), page_size,
+                  MADV_GUARD_INSTALL) != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+slab* new_slab(std::size_t size) {
+  std::size_t stride = size + page_size;
+  std::size_t bytes = stride * kSlotsPerSlab;
+  void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED) {
+    int err = errno;
+    print_line().str("runtime: cannot reserve ").udec(bytes).str(" bytes of goroutine stacks, errno=")
+        .dec(err).str("\n").flush();
+    fatal("out of memory: goroutine stacks (lower GODEBUG=gorostacksize or the number of goroutines)");
+  }
+  // One touch must commit one 4 KiB page, not a 2 MiB huge page.
+  ::madvise(base, bytes, MADV_NOHUGEPAGE);
+
+  auto* s = new (std::nothrow) slab;
+  if (s == nullptr) fatal("stack: out of memory for a slab record");
+  s->base = reinterpret_cast<std::uintptr_t>(base);
+  s->stride = stride;
+  s->size = size;
+
+  if (mode == guard_mode::madvise) {
+    if (install_madvise_guards(s)) {
+      s->guarded = true;
+    } else {
+      mode = guard_mode::mprotect;
+    }
+  }
+
+  s->next = slabs.load(std::memory_order_relaxed);
+  slabs.store(s, std::memory_order_release);
+  stats.slabs++;
+  stats.reserved_bytes += bytes;
+  return s;
+}
+
+G* carve(size_pool* pool) {
+  slab* s = pool->current;
+  if (s == nullptr || s->carved == kSlotsPerSlab) {
+    s = new_slab(pool->size);
+    pool->current = s;
+  }
+  std::uint32_t i = s->carved++;
+  std::uintptr_t guard = s->base + i * s->stride;
+  std::uintptr_t lo = guard + page_size;
+  std::uintptr_t hi = lo + s->size;
+
+  bool guarded = s->guarded;
+  if (!guarded && mode == guard_mode::mprotect && mprotect_budget > 0) {
+    if (::mprotect(reinterpret_cast<void*>(guard), page_size, PROT_NONE) == 0) {
+      guarded = true;
+      mprotect_budget--;
+    }
+  }
+  stats.slots_carved++;
+  if (guarded) stats.guarded_slots++;
+
+  G* gp = new (reinterpret_cast<void*>(g_for_slot(hi))) G;
+  gp->stack.lo = lo;
+  gp->stack.hi = hi;
+  gp->stack.guarded = guarded;
+  return gp;
+}
+
+}  // namespace
+
+void stackinit(std::size_t page, long max_map_count, int guard_policy, std::size_t size) {
+  page_size = page;
+  if (size != 0) default_size.store(round_stack_size(size), std::memory_order_relaxed);
+  // Stacks may use half of the process's mapping budget for mprotect guards (two mappings
+  // each), leaving the rest, minus a reserve of 4096, to the program and its libraries.
+  mprotect_budget = max_map_count / 4 - 2048;
+  if (mprotect_budget < 0) mprotect_budget = 0;
+  switch (guard_policy) {
+    case 0: mode = guard_mode::canary; break;
+    case 1: mode = guard_mode::mprotect; break;
+    default: mode = guard_mode::madvise; break;
+  }
+}
+
+std::size_t default_stack_size() { return default_size.load(std::memory_order_relaxed); }
+
+std::size_t round_stack_size(std::size_t bytes) {
+  if (bytes < kMinStackSize) bytes = kMinStackSize;
+  return round_up(bytes, page_size);
+}
+
+std::size_t set_default_stack_size_bytes(std::size_t bytes) {
+  return default_size.exchange(round_stack_size(bytes), std::memory_order_relaxed);
+}
+
+G* g_for_slot(std::uintptr_t hi) {
+  return reinterpret_cast<G*>((hi - sizeof(G)) & ~std::uintptr_t{63});
+}
+
+std::uintptr_t slot_closure_top(const G* gp) { return reinterpret_cast<std::uintptr_t>(gp); }
+
+G* stack_new_g(std::size_t size) {
+  std::lock_guard<runtime_lock> guard(stack_lock);
+  size_pool* pool = pool_for(size);
+  if (G* gp = pool->free) {
+    pool->free = gp->schedlink;
+    pool->free_count--;
+    stats.pooled--;
+    gp->schedlink = nullptr;
+    return gp;
+  }
+  return carve(pool);
+}
+
+void stack_free_g(G* gp) {
+  std::lock_guard<runtime_lock> guard(stack_lock);
+  size_pool* pool = pool_for(gp->stack.size());
+  gp->waitsince = os::nanotime();  // free since, for the scavenger
+  gp->schedlink = pool->free;
+  pool->free = gp;
+  pool->free_count++;
+  stats.pooled++;
+}
+
+bool stack_canary_broken(const G* gp) {
+  if (gp->stack.guarded || gp->stack.lo == 0) return false;
+  // An overflow writes downward through the zone; its top word is hit first.
+  auto* zone = reinterpret_cast<const volatile std::uint64_t*>(gp->stack.lo);
+  constexpr std::size_t kWords = kCanaryZone / sizeof(std::uint64_t);
+  return zone[kWords - 1] != 0 || zone[kWords / 2] != 0 || zone[0] != 0;
+}
+
+bool stack_guard_owner(std::uintptr_t addr, G** owner) {
+  // Runs in a signal handler: no lock (the list only grows, and new slabs are published
+  // after they are filled in), no allocation.
+  for (slab* s = slabs.load(std::memory_order_acquire); s != nullptr; s = s->next) {
+    std::uintptr_t end = s->base + s->stride * kSlotsPerSlab;
+    if (addr < s->base || addr >= end) continue;
+    std::uintptr_t i = (addr - s->base) / s->stride;
+    std::uintptr_t guard = s->base + i * s->stride;
+    std::uintptr_t lo = guard + page_size;
+    // The fault is in the guard page, or in the canary zone just above it.
+    if (addr >= guard && addr < lo + kCanaryZone) {
+      *owner = g_for_slot(lo + s->size);
+      return true;
+    }
+    return false;
+  }
+  return false;
+}
+
+void for_each_stack_slot(void (*f)(G* gp, void* arg), void* arg) {
+  std::lock_guard<runtime_lock> guard(stack_lock);
+  for (slab* s = slabs.load(std::memory_order_relaxed); s != nullptr; s = s->next) {
+    for (std::uint32_t i = 0; i < s->carved; ++i) {
+      std::uintptr_t lo = s->base + i * s->stride + page_size;
+      f(g_for_slot(lo + s->size), arg);
+    }
+  }
+}
+
+void stack_scavenge(std::int64_t now, std::int64_t idle_ns) {
+  if (idle_ns <= 0) idle_ns = kScavengeIdleNs;
+  std::lock_guard<runtime_lock> guard(stack_lock);
+  for (size_pool* p = pools; p != nullptr; p = p->next) {
+    for (G* gp = p->free; gp != nullptr; gp = gp->schedlink) {
+      if (gp->stack.scavenged || now - gp->waitsince < idle_ns) continue;
+      // Keep the top page: it holds the G record and the free-list link.
+      std::uintptr_t top_page = reinterpret_cast<std::uintptr_t>(gp) & ~(page_size - 1);
+      if (top_page > gp->stack.lo) {
+        ::madvise(reinterpret_cast<void*>(gp->stack.lo), top_page - gp->stack.lo, MADV_DONTNEED);
+      }
+      gp->stack.scavenged = true;
+    }
+  }
+}
+
+stack_stats read_stack_stats() {
+  std::lock_guard<runtime_lock> guard(stack_lock);
+  return stats;
+}
+
+void stack_release_all(bool keep_mapped) {
+  std::lock_guard<runtime_lock> guard(stack_lock);
+  for (size_pool* p = pools; p != nullptr;) {
+    size_pool* next = p->next;
+    delete p;
+    p = next;
+  }
+  pools = nullptr;
+  for (slab* s = slabs.load(std::memory_order_relaxed); s != nullptr;) {
+    slab* next = s->next;
+    if (!keep_mapped) ::munmap(reinterpret_cast<void*>(s->base), s->stride * kSlotsPerSlab);
+    delete s;
+    s = next;
+  }
+  slabs.store(nullptr, std::memory_order_relaxed);
+  stats = stack_stats{};
+}
+
+}  // namespace goro::rt

@@ -1,0 +1,36 @@
+// Timers: per-P heaps serviced by the scheduler, no timer thread. See timer.cc.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "runtime/sched/runtime2.h"
+
+namespace goro::rt {
+
+// A timer record, embedded in whatever waits for it (a sleeping goroutine's frame, a
+// goro::timer). It is in at most one P's heap at a time.
+struct timer {
+  std::int64_t when = 0;    // nanotime at which it fires
+  std::int64_t period = 0;  // > 0: fires again every period ns
+  // Runs on the M that services the heap, in runtime mode with a P, with no lock held. It
+  // must not block. `now` is the time the heap was checked.
+  void (*f)(timer* t, void* arg, std::int64_t now) = nullptr;
+  void* arg = nullptr;
+
+  // The P whose heap holds the timer, or nullptr. Written under that P's timers_lock; read
+  // with acquire by deltimer before it takes the lock, then re-checked under it.
+  std::atomic<P*> pp{nullptr};
+  std::int32_t index = -1;  // position in the heap (pp->timers_lock)
+};
+
+// Adds t to the current P's heap (P 0's from a plain thread). t must not be in a heap.
+void addtimer(timer* t);
+// Removes t if it is still pending; returns true if it was (it will not fire).
+bool deltimer(timer* t);
+
+// procresize: moves every timer of `from` into `to`.
+void move_timers(P* from, P* to);
+void free_timer_heap(P* pp);
+
+}  // namespace goro::rt

@@ -1,0 +1,163 @@
+// Fatal errors and panics: how a goro program dies.
+//
+// An exception that escapes a goroutine is a panic. goro does not catch it: the goroutine's
+// first frame ends every unwind (its CFI marks the return address undefined), so the C++
+// runtime's search phase finds no handler and calls std::terminate at the throw site, with
+// the throwing frames still on the stack and no destructor run. goro's terminate handler
+// then prints Go's report:
+//
+//     panic: std::runtime_error: boom
+//
+//     goroutine 7 [running]:
+//     worker(int)
+//     	/src/app.cc:12 +0x3c
+//     created by main::{lambda()#1}::operator()() const in goroutine 1
+//     	/src/app.cc:30 +0x88
+//
+// and exits with status 2. goro::panic_error, the runtime's own panics, print only what()
+// (Go's text, for example "send on closed channel"). With GOTRACEBACK=all the other
+// goroutines follow (headers; parked goroutines' stacks need a stopped world), and with
+// GOTRACEBACK=crash the process aborts instead, for a core dump.
+#include <cstdlib>
+#include <cxxabi.h>
+#include <exception>
+#include <typeinfo>
+#include <unistd.h>
+
+#include "goro/runtime.hpp"
+#include "runtime/sched/fatal.h"
+#include "runtime/sched/sched.h"
+#include "runtime/trace/symbolize.h"
+#include "runtime/trace/traceback.h"
+#include "runtime/trace/unwind.h"
+
+namespace goro::rt {
+
+namespace {
+
+std::terminate_handler previous_terminate = nullptr;
+
+[[noreturn]] void die() {
+  if (traceback_env.crash) ::abort();
+  ::_exit(2);
+}
+
+void print_other_goroutines(G* self) {
+  if (!traceback_env.all && traceback_env.level < 2) return;
+  M* mp = getm();
+  if (mp == nullptr) return;
+  dump_other_goroutines(mp, self, traceback_env.level, false);
+}
+
+// Prints the current stack starting above the C++ runtime's throw machinery, so the first
+// frame is the one that threw.
+void print_throw_site_stack() {
+  frame_record frames[128];
+  int n = capture_stack_frames(frames, 128, 0);
+  int start = 0;
+  for (int i = 0; i < n; ++i) {
+    symbol_info sym;
+    if (!symbolize_pc(lookup_pc(frames[i]), &sym)) continue;
+    std::string_view name(sym.function);
+    if (name.starts_with("__cxa_throw") || name.starts_with("__cxa_rethrow") ||
+        name.starts_with("std::rethrow_exception") || name.starts_with("_Unwind_Resume")) {
+      start = i + 1;
+      break;
+    }
+  }
+  if (start == 0) start = 1;  // not a throw: skip this function
+  stack_line<512> out;
+  print_frames(out, 2, frames + start, n - start, traceback_env.level);
+}
+
+// Type names from typeid are mangled without the _Z prefix that function names carry.
+void print_type_name(line_buffer& line, const char* mangled) {
+  int status = 0;
+  std::size_t length = 256;
+  // __cxa_demangle may realloc a buffer it did not allocate; give it one from malloc.
+  char* heap = static_cast<char*>(std::malloc(length));
+  char* name = heap != nullptr ? abi::__cxa_demangle(mangled, heap, &length, &status) : nullptr;
+  if (name != nullptr && status == 0) {
+    line.str(name);
+  } else {
+    line.str(mangled);
+  }
+  std::free(name != nullptr ? name : heap);
+}
+
+void on_terminate() {
+  M* mp = getm();
+  G* gp = mp != nullptr ? mp->curg.load(std::memory_order_relaxed) : nullptr;
+  std::exception_ptr ep = std::current_exception();
+  if (gp == nullptr || ep == nullptr) {
+    // Not a goroutine's escaped exception: keep the C++ runtime's behaviour.
+    if (previous_terminate != nullptr) previous_terminate();
+    ::abort();
+  }
+
+  auto line = print_line();
+  line.str("panic: ");
+  try {
+    std::rethrow_exception(ep);
+  } catch (const panic_error& e) {
+    line.str(e.what());
+  } catch (const std::exception& e) {
+    print_type_name(line, typeid(e).name());
+    line.str(": ").str(e.what());
+  } catch (...) {
+    const std::type_info* t = abi::__cxa_current_exception_type();
+    line.str("exception of type ");
+    print_type_name(line, t != nullptr ? t->name() : "unknown");
+    line.str(" (not derived from std::exception)");
+  }
+  line.str("\n\n").flush();
+
+  if (traceback_env.level > 0) {
+    print_goroutine_header(gp, true);
+    print_throw_site_stack();
+    if (!gp->is_main && gp->creator_pc != nullptr) {
+      stack_line<512> out;
+      print_created_by(out, 2, reinterpret_cast<std::uintptr_t>(gp->creator_pc),
+                       gp->parent_goid, traceback_env.level);
+    }
+    print_other_goroutines(gp);
+  }
+  die();
+}
+
+[[noreturn]] void fatal_with_level(std::string_view msg, int level) {
+  print_line().str("fatal error: ").str(msg).chr('\n').flush();
+  if (level > 0) {
+    M* mp = getm();
+    G* gp = mp != nullptr ? mp->curg.load(std::memory_order_relaxed) : nullptr;
+    if (gp != nullptr) {
+      write_all("\n");
+      print_goroutine_header(gp, true);
+      print_current_stack(2, 2, level);
+    } else if (level >= 2) {
+      write_all("\nruntime stack:\n");
+      print_current_stack(2, 2, level);
+    }
+    if (mp != nullptr) dump_other_goroutines(mp, gp, level, false);
+  }
+  die();
+}
+
+}  // namespace
+
+void install_panic_handler() {
+  std::terminate_handler old = std::set_terminate(&on_terminate);
+  if (old != &on_terminate) previous_terminate = old;
+}
+
+void restore_panic_handler() {
+  if (previous_terminate != nullptr) std::set_terminate(previous_terminate);
+}
+
+void fatal(std::string_view msg) { fatal_with_level(msg, traceback_env.level); }
+
+void throw_bug(std::string_view msg) {
+  fatal_with_level(msg, traceback_env.level > 0 ? 2 : 0);
+}
+
+}  // namespace goro::rt
