@@ -130,39 +130,28 @@ bool read_membership(const char* root, cgroup_membership* membership) {
   return ok && membership->version != cgroup_version::none;
 }
 
-// Parses one mountinfo line whose separator " - " starts at `separator`. Returns true and
-// fills *mount if it is a mount of the `wanted` version: cgroup2 for v2, or a v1 cgroup mount
-// with the cpu controller. *mount is left as it was when the line does not match.
-bool parse_mount_line(std::string_view line, std::size_t separator, cgroup_version wanted,
-                      cgroup_mount* mount) {
-  // "36 35 98:0 <root> <mount point> <options> [optional fields...] - <fstype> <source>
-  //  <super options>"; see proc_pid_mountinfo(5).
-  std::string_view after = line.substr(separator + 3);
-  std::string_view fstype = next_field(&after);
-  cgroup_version version;
-  if (fstype == "cgroup2") {
-    version = cgroup_version::v2;
-  } else if (fstype == "cgroup") {
-    next_field(&after);  // mount source
-    if (!list_contains(after, "cpu")) return false;
-    version = cgroup_version::v1;
-  } else {
-    return false;
-  }
-  if (version != wanted) return false;
+// Classifies a mount by `after_separator`, the rest of its mountinfo line after " - ". Returns
+// v2 for cgroup2, v1 for a cgroup mount with the cpu controller among its super options, and
+// none for anything else.
+cgroup_version classify_mount(std::string_view after_separator) {
+  std::string_view fstype = next_field(&after_separator);
+  if (fstype == "cgroup2") return cgroup_version::v2;
+  if (fstype != "cgroup") return cgroup_version::none;
+  next_field(&after_separator);  // mount source
+  return list_contains(after_separator, "cpu") ? cgroup_version::v1 : cgroup_version::none;
+}
 
-  std::string_view before = line.substr(0, separator);
-  for (int skipped = 0; skipped < 3; ++skipped) next_field(&before);  // ID, parent ID, dev
-  std::string_view mount_root = next_field(&before);
-  std::string_view mount_point = next_field(&before);
+// Decodes the root and mount point of `before_separator`, the part of a mountinfo line before
+// " - ". Returns false if a field is missing or malformed.
+bool parse_mount_paths(std::string_view before_separator, cgroup_mount* mount) {
+  // "36 35 98:0 <root> <mount point> <options> [optional fields...]"; see
+  // proc_pid_mountinfo(5).
+  for (int skipped = 0; skipped < 3; ++skipped) next_field(&before_separator);  // IDs, dev
+  std::string_view mount_root = next_field(&before_separator);
+  std::string_view mount_point = next_field(&before_separator);
   if (mount_root.empty() || mount_point.empty()) return false;
-  mount->version = cgroup_version::none;  // until both paths are decoded
-  if (!unescape_mount_path(mount_root, mount->root, sizeof mount->root)) return false;
-  if (!unescape_mount_path(mount_point, mount->mount_point, sizeof mount->mount_point)) {
-    return false;
-  }
-  mount->version = version;
-  return true;
+  return unescape_mount_path(mount_root, mount->root, sizeof mount->root) &&
+         unescape_mount_path(mount_point, mount->mount_point, sizeof mount->mount_point);
 }
 
 // Reads <root>/proc/self/mountinfo for the mount of `wanted`'s hierarchy: the first v1 mount
@@ -186,14 +175,17 @@ bool find_mount(const char* root, cgroup_version wanted, cgroup_mount* mount) {
                                  kNeedle.size());
       if (hit == nullptr) break;
       std::size_t at = static_cast<std::size_t>(static_cast<const char*>(hit) - block.data());
-      std::size_t line_begin = block.rfind('\n', at);
-      line_begin = line_begin == std::string_view::npos ? 0 : line_begin + 1;
       std::size_t line_end = block.find('\n', at);
       if (line_end == std::string_view::npos) line_end = block.size();
       from = line_end;
+      if (classify_mount(block.substr(at + 3, line_end - at - 3)) != wanted) continue;
 
-      std::string_view line = block.substr(line_begin, line_end - line_begin);
-      if (!parse_mount_line(line, at - line_begin, wanted, mount)) continue;
+      // Only the matching line pays for the backward search for its start.
+      std::size_t line_begin = block.rfind('\n', at);
+      line_begin = line_begin == std::string_view::npos ? 0 : line_begin + 1;
+      mount->version = cgroup_version::none;  // until both paths are decoded
+      if (!parse_mount_paths(block.substr(line_begin, at - line_begin), mount)) continue;
+      mount->version = wanted;
       // Only one v1 hierarchy carries the cpu controller, so its first mount is the result.
       // For v2 keep scanning, because a later mount shadows an earlier one.
       if (wanted == cgroup_version::v1) {

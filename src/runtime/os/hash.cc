@@ -191,7 +191,9 @@ std::uint64_t memhash(const void* data, std::size_t size, std::uint64_t seed) {
   return g_hash.use_aes ? memhash_aes(data, size, seed) : memhash_portable(data, size, seed);
 }
 
-std::uint64_t fastrand() {
+// noinline keeps the thread_local's address from being computed in a caller (with LTO) and
+// reused after that caller's goroutine has moved to another thread.
+__attribute__((noinline)) std::uint64_t fastrand() {
   std::uint64_t state = t_fastrand_state;
   if (state == 0) {
     std::uint64_t stream = g_fastrand_streams.fetch_add(1, std::memory_order_relaxed) + 1;
