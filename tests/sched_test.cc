@@ -1,0 +1,436 @@
+// Tests for the scheduler through the public API. They cover goro::run's exit status and re-entry,
+// goroutine ids and counts, a million goroutines, sysmon taking the P from a goroutine that
+// never yields, blocking calls handing off the P, GOMAXPROCS changes at run time, and calls
+// from plain threads.
+//
+// In-process cases boot the runtime once per case with goro::run. Most run twice, once
+// plainly and once with GODEBUG=goromigrate=1, which moves a goroutine to another thread at
+// every park, so code that caches thread-local state fails there. goro::run reads GODEBUG and
+// GOMAXPROCS when it starts, so each case sets them just before run and restores them after.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "child_process.h"
+#include "goro/runtime.hpp"
+#include "goro/time.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using goro_test::scoped_env;
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
+// Runs `main` under goro::run with GODEBUG set to the test parameter.
+class Sched : public ::testing::TestWithParam<const char*> {
+ protected:
+  template <class F>
+  int run(F&& main, const char* gomaxprocs = nullptr) {
+    scoped_env godebug("GODEBUG", GetParam());
+    scoped_env procs("GOMAXPROCS", gomaxprocs);
+    return goro::run(0, nullptr, std::forward<F>(main));
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Godebug, Sched, ::testing::Values("", "goromigrate=1"),
+                         [](const auto& param_info) {
+                           return std::string(param_info.param[0] == '\0' ? "plain" : "migrate");
+                         });
+
+// Yields until `done` returns true. Fails the test (and returns false) if that takes longer
+// than `limit`, so a lost wakeup shows up as a failure instead of a hang.
+template <class Done>
+bool yield_until(Done done, std::chrono::seconds limit = 20s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ADD_FAILURE() << "condition not reached within " << limit.count() << " s";
+      return false;
+    }
+    goro::yield();
+  }
+  return true;
+}
+
+// --- goro::run ------------------------------------------------------------------------------
+
+TEST_P(Sched, RunReturnsIntMainStatus) {
+  EXPECT_EQ(run([] { return 7; }), 7);
+}
+
+TEST_P(Sched, RunReturnsZeroForVoidMain) {
+  bool ran = false;
+  EXPECT_EQ(run([&] { ran = true; }), 0);
+  EXPECT_TRUE(ran);
+}
+
+TEST_P(Sched, RunTwiceInOneProcess) {
+  std::atomic<int> done{0};
+  auto main = [&] {
+    int target = done.load() + 1;
+    goro::go([&] { done.fetch_add(1); });
+    yield_until([&] { return done.load() == target; });
+    return goro::goroutine_id() == 1 ? 3 : 4;
+  };
+  EXPECT_EQ(run(main), 3);
+  EXPECT_EQ(done.load(), 1);
+  EXPECT_EQ(run(main), 3);
+  EXPECT_EQ(done.load(), 2);
+}
+
+TEST(SchedApi, GoOutsideRunThrows) {
+  EXPECT_THROW(goro::go([] {}), goro::panic_error);
+}
+
+TEST_P(Sched, RunInsideRunThrows) {
+  bool threw = false;
+  int status = run([&] {
+    try {
+      goro::run(0, nullptr, [] { return 9; });
+    } catch (const goro::panic_error& e) {
+      threw = true;
+      EXPECT_NE(std::string(e.what()).find("goro::run"), std::string::npos) << e.what();
+    }
+    return 5;
+  });
+  EXPECT_TRUE(threw);
+  EXPECT_EQ(status, 5);
+}
+
+// --- Goroutine ids and counts ---------------------------------------------------------------
+
+TEST_P(Sched, MainGoroutineIdIsOne) {
+  std::int64_t id = -1;
+  run([&] { id = goro::goroutine_id(); });
+  EXPECT_EQ(id, 1);
+  EXPECT_EQ(goro::goroutine_id(), 0) << "outside goro::run";
+}
+
+TEST_P(Sched, GoroutineIdsUniqueOverTenThousand) {
+  constexpr int kSpawns = 10'000;
+  // Batches let finished goroutines be reused from the free lists, so a reused G record
+  // that kept or recycled its id would show up as a duplicate.
+  constexpr int kBatch = 100;
+  std::vector<std::int64_t> ids(kSpawns, 0);
+  run([&] {
+    for (int base = 0; base < kSpawns; base += kBatch) {
+      std::atomic<int> finished{0};
+      for (int i = base; i < base + kBatch; ++i) {
+        goro::go([&ids, &finished, i] {
+          ids[static_cast<std::size_t>(i)] = goro::goroutine_id();
+          finished.fetch_add(1, std::memory_order_release);
+        });
+      }
+      if (!yield_until([&] { return finished.load(std::memory_order_acquire) == kBatch; })) {
+        return;
+      }
+    }
+  });
+  std::set<std::int64_t> unique;
+  for (std::int64_t id : ids) {
+    EXPECT_GT(id, 1);
+    unique.insert(id);
+  }
+  EXPECT_EQ(unique.size(), ids.size()) << "goroutine ids were reused";
+}
+
+TEST_P(Sched, NumGoroutineCountsUnstarted) {
+  constexpr int kSpawned = 50;
+  int before = -1;
+  int after = -1;
+  int at_end = -1;
+  std::atomic<int> finished{0};
+  std::atomic<int> started_early{0};
+  std::atomic<bool> spawning{true};
+  run(
+      [&] {
+        before = goro::num_goroutine();
+        for (int i = 0; i < kSpawned; ++i) {
+          goro::go([&] {
+            if (spawning.load()) started_early.fetch_add(1);
+            finished.fetch_add(1);
+          });
+        }
+        after = goro::num_goroutine();
+        spawning.store(false);
+        yield_until([&] { return finished.load() == kSpawned; });
+        // A finished goroutine is counted until its exit completes, which happens after its
+        // last store; yield until the count settles.
+        yield_until([&] { return goro::num_goroutine() == 1; });
+        at_end = goro::num_goroutine();
+      },
+      "1");
+  EXPECT_EQ(before, 1);
+  EXPECT_EQ(started_early.load(), 0) << "with GOMAXPROCS=1 no goroutine runs before main yields";
+  EXPECT_EQ(after, 1 + kSpawned);
+  EXPECT_EQ(at_end, 1);
+}
+
+// --- Many goroutines ------------------------------------------------------------------------
+
+TEST(SchedScale, MillionGoroutines) {
+  const int count = kSanitized ? 100'000 : 1'000'000;
+  std::atomic<int> finished{0};
+  int status = goro::run(0, nullptr, [&] {
+    for (int i = 0; i < count; ++i) {
+      goro::go([&finished] { finished.fetch_add(1, std::memory_order_relaxed); });
+    }
+    yield_until([&] { return finished.load(std::memory_order_relaxed) == count; }, 120s);
+    return goro::num_goroutine();
+  });
+  EXPECT_EQ(finished.load(), count);
+  EXPECT_GE(status, 1);
+}
+
+// --- sysmon ---------------------------------------------------------------------------------
+
+// With one P, a goroutine spinning without a scheduling point holds the only P. main's sleep
+// can end only if sysmon takes the P from the spinner and another thread runs the timer.
+TEST_P(Sched, SysmonRetakesPFromSpinner) {
+  std::atomic<bool> stop{false};
+  std::atomic<bool> spinning{false};
+  std::atomic<bool> spinner_done{false};
+  int status = run(
+      [&] {
+        goro::go([&] {
+          spinning.store(true);
+          while (!stop.load(std::memory_order_relaxed)) {
+          }
+          spinner_done.store(true);
+        });
+        yield_until([&] { return spinning.load(); });
+        goro::sleep(50ms);
+        stop.store(true);
+        yield_until([&] { return spinner_done.load(); });
+        return 0;
+      },
+      "1");
+  EXPECT_EQ(status, 0);
+  EXPECT_TRUE(spinner_done.load());
+}
+
+// --- Blocking calls -------------------------------------------------------------------------
+
+TEST_P(Sched, BlockingCallHandsOffP) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::atomic<bool> entering{false};
+  std::atomic<bool> reader_done{false};
+  std::atomic<bool> other_done{false};
+  std::atomic<bool> other_saw_reader_blocked{false};
+  int value = 0;
+  ssize_t got = -1;
+  run(
+      [&] {
+        goro::go([&] {
+          entering.store(true);
+          got = goro::blocking([&] { return ::read(fds[0], &value, sizeof value); });
+          reader_done.store(true);
+        });
+        goro::go([&] {
+          yield_until([&] { return entering.load(); });
+          other_saw_reader_blocked.store(!reader_done.load());
+          other_done.store(true);
+        });
+        yield_until([&] { return other_done.load(); });
+        int sent = 42;
+        EXPECT_EQ(::write(fds[1], &sent, sizeof sent), static_cast<ssize_t>(sizeof sent));
+        yield_until([&] { return reader_done.load(); });
+      },
+      "1");
+  ::close(fds[0]);
+  ::close(fds[1]);
+  EXPECT_TRUE(other_done.load());
+  EXPECT_TRUE(other_saw_reader_blocked.load());
+  EXPECT_EQ(got, static_cast<ssize_t>(sizeof value));
+  EXPECT_EQ(value, 42);
+}
+
+TEST_P(Sched, BlockingPropagatesException) {
+  bool caught = false;
+  run([&] {
+    try {
+      goro::blocking([]() -> int { throw std::runtime_error("from blocking"); });
+    } catch (const std::runtime_error& e) {
+      caught = std::string(e.what()) == "from blocking";
+    }
+    // The goroutine is back on a P: scheduling still works.
+    goro::yield();
+    goro::sleep(1ms);
+  });
+  EXPECT_TRUE(caught);
+}
+
+// --- GOMAXPROCS -----------------------------------------------------------------------------
+
+TEST_P(Sched, GomaxprocsReturnsPrevious) {
+  std::vector<int> seen;
+  run(
+      [&] {
+        seen.push_back(goro::gomaxprocs(0));   // 3
+        seen.push_back(goro::gomaxprocs(-1));  // 3
+        seen.push_back(goro::gomaxprocs(2));   // 3
+        seen.push_back(goro::gomaxprocs(0));   // 2
+        seen.push_back(goro::gomaxprocs(5));   // 2
+        seen.push_back(goro::gomaxprocs(5));   // 5
+      },
+      "3");
+  EXPECT_EQ(seen, (std::vector<int>{3, 3, 3, 2, 2, 5}));
+}
+
+TEST_P(Sched, GomaxprocsResizeWhileRunning) {
+  constexpr int kWorkers = 64;
+  constexpr int kRounds = 200;
+  std::atomic<int> finished{0};
+  std::atomic<long> progress{0};
+  std::vector<int> previous;
+  run(
+      [&] {
+        for (int w = 0; w < kWorkers; ++w) {
+          goro::go([&] {
+            for (int r = 0; r < kRounds; ++r) {
+              progress.fetch_add(1, std::memory_order_relaxed);
+              if (r % 10 == 0) {
+                goro::sleep(10us);
+              } else {
+                goro::yield();
+              }
+            }
+            finished.fetch_add(1);
+          });
+        }
+        // Resize at points where the workers are demonstrably mid-flight.
+        long step = kWorkers * kRounds / 5;
+        for (int n : {1, 4, 2}) {
+          long target = progress.load() + step;
+          yield_until([&] { return progress.load() >= target || finished.load() == kWorkers; });
+          previous.push_back(goro::gomaxprocs(n));
+        }
+        yield_until([&] { return finished.load() == kWorkers; });
+        previous.push_back(goro::gomaxprocs(0));
+      },
+      "2");
+  EXPECT_EQ(finished.load(), kWorkers);
+  EXPECT_EQ(previous, (std::vector<int>{2, 1, 4, 2}));
+}
+
+// --- Plain threads --------------------------------------------------------------------------
+
+TEST_P(Sched, PlainThreadStartsGoroutine) {
+  std::atomic<bool> goroutine_ran{false};
+  std::atomic<std::int64_t> goroutine_saw_id{-1};
+  std::atomic<std::int64_t> thread_saw_id{-1};
+  std::atomic<bool> thread_done{false};
+  run([&] {
+    std::thread plain([&] {
+      goro::go([&] {
+        goroutine_saw_id.store(goro::goroutine_id());
+        goroutine_ran.store(true);
+      });
+      goro::yield();
+      goro::sleep(1ms);
+      thread_saw_id.store(goro::goroutine_id());
+      thread_done.store(true);
+    });
+    yield_until([&] { return goroutine_ran.load() && thread_done.load(); });
+    goro::blocking([&] { plain.join(); });
+  });
+  EXPECT_TRUE(goroutine_ran.load());
+  EXPECT_GT(goroutine_saw_id.load(), 1);
+  EXPECT_EQ(thread_saw_id.load(), 0);
+}
+
+TEST(SchedApi, PlainThreadCallsOutsideRun) {
+  // Outside goro::run the calling thread is a plain thread too.
+  goro::yield();
+  goro::sleep(100us);
+  EXPECT_EQ(goro::goroutine_id(), 0);
+  EXPECT_EQ(goro::blocking([] { return 11; }), 11);
+}
+
+// --- Idle CPU -------------------------------------------------------------------------------
+
+constexpr int kIdleSleepers = 1000;
+
+GORO_CHILD_SCENARIO(idle_sleepers) {
+  return goro::run(0, nullptr, [] {
+    std::atomic<int> sleeping{0};
+    for (int i = 0; i < kIdleSleepers; ++i) {
+      goro::go([&sleeping] {
+        sleeping.fetch_add(1);
+        goro::sleep(1h);
+      });
+    }
+    while (sleeping.load() != kIdleSleepers) goro::yield();
+    std::puts("steady");
+    std::fflush(stdout);
+    goro::sleep(1h);
+    return 0;
+  });
+}
+
+// Sum of the run time of every thread of `pid`, in nanoseconds (schedstat's first field).
+std::optional<std::uint64_t> process_cpu_ns(pid_t pid) {
+  std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  std::uint64_t total = 0;
+  bool any = false;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::FILE* f = std::fopen((entry.path() / "schedstat").c_str(), "r");
+    if (f == nullptr) continue;  // the thread just exited
+    unsigned long long ns = 0;
+    if (std::fscanf(f, "%llu", &ns) == 1) {
+      total += ns;
+      any = true;
+    }
+    std::fclose(f);
+  }
+  if (!any) return std::nullopt;
+  return total;
+}
+
+TEST(SchedIdle, ParkedProgramUsesNoCpu) {
+  goro_test::child_process child("idle_sleepers", {"GODEBUG", "GOMAXPROCS"});
+  ASSERT_TRUE(child.wait_for_stdout("steady", 30s)) << goro_test::describe(child.wait(1s));
+  // Let the threads that just went idle finish their spinning and sysmon back off before
+  // measuring: this is the steady state the test is about, not synchronisation.
+  std::this_thread::sleep_for(100ms);
+  auto before = process_cpu_ns(child.pid());
+  auto start = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(300ms);
+  auto after = process_cpu_ns(child.pid());
+  auto wall = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(before.has_value());
+  ASSERT_TRUE(after.has_value());
+  double used = static_cast<double>(*after - *before);
+  double elapsed = static_cast<double>(std::chrono::nanoseconds(wall).count());
+  EXPECT_LT(used / elapsed, 0.03) << "idle program used " << used / 1e6 << " ms of CPU in "
+                                  << elapsed / 1e6 << " ms";
+  child.kill();
+  auto result = child.wait(5s);
+  EXPECT_TRUE(result.signaled) << goro_test::describe(result);
+}
+
+}  // namespace
