@@ -206,7 +206,7 @@ void shutdown() {
     std::lock_guard<runtime_lock> guard(sched.lock);
     for (M* mp = sched.midle; mp != nullptr; mp = mp->schedlink) mp->park.wakeup();
     for (M* mp = sched.allm; mp != nullptr; mp = mp->alllink) {
-      if (mp != m0 && mp->blocked) mp->park.wakeup();
+      if (mp != m0 && mp->blocked.load(std::memory_order_relaxed)) mp->park.wakeup();
     }
   }
   sched.sysmonnote.wakeup();

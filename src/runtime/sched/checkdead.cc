@@ -48,7 +48,7 @@ void checkdead() {
   // A plain thread outside goro's primitives may still wake someone.
   if (sched.nplain_active.load(std::memory_order_acquire) > 0) return;
   // Runnable work in a queue: a waker is between queueing it and starting an M.
-  if (sched.runqsize > 0) return;
+  if (sched.runqsize.load(std::memory_order_relaxed) > 0) return;
   for (std::int32_t i = 0; i < allp_count(); ++i) {
     if (!runq_empty(allp_at(i))) return;
   }

@@ -235,7 +235,7 @@ void pidleput_force(P* pp) {
 
 void handoffp(P* pp) {
   // Local or global work: start an M for it.
-  if (!runq_empty(pp) || sched.runqsize != 0) {
+  if (!runq_empty(pp) || sched.runqsize.load(std::memory_order_relaxed) != 0) {
     startm(pp, false);
     return;
   }
@@ -254,7 +254,7 @@ void handoffp(P* pp) {
     if (--sched.stopwait == 0) sched.stopnote.wakeup();
     return;
   }
-  if (sched.runqsize != 0) {
+  if (sched.runqsize.load(std::memory_order_relaxed) != 0) {
     guard.unlock();
     startm(pp, false);
     return;
@@ -295,7 +295,7 @@ bool stopm(M* mp, std::int64_t timer_deadline) {
     checkdead();
   }
 
-  mp->blocked = true;
+  mp->blocked.store(true, std::memory_order_relaxed);
   bool woken = mp->park.sleep(timeout);
   if (!woken) {
     // Timed out: leave the idle list, unless a waker already took us off it, in which case
@@ -307,7 +307,7 @@ bool stopm(M* mp, std::int64_t timer_deadline) {
     }
   }
   mp->park.clear();
-  mp->blocked = false;
+  mp->blocked.store(false, std::memory_order_relaxed);
 
   if (mp->nextp != nullptr) {
     acquirep(mp, mp->nextp);

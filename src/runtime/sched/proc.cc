@@ -284,7 +284,7 @@ void schedule_next(M* mp, P* pp, G* prev) {
       !sched.gcwaiting.load(std::memory_order_relaxed) &&
       !sched.exiting.load(std::memory_order_relaxed)) {
     std::uint32_t tick = pp->schedtick.load(std::memory_order_relaxed);
-    if (tick % kGlobalQueueTick == 0 && sched.runqsize > 0) {
+    if (tick % kGlobalQueueTick == 0 && sched.runqsize.load(std::memory_order_relaxed) > 0) {
       std::lock_guard<runtime_lock> guard(sched.lock);
       next = globrunqget(pp, 1);
     }
@@ -428,7 +428,7 @@ G* findrunnable(M* mp, bool* inherit_time) {
     // Global queue first now and then, for fairness.
     *inherit_time = false;
     if (pp->schedtick.load(std::memory_order_relaxed) % kGlobalQueueTick == 0 &&
-        sched.runqsize > 0) {
+        sched.runqsize.load(std::memory_order_relaxed) > 0) {
       std::lock_guard<runtime_lock> guard(sched.lock);
       if (G* gp = globrunqget(pp, 1)) return gp;
     }
@@ -437,7 +437,7 @@ G* findrunnable(M* mp, bool* inherit_time) {
     if (G* gp = runqget(pp, inherit_time)) return gp;
 
     // Global queue.
-    if (sched.runqsize > 0) {
+    if (sched.runqsize.load(std::memory_order_relaxed) > 0) {
       std::lock_guard<runtime_lock> guard(sched.lock);
       if (G* gp = globrunqget(pp, 0)) return gp;
     }
@@ -461,7 +461,7 @@ G* findrunnable(M* mp, bool* inherit_time) {
           sched.exiting.load(std::memory_order_relaxed)) {
         continue;
       }
-      if (sched.runqsize > 0) {
+      if (sched.runqsize.load(std::memory_order_relaxed) > 0) {
         if (G* gp = globrunqget(pp, 0)) return gp;
       }
       if (releasep(mp) != pp) throw_bug("findrunnable: wrong P");
@@ -540,10 +540,10 @@ void stoplockedm(M* mp) {
     sched.nmidlelocked++;
     checkdead();
   }
-  mp->blocked = true;
+  mp->blocked.store(true, std::memory_order_relaxed);
   mp->park.sleep();
   mp->park.clear();
-  mp->blocked = false;
+  mp->blocked.store(false, std::memory_order_relaxed);
   {
     std::lock_guard<runtime_lock> guard(sched.lock);
     sched.nmidlelocked--;
@@ -827,7 +827,7 @@ void yield() {
   P* pp = acquire_p(mp);
   mp = getm();
   pp = mp->p;
-  if (runq_empty(pp) && sched.runqsize == 0 && !sched.gcwaiting.load(std::memory_order_relaxed)) {
+  if (runq_empty(pp) && sched.runqsize.load(std::memory_order_relaxed) == 0 && !sched.gcwaiting.load(std::memory_order_relaxed)) {
     release_p_to_user(mp);
     return;
   }

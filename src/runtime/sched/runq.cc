@@ -156,7 +156,7 @@ void globrunqput(G* gp) {
     sched.runq_head = gp;
   }
   sched.runq_tail = gp;
-  sched.runqsize++;
+  sched.runqsize.fetch_add(1, std::memory_order_relaxed);
 }
 
 void globrunqputbatch(G* head, G* tail, std::int32_t n) {
@@ -167,17 +167,18 @@ void globrunqputbatch(G* head, G* tail, std::int32_t n) {
     sched.runq_head = head;
   }
   sched.runq_tail = tail;
-  sched.runqsize += n;
+  sched.runqsize.fetch_add(n, std::memory_order_relaxed);
 }
 
 G* globrunqget(P* pp, std::int32_t max) {
-  if (sched.runqsize == 0) return nullptr;
+  std::int32_t size = sched.runqsize.load(std::memory_order_relaxed);
+  if (size == 0) return nullptr;
   std::int32_t procs = sched.gomaxprocs.load(std::memory_order_relaxed);
-  std::int32_t n = sched.runqsize / procs + 1;
-  if (n > sched.runqsize) n = sched.runqsize;
+  std::int32_t n = size / procs + 1;
+  if (n > size) n = size;
   if (max > 0 && n > max) n = max;
   if (n > static_cast<std::int32_t>(kRunqSize / 2)) n = kRunqSize / 2;
-  sched.runqsize -= n;
+  sched.runqsize.fetch_sub(n, std::memory_order_relaxed);
 
   G* gp = sched.runq_head;
   sched.runq_head = gp->schedlink;

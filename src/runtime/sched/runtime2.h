@@ -146,7 +146,8 @@ struct M {
 
   std::int64_t id = 0;
   bool spinning = false;      // looking for work, counted in sched.nmspinning
-  bool blocked = false;       // sleeping on `park`
+  // Sleeping on `park`; written by the M, read by schedtrace and shutdown (relaxed).
+  std::atomic<bool> blocked{false};
   bool is_sysmon = false;
   bool exiting = false;       // this thread exits at its next scheduling point
 
@@ -273,7 +274,9 @@ struct schedt {
   // Global run queue (lock).
   G* runq_head = nullptr;
   G* runq_tail = nullptr;
-  std::int32_t runqsize = 0;
+  // Length of the global queue: written under lock, also read lock-free as a hint (relaxed)
+  // by schedulers deciding whether to take the lock.
+  std::atomic<std::int32_t> runqsize{0};
 
   // Global free Gs with stacks (lock).
   G* gfree = nullptr;

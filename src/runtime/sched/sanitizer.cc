@@ -70,6 +70,14 @@ GORO_NO_TSAN void sanitizer_init_g0(M* mp) {
   (void)mp;
 }
 
+bool running_under_asan() {
+#if defined(GORO_ASAN)
+  return true;
+#else
+  return false;
+#endif
+}
+
 bool running_under_sanitizer() {
 #if defined(GORO_ASAN) || defined(GORO_TSAN)
   return true;

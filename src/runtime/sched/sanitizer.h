@@ -44,5 +44,6 @@ void sanitizer_new_g(G* gp);
 void sanitizer_free_g(G* gp);
 void sanitizer_init_g0(M* mp);
 bool running_under_sanitizer();
+bool running_under_asan();
 
 }  // namespace goro::rt

@@ -61,7 +61,7 @@ void schedtrace(bool detail) {
       .str(" spinningthreads=").dec(sched.nmspinning.load(std::memory_order_relaxed))
       .str(" needspinning=").dec(sched.needspinning.load(std::memory_order_relaxed) ? 1 : 0)
       .str(" idlethreads=").dec(sched.nmidle)
-      .str(" runqueue=").dec(sched.runqsize);
+      .str(" runqueue=").dec(sched.runqsize.load(std::memory_order_relaxed));
   (void)threads;
   if (detail) {
     line.str(" gcwaiting=").boolean(sched.gcwaiting.load(std::memory_order_relaxed))
@@ -116,7 +116,7 @@ void schedtrace(bool detail) {
       line.str("nil");
     }
     line.str(" mallocing=0 throwing=0 preemptoff= locks=0 dying=0 spinning=")
-        .boolean(mp->spinning).str(" blocked=").boolean(mp->blocked).str(" lockedg=");
+        .boolean(mp->spinning).str(" blocked=").boolean(mp->blocked.load(std::memory_order_relaxed)).str(" lockedg=");
     if (mp->lockedg != nullptr) {
       line.dec(mp->lockedg->goid);
     } else {

@@ -125,9 +125,8 @@ void unminit_signals(M* mp) {
 }
 
 void install_fault_handlers() {
-#if defined(GORO_ASAN)
-  return;
-#else
+  // ASan's own SEGV report is better than ours, and it owns the handler.
+  if (running_under_asan()) return;
   if (handlers_installed) return;
   struct sigaction sa {};
   sa.sa_sigaction = &fault_handler;
@@ -136,7 +135,6 @@ void install_fault_handlers() {
   sigaction(SIGSEGV, &sa, &old_segv);
   sigaction(SIGBUS, &sa, &old_bus);
   handlers_installed = true;
-#endif
 }
 
 void restore_fault_handlers() {
