@@ -12,16 +12,11 @@
 
 namespace goro::rt {
 
-namespace {
-inline const void* stack_bottom(const G* gp) {
-  return reinterpret_cast<const void*>(gp->stack.lo);
-}
-}  // namespace
-
 GORO_NO_TSAN void sanitizer_start_switch(G* from, G* to) {
 #if defined(GORO_ASAN)
   M* mp = to->m;
-  const void* bottom = to->stack.lo != 0 ? stack_bottom(to) : mp->g0_stack_lo;
+  const void* bottom =
+      to->stack.lo != 0 ? reinterpret_cast<const void*>(to->stack.lo) : mp->g0_stack_lo;
   std::size_t size = to->stack.lo != 0 ? to->stack.size() : mp->g0_stack_size;
   __sanitizer_start_switch_fiber(&from->asan_fake_stack, bottom, size);
 #endif
