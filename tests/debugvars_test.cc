@@ -98,7 +98,11 @@ TEST(DebugVars, DefaultsMatchGoAndGoro) {
   EXPECT_EQ(vars.gorolongrun, 0);
   EXPECT_EQ(vars.gorostackguard, 2);
 
-  // The global starts at the same defaults without any call (constant initialisation).
+  // The global starts at the same defaults without any call (constant initialisation);
+  // GlobalOverload, the only test that changes it, restores it.
+  EXPECT_EQ(rt::debug.gorostacksize, 256 * 1024);
+  EXPECT_EQ(rt::debug.madvdontneed, 1);
+  EXPECT_EQ(rt::debug.gorostackguard, 2);
   EXPECT_EQ(find("gorostacksize")->default_value, 256 * 1024);
 }
 
