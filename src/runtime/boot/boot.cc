@@ -250,6 +250,8 @@ void shutdown() {
 }  // namespace
 
 void note_alloc(std::size_t bytes) {
+  // Allocations after the bootstrap (a later gomaxprocs resize) belong to no phase.
+  if (!trace.on) return;
   trace.bytes += bytes;
   trace.allocs++;
 }

@@ -16,6 +16,7 @@
 #include <new>
 
 #include "goro/runtime.hpp"
+#include "runtime/boot/boot.h"
 #include "runtime/os/futex.h"
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/sched.h"
@@ -121,10 +122,12 @@ P* procresize(std::int32_t nprocs, M* mp) {
   if (nprocs > old) {
     auto** allp = new (std::nothrow) P*[nprocs];
     if (allp == nullptr) fatal("procresize: out of memory");
+    note_alloc(sizeof(P*) * static_cast<std::size_t>(nprocs));
     for (std::int32_t i = 0; i < old; ++i) allp[i] = allp_at(i);
     for (std::int32_t i = old; i < nprocs; ++i) {
       allp[i] = new (std::nothrow) P;
       if (allp[i] == nullptr) fatal("procresize: out of memory");
+      note_alloc(sizeof(P));
       allp[i]->id = i;
       allp[i]->state.store(pstate(0, pstatus::gcstop), std::memory_order_relaxed);
     }
