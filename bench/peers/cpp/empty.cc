@@ -1,0 +1,2 @@
+// The start-up and binary-size floor: a C++ program that does nothing.
+int main() {}
