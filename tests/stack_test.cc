@@ -1,0 +1,249 @@
+// Tests for goroutine stacks: per-goroutine and default sizes (spawn_options, GODEBUG=
+// gorostacksize, set_default_stack_size) and the stack overflow report under each guard
+// policy (GODEBUG=gorostackguard=0, 1, 2).
+//
+// Overflow cases run in a child process (child_process.h) because the report ends the
+// process with status 2. They are skipped under AddressSanitizer, which reports the overflow
+// itself and owns the SIGSEGV handler.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "child_process.h"
+#include "goro/runtime.hpp"
+#include "goro/time.hpp"
+#include "runtime/sched/sched.h"
+#include "runtime/stack/stack.h"
+
+namespace {
+
+using goro_test::describe;
+using goro_test::run_child;
+using goro_test::scoped_env;
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAsan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAsan = true;
+#else
+constexpr bool kAsan = false;
+#endif
+#else
+constexpr bool kAsan = false;
+#endif
+
+constexpr std::size_t kKiB = 1024;
+
+// The calling goroutine's stack reservation in bytes.
+std::size_t current_stack_size() { return goro::rt::getg()->stack.size(); }
+
+// Touches `bytes` of the caller's stack, one write per page, in a single frame.
+[[gnu::noinline]] std::size_t touch_stack(std::size_t bytes) {
+  auto* area = static_cast<volatile char*>(__builtin_alloca(bytes));
+  for (std::size_t i = 0; i < bytes; i += 4096) area[i] = 1;
+  area[bytes - 1] = 1;
+  return bytes;
+}
+
+// --- Sizes ----------------------------------------------------------------------------------
+
+TEST(StackSize, DefaultIs256KiB) {
+  scoped_env godebug("GODEBUG", nullptr);
+  std::size_t main_size = 0;
+  std::atomic<std::size_t> child_size{0};
+  goro::run(0, nullptr, [&] {
+    main_size = current_stack_size();
+    goro::go([&] { child_size.store(current_stack_size()); });
+    while (child_size.load() == 0) goro::yield();
+  });
+  EXPECT_EQ(main_size, goro::rt::kDefaultStackSize);
+  EXPECT_EQ(child_size.load(), 256 * kKiB);
+}
+
+TEST(StackSize, SpawnOptionsAllowDeepUse) {
+  std::atomic<std::size_t> used{0};
+  std::atomic<std::size_t> size{0};
+  goro::run(0, nullptr, [&] {
+    goro::go_with(goro::spawn_options{.stack_size = 1 << 20}, [&] {
+      size.store(current_stack_size());
+      used.store(touch_stack(800 * kKiB));
+    });
+    while (used.load() == 0) goro::yield();
+  });
+  EXPECT_EQ(size.load(), std::size_t{1} << 20);
+  EXPECT_EQ(used.load(), 800 * kKiB);
+}
+
+TEST(StackSize, SpawnOptionsRoundUpToPage) {
+  std::atomic<std::size_t> size{0};
+  std::atomic<std::size_t> tiny{0};
+  goro::run(0, nullptr, [&] {
+    goro::go_with(goro::spawn_options{.stack_size = 100 * kKiB + 1}, [&] {
+      size.store(current_stack_size());
+    });
+    goro::go_with(goro::spawn_options{.stack_size = 1}, [&] { tiny.store(current_stack_size()); });
+    while (size.load() == 0 || tiny.load() == 0) goro::yield();
+  });
+  std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  EXPECT_EQ(size.load(), (100 * kKiB + 1 + page - 1) / page * page);
+  EXPECT_EQ(tiny.load(), goro::rt::kMinStackSize);
+}
+
+TEST(StackSize, GodebugSetsDefault) {
+  std::size_t main_size = 0;
+  std::atomic<std::size_t> child_size{0};
+  std::size_t previous_default = 0;
+  {
+    scoped_env godebug("GODEBUG", "gorostacksize=65536");
+    goro::run(0, nullptr, [&] {
+      main_size = current_stack_size();
+      goro::go([&] { child_size.store(current_stack_size()); });
+      while (child_size.load() == 0) goro::yield();
+      previous_default = goro::set_default_stack_size(64 * kKiB);
+    });
+  }
+  EXPECT_EQ(main_size, 64 * kKiB);
+  EXPECT_EQ(child_size.load(), 64 * kKiB);
+  EXPECT_EQ(previous_default, 64 * kKiB);
+}
+
+// GODEBUG is read at every goro::run: a size set by one run's GODEBUG or by
+// set_default_stack_size must not carry over into the next run.
+TEST(StackSize, DefaultResetsBetweenRuns) {
+  {
+    scoped_env godebug("GODEBUG", "gorostacksize=64K");
+    goro::run(0, nullptr, [] { goro::set_default_stack_size(32 * kKiB); });
+  }
+  scoped_env godebug("GODEBUG", nullptr);
+  std::size_t main_size = 0;
+  goro::run(0, nullptr, [&] { main_size = current_stack_size(); });
+  EXPECT_EQ(main_size, 256 * kKiB);
+}
+
+TEST(StackSize, SetDefaultAppliesToNewGoroutines) {
+  scoped_env godebug("GODEBUG", nullptr);
+  std::size_t first_previous = 0;
+  std::size_t second_previous = 0;
+  std::atomic<std::size_t> child_size{0};
+  goro::run(0, nullptr, [&] {
+    first_previous = goro::set_default_stack_size(128 * kKiB);
+    goro::go([&] { child_size.store(current_stack_size()); });
+    while (child_size.load() == 0) goro::yield();
+    // Below the minimum: rounded up to 16 KiB.
+    goro::set_default_stack_size(1);
+    second_previous = goro::set_default_stack_size(256 * kKiB);
+  });
+  EXPECT_EQ(first_previous, 256 * kKiB);
+  EXPECT_EQ(child_size.load(), 128 * kKiB);
+  EXPECT_EQ(second_previous, goro::rt::kMinStackSize);
+}
+
+TEST(StackSize, OversizedClosureThrows) {
+  bool threw = false;
+  goro::run(0, nullptr, [&] {
+    struct big {
+      char bytes[8 * kKiB];
+    };
+    big payload{};
+    try {
+      goro::go_with(goro::spawn_options{.stack_size = 16 * kKiB}, [payload] { (void)payload; });
+    } catch (const goro::panic_error& e) {
+      threw = std::string(e.what()).find("stack") != std::string::npos;
+    }
+    // The G taken for the failed spawn went back to the free list; spawning still works.
+    std::atomic<bool> ran{false};
+    goro::go([&] { ran.store(true); });
+    while (!ran.load()) goro::yield();
+  });
+  EXPECT_TRUE(threw);
+}
+
+// --- Overflow -------------------------------------------------------------------------------
+
+// Recurses with small frames until a frame's buffer reaches into the canary zone at the
+// bottom of the stack, then returns. Writes below `lo` are skipped, so nothing beyond the
+// goroutine's own slot is touched: in a canary-only slot the memory below `lo` is the top of
+// another goroutine's slot.
+[[gnu::noinline]] int write_into_canary_zone(std::uintptr_t lo, int depth) {
+  volatile char frame[128];
+  auto start = reinterpret_cast<std::uintptr_t>(&frame[0]);
+  for (std::size_t i = 0; i < sizeof frame; ++i) {
+    if (start + i >= lo) frame[i] = static_cast<char>(depth | 1);
+  }
+  if (start < lo + goro::rt::kCanaryZone) return depth;
+  int deepest = write_into_canary_zone(lo, depth + 1);
+  return deepest + (frame[0] & 0);  // uses the frame after the call: no tail call
+}
+
+// Recurses until the stack runs out (the depth limit is never reached).
+[[gnu::noinline]] int recurse_forever(int depth) {
+  if (depth == INT32_MAX) return 0;
+  volatile char frame[256];
+  frame[0] = static_cast<char>(depth);
+  int deeper = recurse_forever(depth + 1);
+  return deeper + frame[0];
+}
+
+// A goroutine overflows its stack. First its frames reach the canary zone and it returns to
+// a scheduling point (a canary-only slot is checked there); if that is not reported, it
+// recurses without bound into the guard page (guarded slots fault there).
+GORO_CHILD_SCENARIO(stack_overflow) {
+  return goro::run(0, nullptr, [] {
+    goro::go([] {
+      std::printf("worker %lld\n", static_cast<long long>(goro::goroutine_id()));
+      std::fflush(stdout);
+      write_into_canary_zone(goro::rt::getg()->stack.lo, 0);
+      goro::yield();
+      goro::sleep(std::chrono::milliseconds(1));
+      std::puts("canary overflow not reported");
+      std::fflush(stdout);
+      recurse_forever(0);
+    });
+    while (true) goro::sleep(std::chrono::seconds(1));
+    return 0;
+  });
+}
+
+class StackOverflow : public ::testing::TestWithParam<const char*> {};
+
+INSTANTIATE_TEST_SUITE_P(Guard, StackOverflow, ::testing::Values("0", "1", "2"),
+                         [](const auto& param_info) {
+                           return std::string("gorostackguard") + param_info.param;
+                         });
+
+TEST_P(StackOverflow, ReportsGoroutineAndSize) {
+  if (kAsan) GTEST_SKIP() << "AddressSanitizer reports stack overflows itself";
+  std::string guard = GetParam();
+  auto r = run_child("stack_overflow", {"GODEBUG=gorostackguard=" + guard, "GOTRACEBACK"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+
+  auto worker_at = r.out.find("worker ");
+  ASSERT_NE(worker_at, std::string::npos) << describe(r);
+  long long worker = std::stoll(r.out.substr(worker_at + 7));
+  std::string size = std::to_string(goro::rt::kDefaultStackSize);
+  std::string limit = std::to_string(goro::rt::kDefaultStackSize - goro::rt::kCanaryZone);
+
+  EXPECT_TRUE(r.err.starts_with("runtime: goroutine stack exceeds " + limit + "-byte limit\n"))
+      << describe(r);
+  EXPECT_NE(r.err.find("\nfatal error: stack overflow\n"), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("goroutine " + std::to_string(worker) + " overflowed its " + size +
+                       "-byte stack"),
+            std::string::npos)
+      << describe(r);
+  EXPECT_NE(r.err.find("GODEBUG=gorostacksize="), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("spawn_options"), std::string::npos) << describe(r);
+  if (guard == "0") {
+    EXPECT_EQ(r.out.find("canary overflow not reported"), std::string::npos) << describe(r);
+  }
+}
+
+}  // namespace
