@@ -281,6 +281,14 @@ void end_line(line_buffer& out, int fd) {
   if (lost_newline) write_all("\n", fd);
 }
 
+void append_file_line(line_buffer& out, const symbol_info& symbol) {
+  if (symbol.file[0] == '\0') {
+    out.str("?:0");
+  } else {
+    out.str(symbol.file).chr(':').dec(symbol.line);
+  }
+}
+
 void print_logical_frame(line_buffer& out, int fd, const symbol_info& symbol,
                          const frame_record& frame, int traceback_level) {
   if (symbol.function[0] == '\0') {
@@ -293,11 +301,7 @@ void print_logical_frame(line_buffer& out, int fd, const symbol_info& symbol,
   end_line(out, fd);
 
   out.chr('\t');
-  if (symbol.file[0] == '\0') {
-    out.str("?:0");
-  } else {
-    out.str(symbol.file).chr(':').dec(symbol.line);
-  }
+  append_file_line(out, symbol);
   // Go prints the offset and the frame's registers on the physical frame only.
   if (!symbol.inlined) {
     if (symbol.entry != 0 && frame.pc > symbol.entry) out.str(" +").hex(frame.pc - symbol.entry);
@@ -483,11 +487,7 @@ void print_created_by(line_buffer& out, int fd, std::uintptr_t creator_pc,
   end_line(out, fd);
 
   out.chr('\t');
-  if (symbol.file[0] == '\0') {
-    out.str("?:0");
-  } else {
-    out.str(symbol.file).chr(':').dec(symbol.line);
-  }
+  append_file_line(out, symbol);
   if (symbol.entry != 0 && creator_pc > symbol.entry) out.str(" +").hex(creator_pc - symbol.entry);
   end_line(out, fd);
 }
