@@ -163,14 +163,16 @@ TEST_P(Sched, NumGoroutineCountsUnstarted) {
   int after = -1;
   int at_end = -1;
   std::atomic<int> finished{0};
-  std::atomic<int> started_early{0};
   std::atomic<bool> spawning{true};
   run(
       [&] {
         before = goro::num_goroutine();
         for (int i = 0; i < kSpawned; ++i) {
           goro::go([&] {
-            if (spawning.load()) started_early.fetch_add(1);
+            // sysmon may preempt a main that spawns for a whole time slice (on a loaded
+            // machine), so a goroutine can start early; it stays alive until main has
+            // counted, which keeps the count exact either way.
+            yield_until([&] { return !spawning.load(); });
             finished.fetch_add(1);
           });
         }
@@ -184,7 +186,6 @@ TEST_P(Sched, NumGoroutineCountsUnstarted) {
       },
       "1");
   EXPECT_EQ(before, 1);
-  EXPECT_EQ(started_early.load(), 0) << "with GOMAXPROCS=1 no goroutine runs before main yields";
   EXPECT_EQ(after, 1 + kSpawned);
   EXPECT_EQ(at_end, 1);
 }

@@ -115,8 +115,29 @@ P* acquire_p(M* mp) {
   return reacquire_p(mp);
 }
 
+namespace {
+
+// Cooperative preemption: sysmon set pp->preempt because the current G has held the P for
+// a whole time slice (Go's gp.preempt). The G is at a scheduling point, so it yields here,
+// to the back of the global queue as Go's gopreempt_m does. Returns with the G running again,
+// possibly on another M.
+void gopreempt(M* mp, G* gp, P* pp) {
+  pp->preempt.store(false, std::memory_order_relaxed);
+  casgstatus(gp, gstatus::running, gstatus::runnable);
+  mp->pending = after_switch::requeue_global;
+  mp->pending_g = gp;
+  schedule_next(mp, pp, gp);
+}
+
+}  // namespace
+
 void release_p_to_user(M* mp) {
   G* gp = mp->curg.load(std::memory_order_relaxed);
+  if (gp != nullptr && gp->runtime_depth == 1 && mp->p != nullptr &&
+      mp->p->preempt.load(std::memory_order_relaxed) && gp->lockedm == nullptr) {
+    gopreempt(mp, gp, mp->p);
+    mp = getm();
+  }
   if (gp != nullptr && --gp->runtime_depth > 0) return;
   P* pp = mp->p;
   if (pp == nullptr) return;
@@ -544,21 +565,23 @@ void stoplockedm(M* mp) {
   mp->park.sleep();
   mp->park.clear();
   mp->blocked.store(false, std::memory_order_relaxed);
-  {
-    std::lock_guard<runtime_lock> guard(sched.lock);
-    sched.nmidlelocked--;
-  }
+  // startlockedm already took this M out of nmidlelocked, before waking it, so checkdead
+  // never sees a moment where the G is in nobody's hands and its M still counts as idle.
   if (mp->nextp != nullptr) {
     acquirep(mp, mp->nextp);
     mp->nextp = nullptr;
   }
 }
 
-// On g0: gp is locked to another M; hand it our P and stop.
+// On g0: gp, just taken from a run queue, is locked to another M. Hand that M our P; it runs
+// gp directly once woken (schedule_loop), so gp is not queued again. This M then stops.
 void startlockedm(M* mp, G* gp) {
   M* lm = gp->lockedm;
-  runqput(mp->p, gp, true);
   P* pp = releasep(mp);
+  {
+    std::lock_guard<runtime_lock> guard(sched.lock);
+    sched.nmidlelocked--;
+  }
   lm->nextp = pp;
   lm->park.wakeup();
 }
@@ -589,10 +612,12 @@ void schedule_loop(M* mp) {
     mp->exiting = false;
 
     if (G* locked = mp->lockedg) {
-      if (locked->status.load(std::memory_order_acquire) != gstatus::runnable) {
-        stoplockedm(mp);
-        continue;
-      }
+      // A wired M runs nothing but its G: it gives its P away and sleeps until whoever takes
+      // the G from a run queue hands it a P (startlockedm). It never looks for other work.
+      stoplockedm(mp);
+      if (sched.exiting.load(std::memory_order_acquire) || mp->p == nullptr) continue;
+      execute(mp, locked, false);
+      continue;
     }
     if (mp->p == nullptr) {
       stopm(mp, 0);
@@ -606,11 +631,6 @@ void schedule_loop(M* mp) {
 
     if (gp->lockedm != nullptr && gp->lockedm != mp) {
       startlockedm(mp, gp);
-      continue;
-    }
-    if (mp->lockedg != nullptr && gp != mp->lockedg) {
-      // A locked M runs only its own G; give this one back.
-      runqput(mp->p, gp, true);
       continue;
     }
     if (must_migrate(mp, gp) && sched.mcount_alive.load(std::memory_order_relaxed) < 64) {
@@ -827,14 +847,30 @@ void yield() {
   P* pp = acquire_p(mp);
   mp = getm();
   pp = mp->p;
-  if (runq_empty(pp) && sched.runqsize.load(std::memory_order_relaxed) == 0 && !sched.gcwaiting.load(std::memory_order_relaxed)) {
-    release_p_to_user(mp);
-    return;
+
+  // Nothing else on this P: take a batch from the global queue, as Go's Gosched would find
+  // it there, or return at once if there is nothing anywhere.
+  G* next = nullptr;
+  if (runq_empty(pp) && !sched.gcwaiting.load(std::memory_order_relaxed) &&
+      gp->lockedm == nullptr) {
+    if (sched.runqsize.load(std::memory_order_relaxed) == 0) {
+      release_p_to_user(mp);
+      return;
+    }
+    std::lock_guard<runtime_lock> guard(sched.lock);
+    next = globrunqget(pp, 0);
   }
+
   casgstatus(gp, gstatus::running, gstatus::runnable);
   mp->pending = after_switch::requeue;
   mp->pending_g = gp;
-  schedule_next(mp, pp, gp);
+  if (next != nullptr) {
+    pp->schedtick.fetch_add(1, std::memory_order_relaxed);
+    casgstatus(next, gstatus::runnable, gstatus::running);
+    switch_to(mp, gp, next);
+  } else {
+    schedule_next(mp, pp, gp);
+  }
   release_p_to_user(getm());
 }
 

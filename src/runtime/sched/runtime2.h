@@ -216,6 +216,10 @@ struct P {
   // sysmon relaxed to detect a P stuck on one G.
   std::atomic<std::uint32_t> schedtick{0};
   std::atomic<std::uint32_t> syscalltick{0};
+  // Set by sysmon when the P's G has run a whole time slice; the G yields at its next
+  // scheduling point (release_p_to_user) and clears it. Relaxed: a late observation only
+  // delays the yield.
+  std::atomic<bool> preempt{false};
   // sysmon's last observation (sysmon only).
   std::uint32_t sysmon_schedtick = 0;
   std::int64_t sysmon_schedwhen = 0;

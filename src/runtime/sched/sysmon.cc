@@ -55,7 +55,13 @@ int retake(std::int64_t now) {
       if (pp->sysmon_schedtick != t) {
         pp->sysmon_schedtick = t;
         pp->sysmon_schedwhen = now;
-      } else if (status == pstatus::user && now - pp->sysmon_schedwhen >= kForcePreemptNs) {
+        pp->preempt.store(false, std::memory_order_relaxed);
+      } else if (now - pp->sysmon_schedwhen >= kForcePreemptNs &&
+                 !pp->preempt.load(std::memory_order_relaxed)) {
+        // First ask the G to yield at its next scheduling point (cheap, and enough for a G
+        // that makes runtime calls); the retake below handles one that never makes any.
+        pp->preempt.store(true, std::memory_order_relaxed);
+      } else if (status == pstatus::user && now - pp->sysmon_schedwhen >= 2 * kForcePreemptNs) {
         // A goroutine has held this P for a whole time slice. Take the P; the goroutine
         // keeps its thread and claims a P back at its next scheduling point.
         if (pp->state.compare_exchange_strong(s, pstate(0, pstatus::running),

@@ -11,8 +11,10 @@ namespace goro::rt {
 
 namespace {
 // Owned by the thread itself: written once when the thread becomes an M (and cleared when it
-// stops being one), read only by that thread.
-thread_local M* tls_m = nullptr;
+// stops being one), read only by that thread. initial-exec: goro is linked into the program
+// (or a library loaded at start-up), so the variable sits in static TLS and is read with one
+// %fs-relative load instead of a __tls_get_addr call.
+__attribute__((tls_model("initial-exec"))) thread_local M* tls_m = nullptr;
 }  // namespace
 
 #if defined(__clang__)
