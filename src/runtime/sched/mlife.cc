@@ -316,6 +316,16 @@ bool stopm(M* mp, std::int64_t timer_deadline) {
   return !sched.exiting.load(std::memory_order_acquire);
 }
 
+void poke_idle_m() {
+  M* mp = nullptr;
+  {
+    std::lock_guard<runtime_lock> guard(sched.lock);
+    mp = mget();
+  }
+  // Woken without a P, the M goes straight back to stopm, which runs checkdead.
+  if (mp != nullptr) mp->park.wakeup();
+}
+
 void wake_timer_m(std::int64_t when) {
   M* mp = nullptr;
   {

@@ -46,6 +46,8 @@ void handoffp(P* pp);
 void wakep();
 // Wakes the M waiting for timers if `when` is earlier than its deadline (a new timer).
 void wake_timer_m(std::int64_t when);
+// Wakes one idle M (if any) so that it runs checkdead again on its way back to sleep.
+void poke_idle_m();
 // sched.lock held, exit path: puts a P on the idle list discarding its run queue.
 void pidleput_force(P* pp);
 // On g0 with no P: parks the M until handed a P. Returns false when the run is exiting.

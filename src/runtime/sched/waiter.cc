@@ -1,0 +1,88 @@
+#include "runtime/sched/waiter.h"
+
+#include "runtime/os/futex.h"
+#include "runtime/sched/fatal.h"
+#include "runtime/sched/sched.h"
+
+namespace goro::rt {
+
+namespace {
+
+// Registered plain threads, per thread: whether this thread counts in sched.nplain_active.
+struct plain_registration {
+  bool registered = false;
+  ~plain_registration() {
+    if (registered) sched.nplain_active.fetch_sub(1, std::memory_order_acq_rel);
+  }
+};
+thread_local plain_registration plain_thread;
+
+struct unlock_bridge {
+  bool (*unlockf)(void*);
+  void* arg;
+};
+
+bool run_unlock(G* gp, void* arg) {
+  (void)gp;
+  auto* bridge = static_cast<unlock_bridge*>(arg);
+  return bridge->unlockf == nullptr || bridge->unlockf(bridge->arg);
+}
+
+}  // namespace
+
+bool on_goroutine() { return getg() != nullptr; }
+
+void plain_thread_register() {
+  if (plain_thread.registered) return;
+  plain_thread.registered = true;
+  sched.nplain_active.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void waiter_init(waiter* w) {
+  w->g = getg();
+  w->woken.store(0, std::memory_order_relaxed);
+  w->next = w->prev = nullptr;
+  w->success = false;
+  w->select_case = nullptr;
+}
+
+void waiter_block(waiter* w, waitreason reason, bool (*unlockf)(void* arg), void* arg) {
+  if (w->g != nullptr) {
+    unlock_bridge bridge{unlockf, arg};
+    park(reason, &run_unlock, &bridge);
+    return;
+  }
+
+  // A plain thread: stop counting as a possible waker while asleep, so that goroutines
+  // waiting only on each other and on blocked plain threads are still found deadlocked.
+  plain_thread_register();
+  if (unlockf != nullptr) unlockf(arg);
+  if (sched.nplain_active.fetch_sub(1, std::memory_order_acq_rel) == 1 && runtime_running()) {
+    // This was the last plain thread that could wake a goroutine. If every M is idle, none
+    // will run checkdead again by itself: wake one so it re-checks.
+    poke_idle_m();
+  }
+  while (w->woken.load(std::memory_order_acquire) == 0) {
+    os::futex_wait(&w->woken, 0, -1);
+  }
+  sched.nplain_active.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void waiter_wake(waiter* w) {
+  if (G* gp = w->g) {
+    M* mp = getm();
+    if (mp != nullptr && mp->p != nullptr) {
+      ready(gp);
+    } else {
+      ready_global(gp);
+    }
+    return;
+  }
+  // Plain thread: the futex word is on the sleeper's stack; wake it after publishing.
+  // NOTE: futex_wake after the store may touch the word after the sleeper returned; the
+  // kernel only compares the address, so a stale wake is harmless.
+  w->woken.store(1, std::memory_order_release);
+  os::futex_wake(&w->woken, 1);
+}
+
+}  // namespace goro::rt

@@ -1,0 +1,68 @@
+// Waiters: how goro's blocking primitives (channels, select, mutexes, wait groups, timers)
+// put their caller to sleep and wake it, whether the caller is a goroutine or a plain thread.
+//
+// Model. A blocking primitive keeps a queue of `waiter` records (Go's sudog), usually on the
+// waiting caller's own stack. To wait, the caller fills a waiter, links it into the
+// primitive's queue under the primitive's lock, and calls waiter_block() with an unlock
+// function that releases that lock:
+//   * on a goroutine, waiter_block parks the G (park(), proc.cc); the unlock function runs
+//     after the G's registers are saved, so a waker that takes the lock next cannot ready the
+//     G before it is fully parked;
+//   * on a plain thread (no M), waiter_block runs the unlock function and then sleeps on the
+//     waiter's futex word. The thread stops counting as "active" for deadlock detection while
+//     it sleeps (see plain_thread_enter below).
+// A waker removes the waiter from the queue under the same lock, fills in the result fields
+// the primitive defines, and calls waiter_wake() (after or before dropping the lock; both are
+// safe). Exactly one party wakes a given waiter: the one that unlinked it.
+//
+// Invariants:
+//   * A waiter is woken at most once per block.
+//   * After waiter_wake() the waker must not touch the waiter again: the woken side may return
+//     and destroy it (it lives on the waiter's stack).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "runtime/sched/runtime2.h"
+#include "runtime/sched/waitreason.h"
+
+namespace goro::rt {
+
+struct waiter {
+  G* g = nullptr;  // the parked goroutine, or nullptr for a plain thread
+  // Plain thread: 0 while asleep, 1 once woken (release by the waker, acquire by the sleeper).
+  std::atomic<std::uint32_t> woken{0};
+
+  // Intrusive links for the primitive's queue (guarded by the primitive's lock).
+  waiter* next = nullptr;
+  waiter* prev = nullptr;
+
+  // Fields the primitive may use to pass data (guarded by the primitive's lock until the
+  // waiter is woken; owned by the woken side afterwards).
+  void* elem = nullptr;     // where a channel copies a value to or from
+  bool success = false;     // channel: a value was delivered (false: woken by close)
+  void* select_case = nullptr;  // select: the case that fired
+  std::int32_t ticket = 0;      // free for the primitive's own use
+  std::int64_t time = 0;        // free for the primitive's own use (e.g. when it started waiting)
+};
+
+// Prepares w for the calling thread: sets w->g to the current goroutine or nullptr.
+void waiter_init(waiter* w);
+
+// Blocks the caller until waiter_wake(w). unlockf(arg) releases the primitive's lock; on a
+// goroutine it runs after the switch (see above) and must return true.
+void waiter_block(waiter* w, waitreason reason, bool (*unlockf)(void* arg), void* arg);
+
+// Wakes a blocked waiter. Safe from goroutines, plain threads and timer callbacks.
+void waiter_wake(waiter* w);
+
+// True if the caller is a goroutine (has an M and a current G).
+bool on_goroutine();
+
+// Deadlock-detection accounting for plain threads. A plain thread is registered the first
+// time it uses a goro primitive and unregistered when it exits; registered threads count as
+// possible wakers while they are not blocked in a primitive.
+void plain_thread_register();
+
+}  // namespace goro::rt
