@@ -12,10 +12,19 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
+
+// GCC 12 at -O2 with sanitizers reports a false -Wmaybe-uninitialized inside <regex>.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <regex>
+#pragma GCC diagnostic pop
+#else
+#include <regex>
+#endif
 
 #include "child_process.h"
 #include "goro/runtime.hpp"
