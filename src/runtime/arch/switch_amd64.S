@@ -1,7 +1,7 @@
 // Goroutine context switch for x86-64, System V ABI. The contract is in context.h.
 //
 // Frame layout of a suspended context, from the saved SP upwards (8 bytes a slot):
-//   [sp+0]  MXCSR (low 4 bytes) and x87 control word (bytes 4-5)
+//   [sp+0]  MXCSR (low 4 bytes) and x87 control word (bytes 4-5), bytes 6-7 zero
 //   [sp+8]  r15   [sp+16] r14   [sp+24] r13   [sp+32] r12   [sp+40] rbx   [sp+48] rbp
 //   [sp+56] return address
 // context_amd64.cc builds the same layout for a new goroutine; keep the two in step.
@@ -28,15 +28,23 @@ goro_rt_switch:
 	.cfi_adjust_cfa_offset 8
 	subq	$8, %rsp
 	.cfi_adjust_cfa_offset 8
+	movq	$0, (%rsp)
 	stmxcsr	(%rsp)
 	fnstcw	4(%rsp)
+	movq	(%rsp), %r8
 
 	// Save the outgoing context and adopt the incoming stack.
 	movq	%rsp, (%rdi)
 	movq	%rsi, %rsp
 
+	// Loading MXCSR and the x87 control word stalls the pipeline, so load them only when
+	// the incoming goroutine's differ from the current ones (rarely: a goroutine that
+	// changed its rounding mode or exception masks).
+	cmpq	(%rsp), %r8
+	je	1f
 	ldmxcsr	(%rsp)
 	fldcw	4(%rsp)
+1:
 	addq	$8, %rsp
 	.cfi_adjust_cfa_offset -8
 	popq	%r15

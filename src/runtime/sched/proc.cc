@@ -16,7 +16,10 @@
 //     ready() would have to spin on it, and a preempted holder stalls the waker.
 //
 // Invariants:
-//   * A G's status is changed only through casgstatus, which checks the old value.
+//   * A G's status is changed only through casgstatus (a CAS, for transitions that several
+//     parties may race for: waiting -> runnable) or setgstatus (a checked store, for
+//     transitions only the G's current owner can make: its running M, or the M that took it
+//     off a run queue). Both check the old value.
 //   * A waiting G is readied by exactly one party: the one that wins the status CAS
 //     waiting -> runnable. Whatever readies a G must have been registered under a lock that
 //     the parking G releases in its unlock function, or by the unlock function itself, so no
@@ -92,6 +95,18 @@ void casgstatus(G* gp, gstatus from, gstatus to) {
   }
 }
 
+void setgstatus(G* gp, gstatus from, gstatus to) {
+  gstatus old = gp->status.load(std::memory_order_relaxed);
+  if (old != from) {
+    print_line().str("runtime: setgstatus: goroutine ").dec(gp->goid).str(" from ")
+        .udec(static_cast<unsigned>(from)).str(" to ").udec(static_cast<unsigned>(to))
+        .str(" but status is ").udec(static_cast<unsigned>(old)).chr('\n').flush();
+    throw_bug("setgstatus: bad incoming values");
+  }
+  // release: pairs with the acquire CAS or load of whoever looks at the G next.
+  gp->status.store(to, std::memory_order_release);
+}
+
 // --- Runtime mode ---------------------------------------------------------------------------
 
 P* acquire_p(M* mp) {
@@ -123,7 +138,7 @@ namespace {
 // possibly on another M.
 void gopreempt(M* mp, G* gp, P* pp) {
   pp->preempt.store(false, std::memory_order_relaxed);
-  casgstatus(gp, gstatus::running, gstatus::runnable);
+  setgstatus(gp, gstatus::running, gstatus::runnable);
   mp->pending = after_switch::requeue_global;
   mp->pending_g = gp;
   schedule_next(mp, pp, gp);
@@ -188,7 +203,7 @@ P* reacquire_p(M* mp) {
     }
 
     // No P: wait in the global queue like any runnable G. g0 stops this M.
-    casgstatus(gp, gstatus::running, gstatus::runnable);
+    setgstatus(gp, gstatus::running, gstatus::runnable);
     mp->pending = after_switch::requeue_global;
     mp->pending_g = gp;
     switch_to(mp, gp, &mp->g0);
@@ -288,7 +303,7 @@ namespace {
 void execute(M* mp, G* gp, bool inherit_time) {
   P* pp = mp->p;
   if (!inherit_time) pp->schedtick.fetch_add(1, std::memory_order_relaxed);
-  casgstatus(gp, gstatus::runnable, gstatus::running);
+  setgstatus(gp, gstatus::runnable, gstatus::running);
   switch_to(mp, &mp->g0, gp);
 }
 
@@ -323,7 +338,7 @@ void schedule_next(M* mp, P* pp, G* prev) {
     return;
   }
   if (!inherit_time) pp->schedtick.fetch_add(1, std::memory_order_relaxed);
-  casgstatus(next, gstatus::runnable, gstatus::running);
+  setgstatus(next, gstatus::runnable, gstatus::running);
   switch_to(mp, prev, next);
 }
 
@@ -338,7 +353,7 @@ void park(waitreason reason, unlock_fn unlockf, void* arg) {
 
   gp->wait_reason = reason;
   gp->last_m = mp;
-  casgstatus(gp, gstatus::running, gstatus::waiting);
+  setgstatus(gp, gstatus::running, gstatus::waiting);
   mp->pending = after_switch::park;
   mp->pending_g = gp;
   mp->pending_unlock = unlockf;
@@ -676,7 +691,7 @@ void goexit(G* gp) {
   mp = getm();
   pp = mp->p;
 
-  casgstatus(gp, gstatus::running, gstatus::dead);
+  setgstatus(gp, gstatus::running, gstatus::dead);
   if (!gp->is_system) sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
 
   if (gp->lockedm != nullptr) {
@@ -735,7 +750,7 @@ void newproc_commit(P* pp, G* gp, void (*entry)(void*), void* creator_pc, G* par
   gp->parent_goid = parent != nullptr ? parent->goid : 0;
   gp->goid = next_goid(pp);
   if (!gp->is_system) sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
-  casgstatus(gp, gstatus::idle, gstatus::runnable);
+  setgstatus(gp, gstatus::idle, gstatus::runnable);
   if (pp != nullptr) {
     runqput(pp, gp, true);
   } else {
@@ -762,7 +777,7 @@ void main_goexit(int status) {
 
   sched.exit_status = status;
   sched.exiting.store(true, std::memory_order_release);
-  casgstatus(gp, gstatus::running, gstatus::dead);
+  setgstatus(gp, gstatus::running, gstatus::dead);
   sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
   gp->lockedm = nullptr;
   mp->lockedg = nullptr;
@@ -861,12 +876,12 @@ void yield() {
     next = globrunqget(pp, 0);
   }
 
-  casgstatus(gp, gstatus::running, gstatus::runnable);
+  setgstatus(gp, gstatus::running, gstatus::runnable);
   mp->pending = after_switch::requeue;
   mp->pending_g = gp;
   if (next != nullptr) {
     pp->schedtick.fetch_add(1, std::memory_order_relaxed);
-    casgstatus(next, gstatus::runnable, gstatus::running);
+    setgstatus(next, gstatus::runnable, gstatus::running);
     switch_to(mp, gp, next);
   } else {
     schedule_next(mp, pp, gp);

@@ -18,6 +18,8 @@ G* getg();  // the running user G, or nullptr on g0 and on plain threads
 
 // --- Status changes (proc.cc) ---------------------------------------------------------------
 void casgstatus(G* gp, gstatus from, gstatus to);
+// For transitions only the G's owner can make; checks the old value, then stores.
+void setgstatus(G* gp, gstatus from, gstatus to);
 
 // --- Run queues (runq.cc) -------------------------------------------------------------------
 // Owner P only.

@@ -36,18 +36,16 @@ inline cxa_eh_globals_layout* eh_globals() {
   return reinterpret_cast<cxa_eh_globals_layout*>(abi::__cxa_get_globals());
 }
 
-inline void save_thread_state(G* gp) {
-  gp->saved_errno = errno;
+// Swaps the thread's errno and exception state from `from` to `to` (one TLS look-up each).
+inline void swap_thread_state(G* from, const G* to) {
+  int* err = &errno;
+  from->saved_errno = *err;
   cxa_eh_globals_layout* eh = eh_globals();
-  gp->eh.caught_exceptions = eh->caught_exceptions;
-  gp->eh.uncaught_exceptions = eh->uncaught_exceptions;
-}
-
-inline void restore_thread_state(const G* gp) {
-  cxa_eh_globals_layout* eh = eh_globals();
-  eh->caught_exceptions = gp->eh.caught_exceptions;
-  eh->uncaught_exceptions = gp->eh.uncaught_exceptions;
-  errno = gp->saved_errno;
+  from->eh.caught_exceptions = eh->caught_exceptions;
+  from->eh.uncaught_exceptions = eh->uncaught_exceptions;
+  eh->caught_exceptions = to->eh.caught_exceptions;
+  eh->uncaught_exceptions = to->eh.uncaught_exceptions;
+  *err = to->saved_errno;
 }
 
 }  // namespace
@@ -55,8 +53,7 @@ inline void restore_thread_state(const G* gp) {
 GORO_NO_TSAN void switch_to(M* mp, G* from, G* to) {
   if (from != &mp->g0 && stack_canary_broken(from)) report_canary_overflow(from);
 
-  save_thread_state(from);
-  restore_thread_state(to);
+  swap_thread_state(from, to);
   mp->curg.store(to == &mp->g0 ? nullptr : to, std::memory_order_relaxed);
   to->m = mp;
 

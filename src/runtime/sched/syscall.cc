@@ -28,7 +28,7 @@ void enter_blocking() noexcept {
   pp = mp->p;
   gp->runtime_depth--;  // the call itself is not a runtime section
 
-  casgstatus(gp, gstatus::running, gstatus::syscall);
+  setgstatus(gp, gstatus::running, gstatus::syscall);
   sched.nblocking.fetch_add(1, std::memory_order_relaxed);
   pp->syscalltick.fetch_add(1, std::memory_order_relaxed);
   mp->oldp = pp;
@@ -59,13 +59,13 @@ void exit_blocking() noexcept {
   if (pp != nullptr && mp->p == pp &&
       pp->state.compare_exchange_strong(expected, pstate(mp->id, pstatus::user),
                                         std::memory_order_acq_rel)) {
-    casgstatus(gp, gstatus::syscall, gstatus::running);
+    setgstatus(gp, gstatus::syscall, gstatus::running);
     return;
   }
 
   // The P was taken. Claim any P (or wait for one) through the runtime-mode slow path.
   mp->p = nullptr;
-  casgstatus(gp, gstatus::syscall, gstatus::running);
+  setgstatus(gp, gstatus::syscall, gstatus::running);
   acquire_p(mp);
   release_p_to_user(getm());
 }
