@@ -23,19 +23,25 @@
 namespace goro::rt {
 
 void longrun_check(std::int64_t now, std::int64_t threshold_ns) {
-  for (std::int32_t i = 0; i < allp_count(); ++i) {
-    P* pp = allp_at(i);
-    if (pp->status() != pstatus::user) continue;
-    if (pp->sysmon_schedwhen == 0 || now - pp->sysmon_schedwhen < threshold_ns) continue;
-    M* mp = pp->m;
-    if (mp == nullptr) continue;
+  // Ms, not Ps: sysmon takes a long runner's P after a time slice, but the goroutine keeps
+  // its M, whose switch count stands still until the goroutine reaches a scheduling point.
+  std::lock_guard<runtime_lock> guard(sched.lock);
+  for (M* mp = sched.allm; mp != nullptr; mp = mp->alllink) {
+    if (mp->is_sysmon) continue;
+    std::uint32_t n = mp->nswitch.load(std::memory_order_relaxed);
     G* gp = mp->curg.load(std::memory_order_relaxed);
-    if (gp == nullptr) continue;
-    std::int64_t prev = gp->longrun_ns.load(std::memory_order_relaxed);
-    if (prev != 0) continue;  // already reported this run
-    gp->longrun_ns.store(now - pp->sysmon_schedwhen, std::memory_order_relaxed);
+    if (n != mp->sysmon_nswitch || gp == nullptr) {
+      mp->sysmon_nswitch = n;
+      mp->sysmon_switchwhen = now;
+      mp->sysmon_reported = false;
+      continue;
+    }
+    if (mp->sysmon_reported || now - mp->sysmon_switchwhen < threshold_ns) continue;
+    if (gp->status.load(std::memory_order_relaxed) != gstatus::running) continue;
+    mp->sysmon_reported = true;
+    gp->longrun_ns.store(now - mp->sysmon_switchwhen, std::memory_order_relaxed);
     print_line().str("goro: goroutine ").dec(gp->goid).str(" has run ")
-        .ns_as_ms(now - pp->sysmon_schedwhen).str("ms without a scheduling point\n").flush();
+        .ns_as_ms(now - mp->sysmon_switchwhen).str("ms without a scheduling point\n").flush();
   }
 }
 
@@ -49,7 +55,7 @@ void longrun_report_self(G* gp) {
   if (ns == 0) return;
   print_line().str("goro: goroutine ").dec(gp->goid)
       .str(" ran without a scheduling point; it stopped at:\n").flush();
-  print_current_goroutine_stack(gp, 2);
+  print_current_goroutine_stack(gp, 0);
 }
 
 }  // namespace goro::rt

@@ -190,6 +190,9 @@ namespace {
 P* reacquire_p(M* mp) {
   G* gp = mp->curg.load(std::memory_order_relaxed);
   mp->p = nullptr;
+  if (gp != nullptr && gp->longrun_ns.load(std::memory_order_relaxed) != 0) {
+    longrun_report_self(gp);
+  }
   for (;;) {
     if (sched.exiting.load(std::memory_order_acquire)) abandon_current(mp, gp);
     P* pp = nullptr;

@@ -178,6 +178,14 @@ struct M {
 
   // Per-M random state for steal order.
   std::uint64_t rand_state = 0;
+
+  // Goroutine switches made by this M (the M writes, relaxed; sysmon reads). An M whose count
+  // does not move while it has a current G is running one goroutine without a scheduling
+  // point (GODEBUG=gorolongrun, longrun.cc).
+  std::atomic<std::uint32_t> nswitch{0};
+  std::uint32_t sysmon_nswitch = 0;    // sysmon only
+  std::int64_t sysmon_switchwhen = 0;  // sysmon only
+  bool sysmon_reported = false;        // sysmon only
 };
 
 enum class pstatus : std::uint32_t {

@@ -54,6 +54,7 @@ GORO_NO_TSAN void switch_to(M* mp, G* from, G* to) {
   if (from != &mp->g0 && stack_canary_broken(from)) report_canary_overflow(from);
 
   swap_thread_state(from, to);
+  mp->nswitch.store(mp->nswitch.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   mp->curg.store(to == &mp->g0 ? nullptr : to, std::memory_order_relaxed);
   to->m = mp;
 

@@ -50,6 +50,21 @@ void print_overflow(G* gp) {
       .flush();
 }
 
+// How far below a stack's end a faulting stack pointer still counts as that stack's
+// overflow: 1 MiB, room for a frame with large local arrays that jumped past the end.
+constexpr std::uintptr_t kOverflowReach = 1 << 20;
+
+std::uintptr_t interrupted_sp(void* context) {
+#if defined(__x86_64__)
+  return static_cast<std::uintptr_t>(static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RSP]);
+#elif defined(__aarch64__)
+  return static_cast<std::uintptr_t>(static_cast<ucontext_t*>(context)->uc_mcontext.sp);
+#else
+  (void)context;
+  return 0;
+#endif
+}
+
 void chain_to_previous(int sig, siginfo_t* info, void* context) {
   const struct sigaction& old = sig == SIGBUS ? old_bus : old_segv;
   if ((old.sa_flags & SA_SIGINFO) != 0 && old.sa_sigaction != nullptr) {
@@ -77,10 +92,22 @@ void fault_handler(int sig, siginfo_t* info, void* context) {
   reporting = 1;
 
   auto addr = reinterpret_cast<std::uintptr_t>(info->si_addr);
+  std::uintptr_t sp = interrupted_sp(context);
   G* owner = nullptr;
-  if (stack_guard_owner(addr, &owner)) {
+  // An overflow shows as a fault in a guard page, or (canary-only stacks, whose overflow runs
+  // on into whatever lies below) as a fault with the stack pointer below the stack's usable
+  // memory.
+  bool overflow = stack_guard_owner(addr, &owner);
+  if (!overflow && sp != 0 && sp < gp->stack.lo + kCanaryZone &&
+      sp + kOverflowReach > gp->stack.lo) {
+    owner = gp;
+    overflow = true;
+  }
+  if (overflow) {
     print_overflow(owner);
     print_goroutine_header(owner, true);
+    if (owner == gp) print_current_stack(2, 0, traceback_env.level);
+    if (traceback_env.crash) ::abort();
     ::_exit(2);
   }
 
