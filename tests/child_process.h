@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -117,8 +118,6 @@ class child_process {
       throw std::runtime_error(std::string("child_process: pipe2 failed: ") + std::strerror(errno));
     }
 
-    // Everything the child needs is built before fork, so the child calls only
-    // async-signal-safe functions (the parent may have runtime threads running).
     std::vector<std::string> env_strings = build_environment(scenario, env);
     std::vector<char*> envp;
     for (auto& e : env_strings) envp.push_back(e.data());
@@ -128,15 +127,17 @@ class child_process {
     std::string also = "--gtest_also_run_disabled_tests";
     char* argv[] = {exe.data(), filter.data(), also.data(), nullptr};
 
-    pid_ = ::fork();
-    if (pid_ < 0) {
-      throw std::runtime_error(std::string("child_process: fork failed: ") + std::strerror(errno));
-    }
-    if (pid_ == 0) {
-      ::dup2(out_pipe[1], 1);
-      ::dup2(err_pipe[1], 2);
-      ::execve(argv[0], argv, envp.data());
-      ::_exit(127);
+    // posix_spawn, not fork: it does not copy the parent's mappings, which fails with ENOMEM
+    // once a sanitized test process has reserved many goroutine stacks.
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+    int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv, envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+      throw std::runtime_error(std::string("child_process: posix_spawn of /proc/self/exe failed: ") +
+                               std::strerror(rc));
     }
     ::close(out_pipe[1]);
     ::close(err_pipe[1]);
