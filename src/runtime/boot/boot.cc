@@ -28,6 +28,8 @@
 //   checkfds      fds 0, 1, 2 reopened on /dev/null if closed.
 //   parsedebugvars GODEBUG and GOTRACEBACK.
 //   gomaxprocs    GOMAXPROCS, else Go 1.25's default (affinity capped by the cgroup quota).
+//                 The default is computed when the second goroutine starts (its line is
+//                 printed then), since until then one P is all the program can use.
 //   procresize    the Ps; m0 takes P 0.
 //   newproc       the main goroutine, in P 0's runnext.
 //   mstart        m0's signal stack, fault handlers, and the scheduling loop.
@@ -71,6 +73,7 @@ namespace {
 
 struct phase_trace {
   bool on = false;
+  bool requested = false;  // GODEBUG=inittrace=1, for phases that run after main starts
   std::int64_t origin = 0;
   std::int64_t start = 0;
   std::size_t bytes = 0;
@@ -107,7 +110,6 @@ int argc_saved = 0;
 char** argv_saved = nullptr;
 char** envp_saved = nullptr;
 int ncpu = 1;
-long map_limit = 65530;
 std::int32_t procs = 1;
 
 // Reads GODEBUG's inittrace before anything is timed, as current Go reads GODEBUG early.
@@ -126,7 +128,6 @@ void args() { auxv = os::read_auxv(); }
 
 void osinit() {
   ncpu = os::affinity_cpu_count();
-  map_limit = os::max_map_count();
 }
 
 void cpuinit() { (void)os::cpu_has_aes(); }
@@ -134,7 +135,7 @@ void cpuinit() { (void)os::cpu_has_aes(); }
 void alginit() { os::alginit(auxv.random16, os::cpu_has_aes()); }
 
 void stackinit_phase() {
-  rt::stackinit(auxv.page_size, map_limit, debug.gorostackguard,
+  rt::stackinit(auxv.page_size, debug.gorostackguard,
             static_cast<std::size_t>(debug.gorostacksize));
 }
 
@@ -156,15 +157,30 @@ void parsedebugvars() {
   traceback_env = parse_gotraceback(std::getenv("GOTRACEBACK"), auxv.secure);
 }
 
+// The default GOMAXPROCS needs the cgroup CPU quota, which costs a walk of
+// /proc/self/mountinfo. Until a second goroutine exists one P is all the program can use, so
+// the default is computed then (resolve_gomaxprocs), and boot starts with one P. With
+// GOMAXPROCS set, or a single CPU, the answer is known at once.
+std::atomic<bool> gomaxprocs_pending{false};
+runtime_lock gomaxprocs_resolve_lock;
+
+std::int32_t default_gomaxprocs_now() {
+  os::cgroup_cpu_limit limit{};
+  if (debug.containermaxprocs != 0) limit = os::read_cgroup_cpu_limit("/");
+  std::int32_t n = os::default_gomaxprocs(ncpu, limit);
+  return n > kMaxProcs ? kMaxProcs : n;
+}
+
 void gomaxprocs_phase() {
   int n = parse_gomaxprocs_env(std::getenv("GOMAXPROCS"));
-  if (n <= 0) {
-    os::cgroup_cpu_limit limit{};
-    if (debug.containermaxprocs != 0) limit = os::read_cgroup_cpu_limit("/");
-    n = os::default_gomaxprocs(ncpu, limit);
+  if (n > 0) {
+    procs = n > kMaxProcs ? kMaxProcs : n;
+  } else if (ncpu <= 1) {
+    procs = 1;
+  } else {
+    procs = 1;
+    gomaxprocs_pending.store(true, std::memory_order_release);
   }
-  if (n > kMaxProcs) n = kMaxProcs;
-  procs = n;
 }
 
 void procresize_phase() {
@@ -249,6 +265,29 @@ void shutdown() {
 
 }  // namespace
 
+void resolve_gomaxprocs(M* mp) {
+  if (!gomaxprocs_pending.load(std::memory_order_acquire)) return;
+  std::lock_guard<runtime_lock> guard(gomaxprocs_resolve_lock);
+  if (!gomaxprocs_pending.load(std::memory_order_relaxed)) return;
+  // The caller holds P 0, the only P, so no other M runs goroutines: procresize may grow allp
+  // without stopping the world (sysmon reads allp lock-free by design).
+  bool traced = trace.requested;
+  if (traced) {
+    trace.on = true;
+    phase_begin();
+  }
+  std::int32_t n = default_gomaxprocs_now();
+  if (n != sched.gomaxprocs.load(std::memory_order_relaxed)) {
+    P* runnable = procresize(n, mp);
+    if (runnable != nullptr) throw_bug("resolve_gomaxprocs: new P with work");
+  }
+  gomaxprocs_pending.store(false, std::memory_order_release);
+  if (traced) {
+    phase_end("runtime.gomaxprocs");
+    trace.on = false;
+  }
+}
+
 void note_alloc(std::size_t bytes) {
   // Allocations after the bootstrap (a later gomaxprocs resize) belong to no phase.
   if (!trace.on) return;
@@ -293,6 +332,8 @@ int run_main(int argc, char** argv, main_entry entry, void* main) {
   reset_sched();
   trace = phase_trace{};
   trace.on = early_inittrace();
+  trace.requested = trace.on;
+  gomaxprocs_pending.store(false, std::memory_order_relaxed);
   trace.origin = os::nanotime();
   sched.start_time = trace.origin;
 

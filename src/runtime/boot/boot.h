@@ -7,8 +7,12 @@
 
 namespace goro::rt {
 
+struct M;
+
 // Called on the main goroutine just before the user's main (the runtime.main phase).
 void runtime_main();
+// Computes the default GOMAXPROCS if boot deferred it. In runtime mode, on a goroutine.
+void resolve_gomaxprocs(M* mp);
 // Bytes and allocations the runtime makes, attributed to the current boot phase by
 // GODEBUG=inittrace=1.
 void note_alloc(std::size_t bytes);

@@ -833,6 +833,7 @@ void spawn_commit(spawn_slot slot, goroutine_entry entry, void* return_address) 
   {
     runtime_mode mode;
     newproc_commit(mode.p(), gp, entry, return_address, mode.m()->curg.load(std::memory_order_relaxed));
+    resolve_gomaxprocs(mode.m());
     wakep();
   }
   ensure_sysmon();

@@ -17,6 +17,7 @@
 
 #include "goro/runtime.hpp"
 #include "runtime/boot/boot.h"
+#include "runtime/boot/boot.h"
 #include "runtime/os/futex.h"
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/sched.h"
@@ -206,6 +207,10 @@ namespace goro {
 
 int gomaxprocs(int n) {
   using namespace rt;
+  if (M* mp = getm(); mp != nullptr && mp->curg.load(std::memory_order_relaxed) != nullptr) {
+    runtime_mode mode;
+    resolve_gomaxprocs(mode.m());
+  }
   int previous = sched.gomaxprocs.load(std::memory_order_relaxed);
   if (n <= 0 || n == previous) return previous;
   if (!runtime_running()) {

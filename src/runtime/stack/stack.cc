@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "runtime/os/futex.h"
+#include "runtime/os/vm_limits.h"
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/runtime2.h"
 
@@ -20,8 +21,11 @@ namespace goro::rt {
 namespace {
 
 // Slots per slab: 256 default-size slots make a 65 MiB reservation, so a million goroutines
-// need about 4 000 mappings, and one slab costs one mmap and one guard-installing call.
+// need about 4 000 mappings, and one slab costs one mmap and one guard-installing call. The
+// first slab of each size is smaller (kFirstSlabSlots), so that a program with a handful of
+// goroutines does not pay for guarding 256 slots at start-up.
 constexpr std::uint32_t kSlotsPerSlab = 256;
+constexpr std::uint32_t kFirstSlabSlots = 16;
 
 // Free slots of one size are returned to the OS when idle this long in a global pool.
 constexpr std::int64_t kScavengeIdleNs = 1'000'000'000;
@@ -30,6 +34,7 @@ struct slab {
   std::uintptr_t base = 0;
   std::size_t stride = 0;  // guard page + slot size
   std::size_t size = 0;    // usable slot size
+  std::uint32_t nslots = 0;
   std::uint32_t carved = 0;
   bool guarded = false;  // every slot of this slab has a guard page
   slab* next = nullptr;
@@ -83,17 +88,17 @@ bool install_madvise_guards(slab* s) {
   }
   if (pidfd >= 0) {
     iovec iov[kSlotsPerSlab];
-    for (std::uint32_t i = 0; i < kSlotsPerSlab; ++i) {
+    for (std::uint32_t i = 0; i < s->nslots; ++i) {
       iov[i].iov_base = reinterpret_cast<void*>(s->base + i * s->stride);
       iov[i].iov_len = page_size;
     }
-    long done = ::syscall(SYS_process_madvise, pidfd, iov, kSlotsPerSlab, MADV_GUARD_INSTALL, 0);
-    if (done == static_cast<long>(kSlotsPerSlab * page_size)) return true;
+    long done = ::syscall(SYS_process_madvise, pidfd, iov, s->nslots, MADV_GUARD_INSTALL, 0);
+    if (done == static_cast<long>(s->nslots * page_size)) return true;
     // Not supported for this advice; fall back to one call per slot from now on.
     ::close(pidfd);
     pidfd = -1;
   }
-  for (std::uint32_t i = 0; i < kSlotsPerSlab; ++i) {
+  for (std::uint32_t i = 0; i < s->nslots; ++i) {
     if (::madvise(reinterpret_cast<void*>(s->base + i * s->stride), page_size,
                   MADV_GUARD_INSTALL) != 0) {
       return false;
@@ -102,9 +107,9 @@ bool install_madvise_guards(slab* s) {
   return true;
 }
 
-slab* new_slab(std::size_t size) {
+slab* new_slab(std::size_t size, std::uint32_t nslots) {
   std::size_t stride = size + page_size;
-  std::size_t bytes = stride * kSlotsPerSlab;
+  std::size_t bytes = stride * nslots;
   void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (base == MAP_FAILED) {
@@ -121,6 +126,7 @@ slab* new_slab(std::size_t size) {
   s->base = reinterpret_cast<std::uintptr_t>(base);
   s->stride = stride;
   s->size = size;
+  s->nslots = nslots;
 
   if (mode == guard_mode::madvise) {
     if (install_madvise_guards(s)) {
@@ -139,8 +145,8 @@ slab* new_slab(std::size_t size) {
 
 G* carve(size_pool* pool) {
   slab* s = pool->current;
-  if (s == nullptr || s->carved == kSlotsPerSlab) {
-    s = new_slab(pool->size);
+  if (s == nullptr || s->carved == s->nslots) {
+    s = new_slab(pool->size, s == nullptr ? kFirstSlabSlots : kSlotsPerSlab);
     pool->current = s;
   }
   std::uint32_t i = s->carved++;
@@ -149,6 +155,13 @@ G* carve(size_pool* pool) {
   std::uintptr_t hi = lo + s->size;
 
   bool guarded = s->guarded;
+  if (!guarded && mode == guard_mode::mprotect && mprotect_budget < 0) {
+    // Stacks may use half of the process's mapping budget for mprotect guards (two mappings
+    // each), leaving the rest, minus a reserve of 4096, to the program and its libraries.
+    // Read only now: most kernels take the MADV_GUARD_INSTALL path and never need it.
+    mprotect_budget = os::max_map_count() / 4 - 2048;
+    if (mprotect_budget < 0) mprotect_budget = 0;
+  }
   if (!guarded && mode == guard_mode::mprotect && mprotect_budget > 0) {
     if (::mprotect(reinterpret_cast<void*>(guard), page_size, PROT_NONE) == 0) {
       guarded = true;
@@ -167,13 +180,10 @@ G* carve(size_pool* pool) {
 
 }  // namespace
 
-void stackinit(std::size_t page, long max_map_count, int guard_policy, std::size_t size) {
+void stackinit(std::size_t page, int guard_policy, std::size_t size) {
   page_size = page;
   if (size != 0) default_size.store(round_stack_size(size), std::memory_order_relaxed);
-  // Stacks may use half of the process's mapping budget for mprotect guards (two mappings
-  // each), leaving the rest, minus a reserve of 4096, to the program and its libraries.
-  mprotect_budget = max_map_count / 4 - 2048;
-  if (mprotect_budget < 0) mprotect_budget = 0;
+  mprotect_budget = -1;  // computed when mprotect guards are first needed
   switch (guard_policy) {
     case 0: mode = guard_mode::canary; break;
     case 1: mode = guard_mode::mprotect; break;
@@ -233,7 +243,7 @@ bool stack_guard_owner(std::uintptr_t addr, G** owner) {
   // Runs in a signal handler: no lock (the list only grows, and new slabs are published
   // after they are filled in), no allocation.
   for (slab* s = slabs.load(std::memory_order_acquire); s != nullptr; s = s->next) {
-    std::uintptr_t end = s->base + s->stride * kSlotsPerSlab;
+    std::uintptr_t end = s->base + s->stride * s->nslots;
     if (addr < s->base || addr >= end) continue;
     std::uintptr_t i = (addr - s->base) / s->stride;
     std::uintptr_t guard = s->base + i * s->stride;
@@ -289,7 +299,7 @@ void stack_release_all(bool keep_mapped) {
   pools = nullptr;
   for (slab* s = slabs.load(std::memory_order_relaxed); s != nullptr;) {
     slab* next = s->next;
-    if (!keep_mapped) ::munmap(reinterpret_cast<void*>(s->base), s->stride * kSlotsPerSlab);
+    if (!keep_mapped) ::munmap(reinterpret_cast<void*>(s->base), s->stride * s->nslots);
     delete s;
     s = next;
   }

@@ -1,7 +1,7 @@
 // Goroutine stacks: reserved virtual memory, committed lazily by the kernel, guarded, pooled.
 //
 // Model. A stack is a *slot* carved from a *slab*, one large anonymous mapping
-// (MAP_NORESERVE, transparent huge pages off) holding kSlotsPerSlab slots of one size. A
+// (MAP_NORESERVE, transparent huge pages off) holding up to 256 slots of one size. A
 // slot's layout, from high to low addresses:
 //
 //     hi ->  G record (the goroutine's runtime record)
@@ -61,8 +61,7 @@ inline constexpr std::size_t kDefaultStackSize = 256 * 1024;
 inline constexpr std::size_t kMinStackSize = 16 * 1024;
 
 // Called once by the bootstrap's stackinit phase.
-void stackinit(std::size_t page_size, long max_map_count, int guard_policy,
-               std::size_t default_size);
+void stackinit(std::size_t page_size, int guard_policy, std::size_t default_size);
 
 std::size_t default_stack_size();
 std::size_t set_default_stack_size_bytes(std::size_t bytes);
