@@ -101,6 +101,9 @@ void addtimer(timer* t) {
   M* mp = getm();
   P* pp = mp != nullptr ? mp->p : nullptr;
   if (pp == nullptr) pp = allp_at(0);
+  // Read before the push: once the lock is released another M may run the timer, and its
+  // owner (a sleeping goroutine's frame) may resume and reuse or leave the memory.
+  std::int64_t when = t->when;
   bool earliest = false;
   {
     std::lock_guard<runtime_lock> guard(pp->timers_lock);
@@ -108,7 +111,7 @@ void addtimer(timer* t) {
     earliest = pp->timers[0] == t;
     update_timer0(pp);
   }
-  if (earliest) wake_timer_m(t->when);
+  if (earliest) wake_timer_m(when);
 }
 
 bool deltimer(timer* t) {
