@@ -1,0 +1,724 @@
+// Tests for goro's sync primitives: mutex (with starvation mode), shared_mutex (writer
+// preference), condition_variable (order, timeouts), wait_group (misuse panics) and
+// call_once (concurrency, exceptions), used from goroutines and plain threads together.
+// Fatal errors and wait reasons are checked in child processes (child_process.h).
+//
+// In-process cases run twice, once plainly and once with GODEBUG=goromigrate=1 (a goroutine
+// moves to another thread at every park), with GOMAXPROCS=4 so that goroutines run in
+// parallel even on a small machine.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <regex>
+#include <shared_mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "child_process.h"
+#include "goro/runtime.hpp"
+#include "goro/sync.hpp"
+#include "goro/time.hpp"
+#include "runtime/sched/waiter.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using goro_test::describe;
+using goro_test::run_child;
+using goro_test::scoped_env;
+
+class Sync : public ::testing::TestWithParam<const char*> {
+ protected:
+  template <class F>
+  int run(F&& main) {
+    scoped_env godebug("GODEBUG", GetParam());
+    scoped_env procs("GOMAXPROCS", "4");
+    return goro::run(0, nullptr, std::forward<F>(main));
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Godebug, Sync, ::testing::Values("", "goromigrate=1"),
+                         [](const auto& param_info) {
+                           return std::string(param_info.param[0] == '\0' ? "plain" : "migrate");
+                         });
+
+// Yields until done() is true; fails (and returns false) after `limit`, so a lost wakeup is a
+// failure rather than a hang.
+template <class Done>
+bool yield_until(Done done, std::chrono::seconds limit = 20s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ADD_FAILURE() << "condition not reached within " << limit.count() << " s";
+      return false;
+    }
+    goro::yield();
+  }
+  return true;
+}
+
+// Starts a plain thread running f. Deadlock detection counts a plain thread as a possible
+// waker only from its first blocking call into goro, so the thread registers itself first and
+// the caller yields (without parking) until it has: otherwise a goroutine that blocks waiting
+// for the thread could be reported as deadlocked before the thread touched goro at all.
+template <class F>
+std::thread start_plain_thread(F f) {
+  std::atomic<bool> registered{false};
+  std::thread t([&registered, f]() mutable {
+    goro::rt::plain_thread_register();
+    registered.store(true);
+    f();
+  });
+  while (!registered.load()) goro::yield();
+  return t;
+}
+
+void busy_for(std::chrono::microseconds d) {
+  auto end = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < end) {
+  }
+}
+
+// --- mutex ----------------------------------------------------------------------------------
+
+TEST_P(Sync, MutexCountsWithGoroutinesAndThreads) {
+  constexpr int kGoroutines = 50;
+  constexpr int kThreads = 3;
+  constexpr int kIncrements = 2000;
+  std::int64_t counter = 0;
+  run([&] {
+    goro::mutex m;
+    goro::wait_group wg;
+    wg.add(kGoroutines + kThreads);
+    for (int i = 0; i < kGoroutines; ++i) {
+      goro::go([&] {
+        for (int k = 0; k < kIncrements; ++k) {
+          std::lock_guard lock(m);
+          ++counter;
+        }
+        wg.done();
+      });
+    }
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.push_back(start_plain_thread([&] {
+        for (int k = 0; k < kIncrements; ++k) {
+          std::unique_lock lock(m);
+          ++counter;
+        }
+        wg.done();
+      }));
+    }
+    wg.wait();
+    for (auto& t : threads) t.join();
+  });
+  EXPECT_EQ(counter, std::int64_t{kGoroutines + kThreads} * kIncrements);
+}
+
+TEST_P(Sync, MutexTryLock) {
+  run([] {
+    goro::mutex m;
+    EXPECT_TRUE(m.try_lock());
+    EXPECT_FALSE(m.try_lock());
+    std::atomic<bool> other_got{true};
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go([&] {
+      other_got = m.try_lock();
+      wg.done();
+    });
+    wg.wait();
+    EXPECT_FALSE(other_got.load());
+    m.unlock();  // any goroutine may unlock, as in Go
+    EXPECT_TRUE(m.try_lock());
+    m.unlock();
+  });
+}
+
+TEST_P(Sync, MutexUnlockedByAnotherGoroutine) {
+  run([] {
+    goro::mutex m;
+    m.lock();
+    goro::go([&] { m.unlock(); });
+    m.lock();  // blocks until the other goroutine unlocks
+    m.unlock();
+  });
+}
+
+// A goroutine hogs the mutex: it holds it for 100 µs and takes it again right after each
+// unlock. Without starvation mode a woken waiter keeps losing the race to the running hog;
+// with it, a waiter that waited over 1 ms gets the mutex handed over. Go's
+// TestMutexFairness makes the same check with the same 10 s bound.
+TEST_P(Sync, MutexStarvingWaiterGetsLock) {
+  constexpr int kAcquisitions = 10;
+  std::chrono::steady_clock::duration took{};
+  run([&] {
+    goro::mutex m;
+    std::atomic<bool> stop{false};
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go([&] {
+      while (!stop.load()) {
+        std::lock_guard lock(m);
+        busy_for(100us);
+      }
+      wg.done();
+    });
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kAcquisitions; ++i) {
+      m.lock();
+      busy_for(100us);
+      m.unlock();
+    }
+    took = std::chrono::steady_clock::now() - start;
+    stop = true;
+    wg.wait();
+  });
+  EXPECT_LT(took, 10s) << "the waiter starved behind the hot lock-unlock loop";
+}
+
+// --- shared_mutex ---------------------------------------------------------------------------
+
+TEST_P(Sync, SharedMutexReadersShare) {
+  run([] {
+    goro::shared_mutex rw;
+    std::shared_lock first(rw);
+    std::atomic<bool> second_shared{false};
+    std::atomic<bool> writer_got{true};
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go([&] {
+      second_shared = rw.try_lock_shared();
+      if (second_shared) rw.unlock_shared();
+      writer_got = rw.try_lock();
+      wg.done();
+    });
+    wg.wait();
+    EXPECT_TRUE(second_shared.load());
+    EXPECT_FALSE(writer_got.load());
+  });
+}
+
+// A writer waiting for active readers blocks readers that arrive after it: the late reader
+// gets the lock only after the writer released it.
+TEST_P(Sync, SharedMutexWaitingWriterBlocksNewReaders) {
+  run([] {
+    goro::shared_mutex rw;
+    goro::mutex order_mutex;
+    std::string order;
+    rw.lock_shared();  // the active reader
+
+    goro::wait_group wg;
+    wg.add(2);
+    goro::go([&] {
+      std::lock_guard lock(rw);
+      std::lock_guard o(order_mutex);
+      order += 'W';
+      wg.done();
+    });
+    // The writer has announced itself once a new reader cannot get in.
+    ASSERT_TRUE(yield_until([&] {
+      if (!rw.try_lock_shared()) return true;
+      rw.unlock_shared();
+      return false;
+    }));
+    goro::go([&] {
+      std::shared_lock lock(rw);
+      std::lock_guard o(order_mutex);
+      order += 'R';
+      wg.done();
+    });
+    rw.unlock_shared();  // the writer runs, then the late reader
+    wg.wait();
+    EXPECT_EQ(order, "WR");
+  });
+}
+
+TEST_P(Sync, SharedMutexStressKeepsInvariant) {
+  constexpr int kWriters = 4;
+  constexpr int kReaders = 16;
+  constexpr int kRounds = 500;
+  std::atomic<int> violations{0};
+  run([&] {
+    goro::shared_mutex rw;
+    std::int64_t a = 0;
+    std::int64_t b = 0;  // writers keep b == -a
+    goro::wait_group wg;
+    wg.add(kWriters + kReaders);
+    for (int w = 0; w < kWriters; ++w) {
+      goro::go([&] {
+        for (int i = 0; i < kRounds; ++i) {
+          std::lock_guard lock(rw);
+          ++a;
+          goro::yield();  // park while holding, so readers queue up behind the writer
+          b = -a;
+        }
+        wg.done();
+      });
+    }
+    for (int r = 0; r < kReaders; ++r) {
+      goro::go([&] {
+        for (int i = 0; i < kRounds; ++i) {
+          std::shared_lock lock(rw);
+          if (a + b != 0) violations.fetch_add(1);
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+    EXPECT_EQ(a, std::int64_t{kWriters} * kRounds);
+  });
+  EXPECT_EQ(violations.load(), 0);
+}
+
+TEST_P(Sync, SharedMutexWithPlainThreads) {
+  std::int64_t value = 0;
+  run([&] {
+    goro::shared_mutex rw;
+    goro::wait_group wg;
+    wg.add(4);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+      threads.push_back(start_plain_thread([&] {
+        for (int i = 0; i < 1000; ++i) {
+          std::lock_guard lock(rw);
+          ++value;
+        }
+        wg.done();
+      }));
+      goro::go([&] {
+        for (int i = 0; i < 1000; ++i) {
+          if (i % 2 == 0) {
+            std::shared_lock lock(rw);
+            (void)value;
+          } else {
+            std::lock_guard lock(rw);
+            ++value;
+          }
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+    for (auto& t : threads) t.join();
+  });
+  EXPECT_EQ(value, 2 * 1000 + 2 * 500);
+}
+
+// --- condition_variable ---------------------------------------------------------------------
+
+// Waiters are notified in the order they started waiting.
+TEST_P(Sync, CondNotifyOneWakesInOrder) {
+  constexpr int kWaiters = 4;
+  run([] {
+    goro::mutex m;
+    goro::condition_variable cv;
+    int waiting = 0;
+    std::vector<int> woken;
+    int tokens = 0;
+    goro::wait_group wg;
+    wg.add(kWaiters);
+    for (int i = 0; i < kWaiters; ++i) {
+      goro::go([&, i] {
+        std::unique_lock lock(m);
+        ++waiting;
+        while (tokens == 0) cv.wait(lock);
+        --tokens;
+        woken.push_back(i);
+        wg.done();
+      });
+      // The next waiter starts only after this one holds its ticket.
+      ASSERT_TRUE(yield_until([&] {
+        std::lock_guard lock(m);
+        return waiting == i + 1;
+      }));
+    }
+    for (int i = 0; i < kWaiters; ++i) {
+      std::lock_guard lock(m);
+      ++tokens;
+      cv.notify_one();
+    }
+    wg.wait();
+    EXPECT_EQ(woken, (std::vector<int>{0, 1, 2, 3}));
+  });
+}
+
+TEST_P(Sync, CondNotifyAllWakesEveryWaiter) {
+  constexpr int kWaiters = 10;
+  run([] {
+    goro::mutex m;
+    goro::condition_variable cv;
+    int waiting = 0;
+    bool go_on = false;
+    goro::wait_group wg;
+    wg.add(kWaiters + 1);
+    for (int i = 0; i < kWaiters; ++i) {
+      goro::go([&] {
+        std::unique_lock lock(m);
+        ++waiting;
+        cv.wait(lock, [&] { return go_on; });
+        wg.done();
+      });
+    }
+    std::thread plain = start_plain_thread([&] {
+      std::unique_lock lock(m);
+      ++waiting;
+      cv.wait(lock, [&] { return go_on; });
+      wg.done();
+    });
+    ASSERT_TRUE(yield_until([&] {
+      std::lock_guard lock(m);
+      return waiting == kWaiters + 1;
+    }));
+    {
+      std::lock_guard lock(m);
+      go_on = true;
+    }
+    cv.notify_all();
+    wg.wait();
+    plain.join();
+  });
+}
+
+TEST_P(Sync, CondWaitForTimesOut) {
+  run([] {
+    goro::mutex m;
+    goro::condition_variable cv;
+    std::unique_lock lock(m);
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(cv.wait_for(lock, 20ms), std::cv_status::timeout);
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 20ms);
+    EXPECT_TRUE(lock.owns_lock());
+    EXPECT_FALSE(cv.wait_for(lock, 5ms, [] { return false; }));
+    EXPECT_TRUE(cv.wait_until(lock, std::chrono::steady_clock::now() + 1h, [] { return true; }));
+    EXPECT_EQ(cv.wait_for(lock, -1s), std::cv_status::timeout);
+  });
+}
+
+TEST_P(Sync, CondWaitForNotifiedBeforeDeadline) {
+  run([] {
+    goro::mutex m;
+    goro::condition_variable cv;
+    bool flag = false;
+    goro::go([&] {
+      std::lock_guard lock(m);
+      flag = true;
+      cv.notify_one();
+    });
+    std::unique_lock lock(m);
+    EXPECT_TRUE(cv.wait_for(lock, 1h, [&] { return flag; }));
+  });
+}
+
+// A waiter that timed out must not absorb a later notify_one meant for a waiter still there.
+TEST_P(Sync, CondTimedOutWaiterDoesNotSwallowNotify) {
+  run([] {
+    goro::mutex m;
+    goro::condition_variable cv;
+    bool timed_out = false;
+    bool waiting = false;
+    bool woken = false;
+    goro::wait_group wg;
+    wg.add(2);
+    goro::go([&] {  // takes the first ticket and gives up
+      std::unique_lock lock(m);
+      timed_out = cv.wait_for(lock, 10ms) == std::cv_status::timeout;
+      wg.done();
+    });
+    ASSERT_TRUE(yield_until([&] {
+      std::lock_guard lock(m);
+      return timed_out;
+    }));
+    goro::go([&] {
+      std::unique_lock lock(m);
+      waiting = true;
+      cv.wait(lock);
+      woken = true;
+      wg.done();
+    });
+    ASSERT_TRUE(yield_until([&] {
+      std::lock_guard lock(m);
+      return waiting;
+    }));
+    cv.notify_one();
+    wg.wait();
+    EXPECT_TRUE(woken);
+  });
+}
+
+// Ticket order across a timeout that races with notifications.
+TEST_P(Sync, CondStressWithTimeouts) {
+  constexpr int kWorkers = 8;
+  constexpr int kItems = 2000;
+  int consumed = 0;
+  run([&] {
+    goro::mutex m;
+    goro::condition_variable cv;
+    int queue = 0;
+    int produced = 0;
+    goro::wait_group wg;
+    wg.add(kWorkers);
+    for (int w = 0; w < kWorkers; ++w) {
+      goro::go([&] {
+        std::unique_lock lock(m);
+        for (;;) {
+          if (queue > 0) {
+            --queue;
+            ++consumed;
+            continue;
+          }
+          if (produced == kItems) break;
+          cv.wait_for(lock, 50us);
+        }
+        wg.done();
+      });
+    }
+    for (int i = 0; i < kItems; ++i) {
+      std::lock_guard lock(m);
+      ++queue;
+      ++produced;
+      cv.notify_one();
+    }
+    {
+      std::lock_guard lock(m);
+      cv.notify_all();
+    }
+    wg.wait();
+  });
+  EXPECT_EQ(consumed, kItems);
+}
+
+// --- wait_group -----------------------------------------------------------------------------
+
+TEST_P(Sync, WaitGroupWaitsForAll) {
+  constexpr int kWorkers = 100;
+  std::atomic<int> finished{0};
+  int seen = -1;
+  run([&] {
+    goro::wait_group wg;
+    wg.wait();  // zero: returns at once
+    wg.add(kWorkers);
+    for (int i = 0; i < kWorkers; ++i) {
+      goro::go([&] {
+        goro::yield();
+        finished.fetch_add(1, std::memory_order_relaxed);
+        wg.done();
+      });
+    }
+    // Several waiters, goroutines and a thread, are all released.
+    goro::wait_group outer;
+    outer.add(2);
+    goro::go([&] {
+      wg.wait();
+      outer.done();
+    });
+    std::thread plain = start_plain_thread([&] {
+      wg.wait();
+      outer.done();
+    });
+    wg.wait();
+    seen = finished.load(std::memory_order_relaxed);
+    outer.wait();
+    plain.join();
+  });
+  EXPECT_EQ(seen, kWorkers);
+}
+
+TEST_P(Sync, WaitGroupNegativeCounterPanics) {
+  run([] {
+    goro::wait_group wg;
+    try {
+      wg.done();
+      ADD_FAILURE() << "done() on a zero counter did not throw";
+    } catch (const goro::panic_error& e) {
+      EXPECT_STREQ(e.what(), "sync: negative WaitGroup counter");
+    }
+    goro::wait_group wg2;
+    wg2.add(2);
+    EXPECT_THROW(wg2.add(-3), goro::panic_error);
+  });
+}
+
+TEST_P(Sync, WaitGroupReusable) {
+  run([] {
+    goro::wait_group wg;
+    for (int round = 0; round < 100; ++round) {
+      wg.add(2);
+      goro::go([&] { wg.done(); });
+      goro::go([&] { wg.done(); });
+      wg.wait();
+    }
+  });
+}
+
+// --- call_once ------------------------------------------------------------------------------
+
+TEST_P(Sync, CallOnceRunsOnceForConcurrentCallers) {
+  constexpr int kCallers = 64;
+  std::atomic<int> calls{0};
+  std::atomic<int> saw_effect{0};
+  run([&] {
+    goro::once_flag once;
+    int value = 0;
+    goro::wait_group wg;
+    wg.add(kCallers + 1);
+    auto caller = [&] {
+      goro::call_once(once, [&] {
+        calls.fetch_add(1);
+        goro::yield();  // let the other callers pile up while f runs
+        value = 42;
+      });
+      if (value == 42) saw_effect.fetch_add(1);
+      wg.done();
+    };
+    for (int i = 0; i < kCallers; ++i) goro::go(caller);
+    std::thread plain = start_plain_thread(caller);
+    wg.wait();
+    plain.join();
+  });
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(saw_effect.load(), kCallers + 1);
+}
+
+TEST_P(Sync, CallOnceRetriesAfterException) {
+  run([] {
+    goro::once_flag once;
+    int attempts = 0;
+    EXPECT_THROW(goro::call_once(once, [&] {
+                   ++attempts;
+                   throw std::runtime_error("first attempt fails");
+                 }),
+                 std::runtime_error);
+    goro::call_once(once, [&](int add) { attempts += add; }, 10);
+    goro::call_once(once, [&] { attempts += 100; });  // done: not called
+    EXPECT_EQ(attempts, 11);
+  });
+}
+
+// --- fatal errors and wait reasons (child processes) ----------------------------------------
+
+GORO_CHILD_SCENARIO(unlock_unlocked_mutex) {
+  return goro::run(0, nullptr, [] {
+    goro::mutex m;
+    m.unlock();
+    return 0;
+  });
+}
+
+GORO_CHILD_SCENARIO(unlock_unlocked_rwmutex) {
+  return goro::run(0, nullptr, [] {
+    goro::shared_mutex rw;
+    rw.unlock();
+    return 0;
+  });
+}
+
+GORO_CHILD_SCENARIO(runlock_unlocked_rwmutex) {
+  return goro::run(0, nullptr, [] {
+    goro::shared_mutex rw;
+    rw.unlock_shared();
+    return 0;
+  });
+}
+
+GORO_CHILD_SCENARIO(cond_wait_without_lock) {
+  return goro::run(0, nullptr, [] {
+    goro::mutex m;
+    goro::condition_variable cv;
+    std::unique_lock lock(m);
+    m.unlock();  // behind the unique_lock's back: the wait's own unlock is the second one
+    cv.wait(lock);
+    return 0;
+  });
+}
+
+GORO_CHILD_SCENARIO(unlock_unlocked_mutex_on_thread) {
+  std::thread plain([] {
+    goro::mutex m;
+    m.unlock();
+  });
+  plain.join();
+  return 0;
+}
+
+struct fatal_case {
+  const char* scenario;
+  const char* message;
+};
+
+class SyncFatal : public ::testing::TestWithParam<fatal_case> {};
+
+INSTANTIATE_TEST_SUITE_P(
+    Misuse, SyncFatal,
+    ::testing::Values(
+        fatal_case{"unlock_unlocked_mutex", "fatal error: sync: unlock of unlocked mutex\n"},
+        fatal_case{"unlock_unlocked_rwmutex", "fatal error: sync: Unlock of unlocked RWMutex\n"},
+        fatal_case{"runlock_unlocked_rwmutex",
+                   "fatal error: sync: RUnlock of unlocked RWMutex\n"},
+        fatal_case{"cond_wait_without_lock", "fatal error: sync: unlock of unlocked mutex\n"},
+        fatal_case{"unlock_unlocked_mutex_on_thread",
+                   "fatal error: sync: unlock of unlocked mutex\n"}),
+    [](const auto& case_info) { return std::string(case_info.param.scenario); });
+
+TEST_P(SyncFatal, ExitsWithStatus2) {
+  auto r = run_child(GetParam().scenario);
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(r.err.starts_with(GetParam().message)) << describe(r);
+}
+
+// Every goroutine blocks for good in a different primitive, so the deadlock report lists each
+// one with its wait reason.
+GORO_CHILD_SCENARIO(deadlock_in_each_primitive) {
+  return goro::run(0, nullptr, [] {
+    static goro::mutex m;
+    static goro::shared_mutex rw_read;
+    static goro::shared_mutex rw_write;
+    static goro::condition_variable cv;
+    static goro::mutex cv_mutex;
+    static goro::once_flag once;
+    m.lock();
+    rw_read.lock();
+    rw_write.lock_shared();
+    goro::go([] { m.lock(); });
+    goro::go([] { rw_read.lock_shared(); });
+    goro::go([] { rw_write.lock(); });
+    goro::go([] {
+      std::unique_lock lock(cv_mutex);
+      cv.wait(lock);
+    });
+    goro::go([] { goro::call_once(once, [] { m.lock(); }); });
+    goro::go([] {
+      goro::yield();
+      goro::call_once(once, [] {});
+    });
+    goro::wait_group wg;
+    wg.add(1);
+    wg.wait();
+    return 0;
+  });
+}
+
+TEST(SyncDeadlock, DumpShowsWaitReasons) {
+  auto r = run_child("deadlock_in_each_primitive", {"GOTRACEBACK", "GOMAXPROCS=2"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(r.err.starts_with("fatal error: all goroutines are asleep - deadlock!"))
+      << describe(r);
+  EXPECT_NE(r.err.find("\ngoroutine 1 [sync.WaitGroup.Wait]:\n"), std::string::npos) << describe(r);
+  for (const char* reason : {"sync.Mutex.Lock", "sync.RWMutex.RLock", "sync.RWMutex.Lock",
+                             "sync.Cond.Wait", "sync.Once.Do"}) {
+    std::string pattern = std::regex_replace(reason, std::regex("\\."), "\\.");
+    EXPECT_TRUE(std::regex_search(
+        r.err, std::regex(std::string("\ngoroutine [0-9]+ \\[") + pattern + "\\]:\n")))
+        << reason << "\n"
+        << describe(r);
+  }
+}
+
+}  // namespace
