@@ -65,7 +65,7 @@ void waiter_block(waiter* w, waitreason reason, bool (*unlockf)(void* arg), void
   while (w->woken.load(std::memory_order_acquire) == 0) {
     os::futex_wait(&w->woken, 0, -1);
   }
-  sched.nplain_active.fetch_add(1, std::memory_order_acq_rel);
+  // The waker already counted this thread as active again (see waiter_wake).
 }
 
 void waiter_wake(waiter* w) {
@@ -78,7 +78,11 @@ void waiter_wake(waiter* w) {
     }
     return;
   }
-  // Plain thread: the futex word is on the sleeper's stack; wake it after publishing.
+  // Plain thread: count it as active again before it can run, on the waker's side. If the
+  // sleeper did this itself after waking, a goroutine readied by the waker could park again
+  // in the gap and checkdead would see no possible waker: a false deadlock report.
+  sched.nplain_active.fetch_add(1, std::memory_order_acq_rel);
+  // The futex word is on the sleeper's stack; wake it after publishing.
   // NOTE: futex_wake after the store may touch the word after the sleeper returned; the
   // kernel only compares the address, so a stale wake is harmless.
   w->woken.store(1, std::memory_order_release);
