@@ -1,6 +1,8 @@
 // Umbrella header for goro: Go's runtime model for C++20.
 #pragma once
 
+#include "goro/chan.hpp"
 #include "goro/runtime.hpp"
+#include "goro/select.hpp"
 #include "goro/sync.hpp"
 #include "goro/time.hpp"

@@ -1,0 +1,237 @@
+// select over channels: Go's selectgo.
+//
+// Model. The template in goro/select.hpp hands the runtime an array of select_ops (channel,
+// element pointer, direction); nil channels are never considered.
+//   0. A one-case select without default is the plain operation (Go's compiler lowers it the
+//      same way, so dumps say "chan receive", not "select").
+//   1. Poll order: a fresh random permutation of the cases on every call (fastrandn), so
+//      among ready cases each is equally likely. Lock order: the cases sorted by channel
+//      address; a channel appearing in several cases is locked once. Every select locks in
+//      the same global order, so two selects cannot deadlock on each other's locks.
+//   2. Pass 1, all channels locked: take the first ready case in poll order and complete it
+//      as chan.cc would. A default runs only when none is ready.
+//   3. Pass 2: enqueue one waiter per case on its channel (select_case -> the shared
+//      select_state, ticket = case index) and block once, on a separate `sleeper` waiter,
+//      with reason `select`; the unlock function releases every channel lock. A waker must
+//      win select_state::done before completing a case (waitq::dequeue), so exactly one case
+//      completes.
+//   4. Pass 3, after waking: lock everything again and unlink the waiters of every other
+//      case. Wakers that lost the done flag touched the state under a lock taken here, so
+//      once pass 3 holds all locks no one will touch this stack frame again.
+// Handlers run in the template, after select_run returns, with no lock held.
+#include <algorithm>
+#include <memory>
+
+#include "goro/select.hpp"
+#include "lib/chan_core.h"
+#include "lib/chan_scope.h"
+#include "runtime/os/hash.h"
+#include "runtime/sched/fatal.h"
+
+namespace goro::detail {
+
+namespace {
+
+// Cases handled without a heap allocation; larger selects allocate their scratch arrays.
+constexpr std::size_t kInlineCases = 8;
+// Case indices are stored in 16 bits (and in waiter::ticket), as Go's selectgo does.
+constexpr std::size_t kMaxCases = 65536;
+
+// The channel locks of one select, in lock order with duplicates skipped.
+struct lock_set {
+  const select_op* ops;
+  const std::uint16_t* order;
+  std::size_t n;
+
+  void lock_all() const {
+    for (std::size_t i = 0; i < n; ++i) {
+      chan_core* c = ops[order[i]].core;
+      if (i == 0 || c != ops[order[i - 1]].core) c->lock.lock();
+    }
+  }
+  void unlock_all() const {
+    for (std::size_t i = n; i-- > 0;) {
+      chan_core* c = ops[order[i]].core;
+      if (i == 0 || c != ops[order[i - 1]].core) c->lock.unlock();
+    }
+  }
+};
+
+bool unlock_lock_set(void* arg) {
+  static_cast<lock_set*>(arg)->unlock_all();
+  return true;
+}
+
+// Scratch arrays sized by the case count: inline for small selects.
+template <class T>
+class scratch {
+ public:
+  explicit scratch(std::size_t n) : data_(inline_) {
+    if (n > kInlineCases) {
+      heap_ = std::make_unique<T[]>(n);
+      data_ = heap_.get();
+    }
+  }
+  T& operator[](std::size_t i) { return data_[i]; }
+  T* data() { return data_; }
+
+ private:
+  T inline_[kInlineCases];
+  std::unique_ptr<T[]> heap_;
+  T* data_;
+};
+
+// Without taking a lock: true if op certainly cannot proceed now. Only buffered channels are
+// judged (count and closed are atomics); for unbuffered ones the wait queues decide, and
+// those need the lock. As in Go, the answer only has to have been true at one moment during
+// the call: count is loaded first with acquire so the later closed load cannot move before it,
+// and closed never goes back to false.
+bool obviously_blocked(const select_op& op) {
+  const chan_core* c = op.core;
+  if (c->cap == 0) return false;
+  if (op.dir == select_dir::recv) {
+    return c->count.load(std::memory_order_acquire) == 0 &&
+           !c->closed.load(std::memory_order_relaxed);
+  }
+  return !c->closed.load(std::memory_order_relaxed) &&
+         c->count.load(std::memory_order_relaxed) == c->cap;
+}
+
+// Pass 1 for one case, all locks held. Returns true if the case completed; the locks are
+// then released (and a woken partner readied). Throws for a send on a closed channel.
+bool try_case(select_op& op, const lock_set& locks) {
+  chan_core* c = op.core;
+  if (op.dir == select_dir::recv) {
+    if (rt::waiter* w = c->sendq.dequeue()) {
+      recv_from_waiter(c, w, op.elem);
+      op.received = true;
+      locks.unlock_all();
+      wake_waiter(w);
+      return true;
+    }
+    if (c->count.load(std::memory_order_relaxed) > 0) {
+      buffer_take(c, op.elem);
+      op.received = true;
+      locks.unlock_all();
+      return true;
+    }
+    if (c->closed.load(std::memory_order_relaxed)) {
+      op.received = false;
+      locks.unlock_all();
+      return true;
+    }
+    return false;
+  }
+  if (c->closed.load(std::memory_order_relaxed)) {
+    locks.unlock_all();
+    panic_send_closed();
+  }
+  if (rt::waiter* w = c->recvq.dequeue()) {
+    send_to_waiter(c, w, op.elem);
+    locks.unlock_all();
+    wake_waiter(w);
+    return true;
+  }
+  if (c->count.load(std::memory_order_relaxed) < c->cap) {
+    buffer_put(c, op.elem);
+    locks.unlock_all();
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::size_t select_run(select_op* ops, std::size_t n, bool has_default) {
+  if (n == 1 && !has_default) {
+    if (ops[0].dir == select_dir::send) {
+      chan_send(ops[0].core, ops[0].elem);
+    } else {
+      ops[0].received = chan_recv(ops[0].core, ops[0].elem);
+    }
+    return 0;
+  }
+  if (n >= kMaxCases) throw panic_error("select: too many cases (at most 65535)");
+
+  chan_scope scope;
+
+  // Poll order: an inside-out Fisher-Yates shuffle of the non-nil cases.
+  scratch<std::uint16_t> pollorder(n);
+  std::size_t norder = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (ops[i].core == nullptr) continue;
+    std::size_t j = rt::os::fastrandn(static_cast<std::uint32_t>(norder + 1));
+    pollorder[norder] = pollorder[j];
+    pollorder[j] = static_cast<std::uint16_t>(i);
+    ++norder;
+  }
+  if (norder == 0) {
+    if (has_default) return n;
+    block_forever(rt::waitreason::select_no_cases);
+  }
+  if (has_default) {
+    bool all_blocked = true;
+    for (std::size_t k = 0; k < norder && all_blocked; ++k) {
+      all_blocked = obviously_blocked(ops[pollorder[k]]);
+    }
+    if (all_blocked) return n;
+  }
+
+  scratch<std::uint16_t> lockorder(norder);
+  std::copy(pollorder.data(), pollorder.data() + norder, lockorder.data());
+  std::sort(lockorder.data(), lockorder.data() + norder, [ops](std::uint16_t a, std::uint16_t b) {
+    return std::less<chan_core*>()(ops[a].core, ops[b].core);
+  });
+  lock_set locks{ops, lockorder.data(), norder};
+  locks.lock_all();
+
+  // Pass 1: a ready case, in random order.
+  for (std::size_t k = 0; k < norder; ++k) {
+    std::size_t i = pollorder[k];
+    if (try_case(ops[i], locks)) return i;
+  }
+  if (has_default) {
+    locks.unlock_all();
+    return n;
+  }
+
+  // Pass 2: wait on every channel at once.
+  select_state state;
+  rt::waiter sleeper;
+  rt::waiter_init(&sleeper);
+  state.sleeper = &sleeper;
+  scratch<rt::waiter> waiters(norder);
+  for (std::size_t k = 0; k < norder; ++k) {
+    std::uint16_t i = lockorder[k];
+    rt::waiter* w = &waiters[k];
+    rt::waiter_init(w);
+    w->elem = ops[i].elem;
+    w->select_case = &state;
+    w->ticket = i;
+    chan_core* c = ops[i].core;
+    (ops[i].dir == select_dir::recv ? c->recvq : c->sendq).enqueue(w);
+  }
+  rt::waiter_block(&sleeper, rt::waitreason::select, &unlock_lock_set, &locks);
+
+  // Pass 3: leave every other channel's queue.
+  locks.lock_all();
+  rt::waiter* fired = state.fired;
+  if (fired == nullptr) rt::throw_bug("select_run: woken without a completed case");
+  for (std::size_t k = 0; k < norder; ++k) {
+    rt::waiter* w = &waiters[k];
+    if (w == fired) continue;
+    const select_op& op = ops[lockorder[k]];
+    (op.dir == select_dir::recv ? op.core->recvq : op.core->sendq).remove(w);
+  }
+  locks.unlock_all();
+
+  std::size_t i = static_cast<std::size_t>(fired->ticket);
+  if (ops[i].dir == select_dir::recv) {
+    ops[i].received = fired->success;
+  } else if (!fired->success) {
+    panic_send_closed();
+  }
+  return i;
+}
+
+}  // namespace goro::detail
