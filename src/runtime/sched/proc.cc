@@ -95,16 +95,19 @@ void casgstatus(G* gp, gstatus from, gstatus to) {
   }
 }
 
-void setgstatus(G* gp, gstatus from, gstatus to) {
+// Only the P's owner writes schedtick, so a load and a store do (no locked instruction);
+// sysmon reads it relaxed.
+inline void bump_schedtick(P* pp) {
+  pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1,
+                      std::memory_order_relaxed);
+}
+
+void setgstatus_failed(G* gp, gstatus from, gstatus to) {
   gstatus old = gp->status.load(std::memory_order_relaxed);
-  if (old != from) {
-    print_line().str("runtime: setgstatus: goroutine ").dec(gp->goid).str(" from ")
-        .udec(static_cast<unsigned>(from)).str(" to ").udec(static_cast<unsigned>(to))
-        .str(" but status is ").udec(static_cast<unsigned>(old)).chr('\n').flush();
-    throw_bug("setgstatus: bad incoming values");
-  }
-  // release: pairs with the acquire CAS or load of whoever looks at the G next.
-  gp->status.store(to, std::memory_order_release);
+  print_line().str("runtime: setgstatus: goroutine ").dec(gp->goid).str(" from ")
+      .udec(static_cast<unsigned>(from)).str(" to ").udec(static_cast<unsigned>(to))
+      .str(" but status is ").udec(static_cast<unsigned>(old)).chr('\n').flush();
+  throw_bug("setgstatus: bad incoming values");
 }
 
 // --- Runtime mode ---------------------------------------------------------------------------
@@ -305,7 +308,7 @@ namespace {
 
 void execute(M* mp, G* gp, bool inherit_time) {
   P* pp = mp->p;
-  if (!inherit_time) pp->schedtick.fetch_add(1, std::memory_order_relaxed);
+  if (!inherit_time) bump_schedtick(pp);
   setgstatus(gp, gstatus::runnable, gstatus::running);
   switch_to(mp, &mp->g0, gp);
 }
@@ -340,7 +343,7 @@ void schedule_next(M* mp, P* pp, G* prev) {
     switch_to(mp, prev, &mp->g0);
     return;
   }
-  if (!inherit_time) pp->schedtick.fetch_add(1, std::memory_order_relaxed);
+  if (!inherit_time) bump_schedtick(pp);
   setgstatus(next, gstatus::runnable, gstatus::running);
   switch_to(mp, prev, next);
 }
@@ -756,6 +759,10 @@ void newproc_commit(P* pp, G* gp, void (*entry)(void*), void* creator_pc, G* par
   setgstatus(gp, gstatus::idle, gstatus::runnable);
   if (pp != nullptr) {
     runqput(pp, gp, true);
+    // A spawner that has filled its P's queue yields at its next scheduling point, so the
+    // goroutines it made run while their stacks are still in cache, instead of piling up by
+    // the thousand (each on its own page) until sysmon preempts the spawner.
+    if (runq_size(pp) >= kRunqSize - 1) pp->preempt.store(true, std::memory_order_relaxed);
   } else {
     std::lock_guard<runtime_lock> guard(sched.lock);
     globrunqput(gp);
@@ -884,7 +891,7 @@ void yield() {
   mp->pending = after_switch::requeue;
   mp->pending_g = gp;
   if (next != nullptr) {
-    pp->schedtick.fetch_add(1, std::memory_order_relaxed);
+    bump_schedtick(pp);
     setgstatus(next, gstatus::runnable, gstatus::running);
     switch_to(mp, gp, next);
   } else {

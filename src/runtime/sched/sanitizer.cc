@@ -12,6 +12,8 @@
 
 namespace goro::rt {
 
+#if defined(GORO_ASAN) || defined(GORO_TSAN)
+
 GORO_NO_TSAN void sanitizer_start_switch(G* from, G* to) {
 #if defined(GORO_ASAN)
   M* mp = to->m;
@@ -64,6 +66,8 @@ GORO_NO_TSAN void sanitizer_init_g0(M* mp) {
 #endif
   (void)mp;
 }
+
+#endif  // GORO_ASAN || GORO_TSAN
 
 bool running_under_asan() {
 #if defined(GORO_ASAN)

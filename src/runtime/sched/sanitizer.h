@@ -36,6 +36,7 @@
 
 namespace goro::rt {
 
+#if defined(GORO_ASAN) || defined(GORO_TSAN)
 void sanitizer_start_switch(G* from, G* to);
 void sanitizer_finish_switch(G* resumed);
 // First switch into a new G (its stack has no ASan fake stack yet).
@@ -43,6 +44,15 @@ void sanitizer_finish_switch_first(G* gp);
 void sanitizer_new_g(G* gp);
 void sanitizer_free_g(G* gp);
 void sanitizer_init_g0(M* mp);
+#else
+// Plain builds: the hooks compile to nothing on the switch path.
+inline void sanitizer_start_switch(G*, G*) {}
+inline void sanitizer_finish_switch(G*) {}
+inline void sanitizer_finish_switch_first(G*) {}
+inline void sanitizer_new_g(G*) {}
+inline void sanitizer_free_g(G*) {}
+inline void sanitizer_init_g0(M*) {}
+#endif
 bool running_under_sanitizer();
 bool running_under_asan();
 

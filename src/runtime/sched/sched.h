@@ -18,8 +18,13 @@ G* getg();  // the running user G, or nullptr on g0 and on plain threads
 
 // --- Status changes (proc.cc) ---------------------------------------------------------------
 void casgstatus(G* gp, gstatus from, gstatus to);
-// For transitions only the G's owner can make; checks the old value, then stores.
-void setgstatus(G* gp, gstatus from, gstatus to);
+[[noreturn]] void setgstatus_failed(G* gp, gstatus from, gstatus to);
+// For transitions only the G's owner can make; checks the old value, then stores (release:
+// pairs with the acquire CAS or load of whoever looks at the G next).
+inline void setgstatus(G* gp, gstatus from, gstatus to) {
+  if (gp->status.load(std::memory_order_relaxed) != from) setgstatus_failed(gp, from, to);
+  gp->status.store(to, std::memory_order_release);
+}
 
 // --- Run queues (runq.cc) -------------------------------------------------------------------
 // Owner P only.
