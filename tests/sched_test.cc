@@ -372,6 +372,143 @@ TEST(SchedApi, PlainThreadCallsOutsideRun) {
   EXPECT_EQ(goro::blocking([] { return 11; }), 11);
 }
 
+// --- Timers ---------------------------------------------------------------------------------
+
+TEST_P(Sched, SleepLastsAtLeastDuration) {
+  constexpr int kSleepers = 8;
+  std::atomic<int> finished{0};
+  std::atomic<int> early{0};
+  run([&] {
+    for (int i = 0; i < kSleepers; ++i) {
+      goro::go([&] {
+        auto start = std::chrono::steady_clock::now();
+        goro::sleep(20ms);
+        if (std::chrono::steady_clock::now() - start < 20ms) early.fetch_add(1);
+        finished.fetch_add(1);
+      });
+    }
+    yield_until([&] { return finished.load() == kSleepers; });
+  });
+  EXPECT_EQ(finished.load(), kSleepers);
+  EXPECT_EQ(early.load(), 0) << "a sleep returned before its duration";
+}
+
+// Sleepers parked on the timer heaps of Ps that a resize removes still wake.
+TEST_P(Sched, TimersSurviveShrink) {
+  constexpr int kSleepers = 64;
+  std::atomic<int> sleeping{0};
+  std::atomic<int> woke{0};
+  run(
+      [&] {
+        for (int i = 0; i < kSleepers; ++i) {
+          goro::go([&] {
+            sleeping.fetch_add(1);
+            goro::sleep(30ms);
+            woke.fetch_add(1);
+          });
+        }
+        yield_until([&] { return sleeping.load() == kSleepers; });
+        goro::gomaxprocs(1);
+        yield_until([&] { return woke.load() == kSleepers; });
+      },
+      "4");
+  EXPECT_EQ(woke.load(), kSleepers);
+}
+
+// --- Exit and abandoned goroutines ----------------------------------------------------------
+
+// main returns while another goroutine spins with no scheduling point. goro::run must still
+// return main's status (the spinner is abandoned), whichever thread the spinner landed on.
+GORO_CHILD_SCENARIO(main_returns_while_spinning) {
+  static std::atomic<bool> started{false};
+  int status = goro::run(0, nullptr, [] {
+    goro::go([] {
+      started.store(true);
+      for (;;) {
+      }
+    });
+    while (!started.load()) goro::yield();
+    // Give the spinner time to take over any thread, including the one that called run.
+    goro::sleep(30ms);
+    return 7;
+  });
+  std::printf("run=%d\n", status);
+  std::fflush(stdout);
+  ::_exit(0);
+}
+
+// NOTE: disabled because it hangs: the spinner can run on the thread that called goro::run
+// (m0) while main moves to another thread, and when main returns there, m0 never reaches a
+// scheduling point to return from goro::run. Enable once m0 runs only the main goroutine.
+TEST(SchedExit, DISABLED_RunReturnsWhileGoroutineSpins) {
+  auto r = goro_test::run_child("main_returns_while_spinning", {"GOMAXPROCS=2"}, 10s);
+  ASSERT_TRUE(r.exited) << goro_test::describe(r);
+  EXPECT_EQ(r.exit_status, 0) << goro_test::describe(r);
+  EXPECT_NE(r.out.find("run=7\n"), std::string::npos) << goro_test::describe(r);
+}
+
+// Run 1 ends while a goroutine is inside a blocking call, so the goroutine is abandoned.
+// Run 2 then ends the call: its goroutine must not continue, and run 2 must run its own
+// goroutines to completion undisturbed by the old run's thread.
+std::atomic<bool> reader_entered{false};
+std::atomic<bool> reader_continued{false};
+int abandon_pipe[2];
+
+GORO_CHILD_SCENARIO(abandoned_reader_then_second_run) {
+  if (::pipe(abandon_pipe) != 0) return 10;
+  int first = goro::run(0, nullptr, [] {
+    goro::go([] {
+      reader_entered.store(true);
+      char byte = 0;
+      goro::blocking([&byte] { return ::read(abandon_pipe[0], &byte, 1); });
+      reader_continued.store(true);
+    });
+    while (!reader_entered.load()) goro::yield();
+    return 7;
+  });
+  std::printf("run1=%d\n", first);
+  std::fflush(stdout);
+
+  constexpr int kWorkers = 200;
+  int second = goro::run(0, nullptr, [] {
+    char byte = 1;
+    if (::write(abandon_pipe[1], &byte, 1) != 1) return 11;
+    std::atomic<int> finished{0};
+    for (int i = 0; i < kWorkers; ++i) {
+      goro::go([&finished, i] {
+        for (int round = 0; round < 20; ++round) {
+          if ((round + i) % 5 == 0) {
+            goro::sleep(100us);
+          } else {
+            goro::yield();
+          }
+        }
+        finished.fetch_add(1);
+      });
+    }
+    while (finished.load() != kWorkers) goro::sleep(1ms);
+    while (goro::num_goroutine() != 1) goro::sleep(1ms);
+    // Leave the released thread time to misbehave before the final count.
+    goro::sleep(20ms);
+    return goro::num_goroutine() == 1 ? 0 : 12;
+  });
+  std::printf("run2=%d\n", second);
+  std::printf("reader_continued=%d\n", reader_continued.load() ? 1 : 0);
+  std::fflush(stdout);
+  return 0;
+}
+
+TEST(SchedExit, AbandonedGoroutineStaysAbandoned) {
+  auto r = goro_test::run_child("abandoned_reader_then_second_run", {"GOMAXPROCS=2"}, 30s);
+  ASSERT_TRUE(r.exited) << goro_test::describe(r);
+  EXPECT_EQ(r.exit_status, 0) << goro_test::describe(r);
+  EXPECT_NE(r.out.find("run1=7\n"), std::string::npos) << goro_test::describe(r);
+  EXPECT_NE(r.out.find("run2=0\n"), std::string::npos) << goro_test::describe(r);
+  EXPECT_NE(r.out.find("reader_continued=0\n"), std::string::npos)
+      << "a goroutine abandoned at exit ran again\n"
+      << goro_test::describe(r);
+}
+
 // --- Idle CPU -------------------------------------------------------------------------------
 
 constexpr int kIdleSleepers = 1000;
