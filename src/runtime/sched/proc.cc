@@ -874,6 +874,16 @@ void yield() {
   mp = getm();
   pp = mp->p;
 
+  // Run this P's expired timers first, as Go's Gosched does on its way through schedule():
+  // while this goroutine keeps the P busy, no other M services the P's heap, so a goroutine
+  // that polls with yield would otherwise never see its own timers fire.
+  std::int64_t timer0 = pp->timer0_when.load(std::memory_order_acquire);
+  if (timer0 != 0) {
+    std::int64_t now = os::nanotime();
+    std::int64_t next = 0;
+    if (timer0 <= now) check_timers(pp, now, &next);
+  }
+
   // Nothing else on this P: take a batch from the global queue, as Go's Gosched would find
   // it there, or return at once if there is nothing anywhere.
   G* next = nullptr;

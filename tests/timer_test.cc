@@ -1,0 +1,439 @@
+// Tests for goro's timers with Go 1.23 semantics: sleep never returns early, after/timer/ticker
+// deliver on synchronous channels (size and capacity 0), the stop/reset truth table including a
+// timer that fired but whose value nobody received, tickers dropping ticks for a slow receiver,
+// unreferenced timers leaving the heap (a million after() selects stay flat in memory), and
+// deadlock detection around timer channels (in child processes).
+//
+// Checks that something does NOT arrive wait a generous multiple of the timer's delay: a
+// correct implementation passes them whatever the machine's speed.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "child_process.h"
+#include "goro/chan.hpp"
+#include "goro/runtime.hpp"
+#include "goro/select.hpp"
+#include "goro/sync.hpp"
+#include "goro/time.hpp"
+#include "lib/chan_core.h"
+#include "runtime/sched/runtime2.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using goro::time_point;
+using goro_test::describe;
+using goro_test::run_child;
+using goro_test::scoped_env;
+using steady = std::chrono::steady_clock;
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
+class Timer : public ::testing::TestWithParam<const char*> {
+ protected:
+  template <class F>
+  int run(F&& main) {
+    scoped_env godebug("GODEBUG", GetParam());
+    scoped_env procs("GOMAXPROCS", "4");
+    return goro::run(0, nullptr, std::forward<F>(main));
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Godebug, Timer, ::testing::Values("", "goromigrate=1"),
+                         [](const auto& param_info) {
+                           return std::string(param_info.param[0] == '\0' ? "plain" : "migrate");
+                         });
+
+// A non-blocking receive: the value if one is ready now.
+std::optional<time_point> poll(const goro::chan<time_point>& c) {
+  std::optional<time_point> got;
+  goro::select(goro::on_recv(c, [&](std::optional<time_point> v) { got = v; }),
+               goro::on_default([] {}));
+  return got;
+}
+
+// Yields until the timer behind c has put its value in the channel's buffer (which
+// size() hides, as Go 1.23 does). Fails after 20 s instead of hanging.
+bool wait_until_buffered(const goro::chan<time_point>& c) {
+  auto deadline = steady::now() + 20s;
+  while (c.core()->count.load(std::memory_order_relaxed) == 0) {
+    if (steady::now() > deadline) {
+      ADD_FAILURE() << "the timer did not fire within 20 s";
+      return false;
+    }
+    goro::yield();
+  }
+  return true;
+}
+
+// --- sleep and after ------------------------------------------------------------------------
+
+TEST_P(Timer, SleepNeverReturnsEarly) {
+  run([] {
+    for (auto d : {1ms, 10ms, 25ms}) {
+      auto start = steady::now();
+      goro::sleep(d);
+      EXPECT_GE(steady::now() - start, d);
+    }
+  });
+}
+
+TEST_P(Timer, AfterDeliversOnceAfterDelay) {
+  run([] {
+    auto start = steady::now();
+    auto c = goro::after(20ms);
+    EXPECT_EQ(c.size(), 0u);
+    EXPECT_EQ(c.capacity(), 0u);
+    std::optional<time_point> v = c.recv();
+    ASSERT_TRUE(v.has_value());
+    EXPECT_GE(steady::now() - start, 20ms);
+    EXPECT_GE(*v - start, 20ms);
+    goro::sleep(20ms);
+    EXPECT_FALSE(poll(c).has_value()) << "after() delivered twice";
+  });
+}
+
+TEST_P(Timer, ChannelReportsZeroWhenFired) {
+  run([] {
+    goro::timer t(1ms);
+    auto c = t.channel();
+    ASSERT_TRUE(wait_until_buffered(c));
+    EXPECT_EQ(c.size(), 0u);
+    EXPECT_EQ(c.capacity(), 0u);
+    EXPECT_TRUE(poll(c).has_value());
+  });
+}
+
+TEST_P(Timer, PlainThreadReceives) {
+  run([] {
+    auto c = goro::after(10ms);
+    std::optional<time_point> got;
+    auto start = steady::now();
+    std::thread plain([&] { got = c.recv(); });
+    goro::blocking([&] { plain.join(); });
+    EXPECT_TRUE(got.has_value());
+    EXPECT_GE(steady::now() - start, 10ms);
+  });
+}
+
+TEST_P(Timer, SelectWakesOnEarliestTimer) {
+  run([] {
+    auto start = steady::now();
+    std::size_t chosen = goro::select(goro::on_recv(goro::after(1h), [](auto) {}),
+                                      goro::on_recv(goro::after(15ms), [](auto) {}));
+    EXPECT_EQ(chosen, 1u);
+    EXPECT_GE(steady::now() - start, 15ms);
+  });
+}
+
+// --- stop / reset truth table ---------------------------------------------------------------
+
+TEST_P(Timer, StopPendingReturnsTrue) {
+  run([] {
+    goro::timer t(10ms);
+    EXPECT_TRUE(t.stop());
+    EXPECT_FALSE(t.stop()) << "second stop";
+    goro::sleep(40ms);
+    EXPECT_FALSE(poll(t.channel()).has_value()) << "a stopped timer delivered";
+  });
+}
+
+TEST_P(Timer, StopFiredNotReceivedDrains) {
+  run([] {
+    goro::timer t(1ms);
+    ASSERT_TRUE(wait_until_buffered(t.channel()));
+    EXPECT_TRUE(t.stop()) << "the fired value was not received yet, so stop prevents it";
+    EXPECT_FALSE(poll(t.channel()).has_value()) << "stale value received after stop";
+    EXPECT_FALSE(t.stop());
+  });
+}
+
+TEST_P(Timer, StopAfterReceiveReturnsFalse) {
+  run([] {
+    goro::timer t(1ms);
+    EXPECT_TRUE(t.channel().recv().has_value());
+    EXPECT_FALSE(t.stop());
+  });
+}
+
+TEST_P(Timer, ResetPendingReturnsTrue) {
+  run([] {
+    goro::timer t(1h);
+    auto start = steady::now();
+    EXPECT_TRUE(t.reset(15ms));
+    EXPECT_TRUE(t.channel().recv().has_value());
+    EXPECT_GE(steady::now() - start, 15ms);
+    goro::sleep(30ms);
+    EXPECT_FALSE(poll(t.channel()).has_value()) << "reset timer delivered twice";
+  });
+}
+
+TEST_P(Timer, ResetFiredNotReceivedDropsStaleValue) {
+  run([] {
+    goro::timer t(1ms);
+    ASSERT_TRUE(wait_until_buffered(t.channel()));
+    EXPECT_TRUE(t.reset(1h));
+    EXPECT_FALSE(poll(t.channel()).has_value()) << "stale value received after reset";
+    EXPECT_TRUE(t.stop());
+  });
+}
+
+TEST_P(Timer, ResetAfterReceiveFiresAgain) {
+  run([] {
+    goro::timer t(1ms);
+    EXPECT_TRUE(t.channel().recv().has_value());
+    auto start = steady::now();
+    EXPECT_FALSE(t.reset(10ms));
+    std::optional<time_point> v = t.channel().recv();
+    ASSERT_TRUE(v.has_value());
+    EXPECT_GE(*v - start, 10ms);
+  });
+}
+
+TEST_P(Timer, ResetStoppedFiresAgain) {
+  run([] {
+    goro::timer t(1h);
+    EXPECT_TRUE(t.stop());
+    EXPECT_FALSE(t.reset(5ms));
+    EXPECT_TRUE(t.channel().recv().has_value());
+  });
+}
+
+TEST_P(Timer, ZeroDelayFiresAtOnce) {
+  run([] {
+    goro::timer t(0ns);
+    EXPECT_TRUE(t.channel().recv().has_value());
+    EXPECT_TRUE(goro::after(-1s).recv().has_value());
+  });
+}
+
+// Many goroutines stop and reset their timers at random moments around the firing time; a
+// true stop must leave nothing to receive, and a reset timer must deliver exactly once.
+TEST_P(Timer, StopResetStress) {
+  constexpr int kGoroutines = 32;
+  constexpr int kRounds = 100;
+  std::atomic<int> stale{0};
+  run([&] {
+    goro::wait_group wg;
+    wg.add(kGoroutines);
+    for (int g = 0; g < kGoroutines; ++g) {
+      goro::go([&, g] {
+        for (int i = 0; i < kRounds; ++i) {
+          goro::timer t(std::chrono::microseconds((g * 7 + i * 13) % 200));
+          for (int spin = 0; spin < i % 5; ++spin) goro::yield();
+          if (i % 2 == 0) {
+            if (t.stop() && poll(t.channel()).has_value()) stale.fetch_add(1);
+          } else {
+            t.reset(std::chrono::microseconds(50));
+            if (!t.channel().recv().has_value()) stale.fetch_add(1);
+            if (poll(t.channel()).has_value()) stale.fetch_add(1);
+          }
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+  });
+  EXPECT_EQ(stale.load(), 0);
+}
+
+// --- ticker ---------------------------------------------------------------------------------
+
+TEST_P(Timer, TickerTicksRepeatedly) {
+  run([] {
+    goro::ticker tk(2ms);
+    auto start = steady::now();
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(tk.channel().recv().has_value());
+    EXPECT_GE(steady::now() - start, 10ms);
+    EXPECT_EQ(tk.channel().size(), 0u);
+    EXPECT_EQ(tk.channel().capacity(), 0u);
+  });
+}
+
+// A receiver that is 50 ticks late gets one waiting tick, and the next tick is a fresh one:
+// the missed ticks were dropped, not queued.
+TEST_P(Timer, TickerDropsTicksForSlowReceiver) {
+  run([] {
+    goro::ticker tk(1ms);
+    goro::sleep(50ms);
+    ASSERT_TRUE(tk.channel().recv().has_value());
+    auto after_first = steady::now();
+    std::optional<time_point> second = tk.channel().recv();
+    ASSERT_TRUE(second.has_value());
+    EXPECT_GE(*second, after_first - 1ms) << "a tick older than the first receive was queued";
+  });
+}
+
+TEST_P(Timer, TickerStopAndReset) {
+  run([] {
+    goro::ticker tk(1ms);
+    ASSERT_TRUE(tk.channel().recv().has_value());
+    tk.stop();
+    goro::sleep(20ms);
+    EXPECT_FALSE(poll(tk.channel()).has_value()) << "tick after stop";
+    auto start = steady::now();
+    tk.reset(10ms);
+    ASSERT_TRUE(tk.channel().recv().has_value());
+    EXPECT_GE(steady::now() - start, 10ms);
+    tk.stop();
+  });
+}
+
+TEST_P(Timer, TickerRejectsNonPositiveInterval) {
+  run([] {
+    try {
+      goro::ticker tk(0ns);
+      ADD_FAILURE() << "ticker(0) did not throw";
+    } catch (const goro::panic_error& e) {
+      EXPECT_STREQ(e.what(), "non-positive interval for NewTicker");
+    }
+    goro::ticker tk(1h);
+    EXPECT_THROW(tk.reset(-1ms), goro::panic_error);
+  });
+}
+
+// --- memory: unreferenced timers leave the heap ---------------------------------------------
+
+std::int64_t resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return -1;
+  long size = 0;
+  long resident = 0;
+  int n = std::fscanf(f, "%ld %ld", &size, &resident);
+  std::fclose(f);
+  if (n != 2) return -1;
+  return static_cast<std::int64_t>(resident) * ::sysconf(_SC_PAGESIZE);
+}
+
+// Go 1.23's motivating case: time.After in a select loop. Each iteration makes a timer and a
+// channel that nobody references once the select returns; without release on the last handle
+// a million of them (about 200 bytes each plus a heap slot) would stay until they fire.
+TEST_P(Timer, AfterInSelectLoopStaysFlat) {
+  const int iterations = kSanitized ? 200'000 : 1'000'000;
+  std::int64_t before = 0;
+  std::int64_t after = 0;
+  std::int32_t timers_left = -1;
+  run([&] {
+    // Warm up the allocator so that its first arenas are not counted as growth.
+    for (int i = 0; i < 10'000; ++i) {
+      goro::select(goro::on_recv(goro::after(1h), [](auto) {}), goro::on_default([] {}));
+    }
+    before = resident_bytes();
+    int defaults = 0;
+    for (int i = 0; i < iterations; ++i) {
+      goro::select(goro::on_recv(goro::after(1h), [](auto) {}),
+                   goro::on_default([&] { ++defaults; }));
+    }
+    after = resident_bytes();
+    timers_left = goro::rt::sched.ntimers.load();
+    EXPECT_EQ(defaults, iterations);
+  });
+  ASSERT_GT(before, 0);
+  // Leaked timers would cost >= 200 MB here; 32 MB leaves room for allocator noise.
+  EXPECT_LT(after - before, std::int64_t{32} << 20)
+      << "RSS grew from " << before << " to " << after << " bytes";
+  EXPECT_LE(timers_left, 1) << "timers still in the heaps";
+}
+
+TEST_P(Timer, DroppedTimerObjectLeavesHeap) {
+  std::int32_t during = -1;
+  std::int32_t left = -1;
+  run([&] {
+    {
+      std::vector<goro::timer> timers;
+      for (int i = 0; i < 100; ++i) timers.emplace_back(1h);
+      during = goro::rt::sched.ntimers.load();
+    }
+    left = goro::rt::sched.ntimers.load();
+  });
+  EXPECT_GE(during, 100);
+  EXPECT_EQ(left, 0);
+}
+
+TEST_P(Timer, ChannelOutlivesTimerObject) {
+  run([] {
+    goro::chan<time_point> c = goro::chan<time_point>::nil();
+    {
+      goro::timer t(5ms);
+      c = t.channel();
+    }
+    EXPECT_TRUE(c.recv().has_value()) << "the timer stopped with its object";
+  });
+}
+
+// --- deadlock detection (child processes) ---------------------------------------------------
+
+GORO_CHILD_SCENARIO(wait_on_timer_channel) {
+  return goro::run(0, nullptr, [] {
+    goro::timer t(30ms);
+    t.channel().recv();
+    std::puts("timer received");
+    return 0;
+  });
+}
+
+GORO_CHILD_SCENARIO(wait_on_stopped_timer) {
+  return goro::run(0, nullptr, [] {
+    goro::timer t(30ms);
+    t.stop();
+    t.channel().recv();
+    return 0;
+  });
+}
+
+GORO_CHILD_SCENARIO(wait_on_nil_channel) {
+  return goro::run(0, nullptr, [] {
+    goro::chan<time_point>::nil().recv();
+    return 0;
+  });
+}
+
+TEST(TimerDeadlock, PendingTimerIsNotDeadlock) {
+  auto r = run_child("wait_on_timer_channel", {"GOMAXPROCS=1"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  EXPECT_NE(r.out.find("timer received"), std::string::npos) << describe(r);
+}
+
+TEST(TimerDeadlock, StoppedTimerChannelIsDeadlock) {
+  auto r = run_child("wait_on_stopped_timer", {"GOTRACEBACK"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(r.err.starts_with("fatal error: all goroutines are asleep - deadlock!\n"))
+      << describe(r);
+  EXPECT_NE(r.err.find("goroutine 1 [chan receive]:"), std::string::npos) << describe(r);
+}
+
+TEST(TimerDeadlock, NilChannelIsDeadlock) {
+  auto r = run_child("wait_on_nil_channel", {"GOTRACEBACK"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_NE(r.err.find("goroutine 1 [chan receive (nil chan)]:"), std::string::npos)
+      << describe(r);
+}
+
+TEST(TimerOutsideRun, Throws) {
+  EXPECT_THROW(goro::timer(1ms), goro::panic_error);
+}
+
+}  // namespace
