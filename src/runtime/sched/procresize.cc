@@ -68,9 +68,9 @@ void gcstopm(M* mp) {
   if (--sched.stopwait == 0) sched.stopnote.wakeup();
 }
 
+// The caller holds world_lock (see goro::gomaxprocs).
 void stop_the_world(M* mp, const char* reason) {
   (void)reason;
-  world_lock.lock();
   P* own = mp->p;
   {
     std::lock_guard<runtime_lock> guard(sched.lock);
@@ -225,6 +225,16 @@ int gomaxprocs(int n) {
   if (n > kMaxProcs) {
     throw panic_error("goro::gomaxprocs: " + std::to_string(n) + " is more than the maximum of " +
                       std::to_string(kMaxProcs));
+  }
+  // Wait for a concurrent resize as a goroutine, before entering runtime mode: that resize
+  // must stop our P too, and a P in status running is stopped only by its own M, so an M
+  // blocked on world_lock while holding its P would deadlock the two resizes. yield leaves
+  // the P claimable (status user) and stops it itself once the world is being stopped.
+  while (!world_lock.try_lock()) goro::yield();
+  previous = sched.gomaxprocs.load(std::memory_order_relaxed);
+  if (n == previous) {
+    world_lock.unlock();
+    return previous;
   }
   runtime_mode mode;
   stop_the_world(mode.m(), "GOMAXPROCS");
