@@ -66,6 +66,26 @@ GORO_CHILD_SCENARIO(two_goroutines_park_forever) {
   });
 }
 
+// A main goroutine wired to its thread sleeps in stoplockedm (counted in nmidlelocked), not in
+// stopm; the detector must count that thread as idle too.
+GORO_CHILD_SCENARIO(locked_main_parks_forever) {
+  return goro::run(0, nullptr, [] {
+    goro::lock_os_thread();
+    goro::go([] { rt::park(rt::waitreason::chan_send, nullptr, nullptr); });
+    rt::park(rt::waitreason::chan_receive, nullptr, nullptr);
+    return 0;
+  });
+}
+
+TEST(Deadlock, LockedMainParkedWithoutWaker) {
+  auto r = run_child("locked_main_parks_forever", {"GOTRACEBACK", "GOMAXPROCS=2"}, 10s);
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(r.err.starts_with(kDeadlockLine)) << describe(r);
+  EXPECT_NE(r.err.find("goroutine 1 [chan receive, locked to thread]:\n"), std::string::npos)
+      << describe(r);
+}
+
 TEST(Deadlock, DumpListsEveryGoroutine) {
   auto r = run_child("two_goroutines_park_forever", {"GOTRACEBACK"});
   ASSERT_TRUE(r.exited) << describe(r);

@@ -338,6 +338,63 @@ TEST_P(Sched, GomaxprocsResizeWhileRunning) {
   EXPECT_EQ(previous, (std::vector<int>{2, 1, 4, 2}));
 }
 
+// Several goroutines resize at once while others work and one sits in a blocking call, so
+// stop-the-world meets Ps in every state: running, user, syscall and idle.
+TEST_P(Sched, ConcurrentGomaxprocsCalls) {
+  constexpr int kResizers = 6;
+  constexpr int kWorkers = 32;
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::atomic<int> resizers_done{0};
+  std::atomic<int> workers_done{0};
+  std::atomic<bool> reader_done{false};
+  std::atomic<bool> reader_entered{false};
+  run(
+      [&] {
+        goro::go([&] {
+          reader_entered.store(true);
+          char byte = 0;
+          goro::blocking([&] { return ::read(fds[0], &byte, 1); });
+          reader_done.store(true);
+        });
+        yield_until([&] { return reader_entered.load(); });
+        for (int w = 0; w < kWorkers; ++w) {
+          goro::go([&] {
+            for (int r = 0; r < 100; ++r) {
+              if (r % 7 == 0) {
+                goro::sleep(20us);
+              } else {
+                goro::yield();
+              }
+            }
+            workers_done.fetch_add(1);
+          });
+        }
+        for (int k = 0; k < kResizers; ++k) {
+          goro::go([&, k] {
+            for (int r = 0; r < 30; ++r) {
+              int previous = goro::gomaxprocs(1 + (k + r) % 4);
+              EXPECT_GE(previous, 1);
+              EXPECT_LE(previous, 4);
+              goro::yield();
+            }
+            resizers_done.fetch_add(1);
+          });
+        }
+        yield_until([&] { return resizers_done.load() == kResizers; });
+        yield_until([&] { return workers_done.load() == kWorkers; });
+        char byte = 1;
+        EXPECT_EQ(::write(fds[1], &byte, 1), 1);
+        yield_until([&] { return reader_done.load(); });
+      },
+      "2");
+  ::close(fds[0]);
+  ::close(fds[1]);
+  EXPECT_EQ(resizers_done.load(), kResizers);
+  EXPECT_EQ(workers_done.load(), kWorkers);
+  EXPECT_TRUE(reader_done.load());
+}
+
 // --- Plain threads --------------------------------------------------------------------------
 
 TEST_P(Sched, PlainThreadStartsGoroutine) {
@@ -362,6 +419,25 @@ TEST_P(Sched, PlainThreadStartsGoroutine) {
   EXPECT_TRUE(goroutine_ran.load());
   EXPECT_GT(goroutine_saw_id.load(), 1);
   EXPECT_EQ(thread_saw_id.load(), 0);
+}
+
+TEST_P(Sched, PlainThreadGoAfterRunThrows) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> threw{0};
+  std::thread plain;
+  run([&] {
+    plain = std::thread([&] {
+      while (!stop.load()) std::this_thread::yield();
+      try {
+        goro::go([] {});
+      } catch (const goro::panic_error&) {
+        threw.fetch_add(1);
+      }
+    });
+  });
+  stop.store(true);
+  plain.join();
+  EXPECT_EQ(threw.load(), 1) << "goro::go from a plain thread after goro::run returned";
 }
 
 TEST(SchedApi, PlainThreadCallsOutsideRun) {
@@ -499,7 +575,7 @@ GORO_CHILD_SCENARIO(abandoned_reader_then_second_run) {
 }
 
 TEST(SchedExit, AbandonedGoroutineStaysAbandoned) {
-  auto r = goro_test::run_child("abandoned_reader_then_second_run", {"GOMAXPROCS=2"}, 30s);
+  auto r = goro_test::run_child("abandoned_reader_then_second_run", {"GOMAXPROCS=2"}, 10s);
   ASSERT_TRUE(r.exited) << goro_test::describe(r);
   EXPECT_EQ(r.exit_status, 0) << goro_test::describe(r);
   EXPECT_NE(r.out.find("run1=7\n"), std::string::npos) << goro_test::describe(r);
