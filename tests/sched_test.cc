@@ -270,6 +270,41 @@ TEST_P(Sched, BlockingCallHandsOffP) {
   EXPECT_EQ(value, 42);
 }
 
+// With one P held by a goroutine that spins until a blocking call has returned, the caller
+// of that call can only continue if sysmon takes the P from the spinner and gives it to the
+// goroutine waiting for a P in the global queue.
+TEST_P(Sched, BlockingReturnGetsPFromSpinner) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::atomic<bool> reader_entered{false};
+  std::atomic<bool> reader_done{false};
+  std::atomic<bool> spinner_done{false};
+  run(
+      [&] {
+        goro::go([&] {
+          reader_entered.store(true);
+          char byte = 0;
+          goro::blocking([&] { return ::read(fds[0], &byte, 1); });
+          reader_done.store(true);
+        });
+        yield_until([&] { return reader_entered.load(); });
+        goro::go([&] {
+          while (!reader_done.load(std::memory_order_relaxed)) {
+          }
+          spinner_done.store(true);
+        });
+        char byte = 1;
+        EXPECT_EQ(::write(fds[1], &byte, 1), 1);
+        goro::sleep(1ms);
+        yield_until([&] { return spinner_done.load(); });
+      },
+      "1");
+  ::close(fds[0]);
+  ::close(fds[1]);
+  EXPECT_TRUE(reader_done.load());
+  EXPECT_TRUE(spinner_done.load());
+}
+
 TEST_P(Sched, BlockingPropagatesException) {
   bool caught = false;
   run([&] {
