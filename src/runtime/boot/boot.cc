@@ -330,6 +330,7 @@ int run_main(int argc, char** argv, main_entry entry, void* main) {
   }
 
   reset_sched();
+  run_epoch.fetch_add(1, std::memory_order_relaxed);
   trace = phase_trace{};
   trace.on = early_inittrace();
   trace.requested = trace.on;
@@ -354,6 +355,7 @@ int run_main(int argc, char** argv, main_entry entry, void* main) {
 
   m0 = new M;
   m0->id = sched.mnext++;
+  m0->epoch = run_epoch.load(std::memory_order_relaxed);
   m0->alllink = sched.allm;
   sched.allm = m0;
   sched.mcount_alive.store(1, std::memory_order_relaxed);

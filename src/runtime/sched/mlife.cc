@@ -117,6 +117,7 @@ M* allocm() {
     fatal("thread exhaustion");
   }
   mp->id = sched.mnext++;
+  mp->epoch = run_epoch.load(std::memory_order_relaxed);
   mp->alllink = sched.allm;
   sched.allm = mp;
   sched.mcount_alive.fetch_add(1, std::memory_order_relaxed);

@@ -59,6 +59,7 @@ namespace goro::rt {
 
 schedt sched;
 M* m0 = nullptr;
+std::atomic<std::uint64_t> run_epoch{0};
 
 namespace {
 
@@ -112,7 +113,18 @@ void setgstatus_failed(G* gp, gstatus from, gstatus to) {
 
 // --- Runtime mode ---------------------------------------------------------------------------
 
+void stale_m_park(M* mp) {
+  if (mp->epoch == run_epoch.load(std::memory_order_relaxed)) return;
+  // This M was abandoned when an earlier goro::run ended (its goroutine was in its own code
+  // or a blocking call) and has now reached the runtime. Its goroutine must never run again
+  // (Go's rule for goroutines alive at exit), and the current run's state is not its own:
+  // the thread sleeps for the rest of the process.
+  std::atomic<std::uint32_t> never{0};
+  for (;;) os::futex_wait(&never, 0, -1);
+}
+
 P* acquire_p(M* mp) {
+  stale_m_park(mp);
   G* gp = mp->curg.load(std::memory_order_relaxed);
   if (gp != nullptr && gp->runtime_depth++ > 0) return mp->p;
 
@@ -314,6 +326,7 @@ void execute(M* mp, G* gp, bool inherit_time) {
 }
 
 bool must_migrate(M* mp, G* gp) {
+  if (gp->avoid_m0 && mp == m0) return true;
   return gp->last_m == mp && debug_migrate() && !mp->lockedg && gp->lockedm == nullptr;
 }
 
@@ -620,7 +633,10 @@ void migrate(M* mp, G* gp) {
 void schedule_loop(M* mp) {
   for (;;) {
     if (sched.exiting.load(std::memory_order_acquire)) {
-      if (mp == m0) return;
+      if (mp == m0) {
+        sched.m0_exit_note.wakeup();  // main_goexit on another M waits for this
+        return;
+      }
       if (mp->p != nullptr) {
         releasep(mp);
       }
@@ -654,7 +670,8 @@ void schedule_loop(M* mp) {
       startlockedm(mp, gp);
       continue;
     }
-    if (must_migrate(mp, gp) && sched.mcount_alive.load(std::memory_order_relaxed) < 64) {
+    if (must_migrate(mp, gp) &&
+        (gp->avoid_m0 || sched.mcount_alive.load(std::memory_order_relaxed) < 64)) {
       migrate(mp, gp);
       continue;
     }
@@ -792,7 +809,21 @@ void main_goexit(int status) {
   gp->lockedm = nullptr;
   mp->lockedg = nullptr;
   // m0 may be asleep in stopm, or about to be; either way it finds `exiting` set.
-  if (mp != m0) m0->park.wakeup();
+  if (mp != m0) {
+    m0->park.wakeup();
+    // m0 may instead be running a goroutine that never reaches a scheduling point. Go would
+    // exit the process when main returns; goro::run cannot return on another thread, so after
+    // a second it does what Go does.
+    constexpr std::int64_t kM0ExitWaitNs = 1'000'000'000;
+    if (!sched.m0_exit_note.sleep(kM0ExitWaitNs)) {
+      G* busy = m0->curg.load(std::memory_order_relaxed);
+      print_line().str("goro: main returned, but the thread that called goro::run is still "
+                       "running goroutine ").dec(busy != nullptr ? busy->goid : 0)
+          .str(", which has not reached a scheduling point for a second; exiting the "
+               "process with main's status\n").flush();
+      std::exit(status);
+    }
+  }
   mp->pending = after_switch::none;
   switch_to(mp, gp, &mp->g0);
   throw_bug("main_goexit: main goroutine resumed");

@@ -111,6 +111,9 @@ struct G {
   std::int32_t runtime_depth = 0;
 
   bool started = false;    // has run at least once (its stack holds real frames)
+  // Must not run on m0 until cleared: set when the G is about to make a blocking call on the
+  // thread that called goro::run, which has to stay free to return from it (syscall.cc).
+  bool avoid_m0 = false;
   bool is_main = false;    // goroutine 1
   bool is_system = false;  // runtime-created, excluded from num_goroutine and checkdead
 
@@ -145,6 +148,10 @@ struct M {
   P* oldp = nullptr;
 
   std::int64_t id = 0;
+  // The goro::run this M belongs to (run_epoch when it was created). An M abandoned at the
+  // end of a run (still in goroutine code or a blocking call) that reaches the runtime during
+  // a later run must not touch that run's state (stale_m_park, proc.cc).
+  std::uint64_t epoch = 0;
   bool spinning = false;      // looking for work, counted in sched.nmspinning
   // Sleeping on `park`; written by the M, read by schedtrace and shutdown (relaxed).
   std::atomic<bool> blocked{false};
@@ -324,7 +331,8 @@ struct schedt {
   // Exit of the main goroutine: set once, read by every scheduling point.
   std::atomic<bool> exiting{false};
   int exit_status = 0;
-  note m0_exit_note;  // wakes m0 when main ended on another M
+  // m0 wakes it when it leaves the scheduling loop at exit; main_goexit on another M waits.
+  note m0_exit_note;
 
   // All Gs and all Ms ever created in this run.
   runtime_lock allg_lock;
@@ -349,6 +357,8 @@ struct schedt {
 
 extern schedt sched;
 extern M* m0;
+// Incremented by every goro::run (relaxed: an abandoned M only compares it with its own).
+extern std::atomic<std::uint64_t> run_epoch;
 
 // Upper bound for GOMAXPROCS (Go's is 2^20; goro's Ps carry a 2 KiB run queue each).
 inline constexpr std::int32_t kMaxProcs = 1024;

@@ -81,6 +81,8 @@ void park(waitreason reason, unlock_fn unlockf, void* arg);
 // Runtime-mode bracket: acquire_p returns the P now owned in status running, taking a new P
 // (and possibly waiting for one) if sysmon or stop-the-world claimed the old one.
 P* acquire_p(M* mp);
+// Parks the thread forever if mp belongs to an earlier goro::run (see M::epoch).
+void stale_m_park(M* mp);
 void release_p_to_user(M* mp);
 // RAII form for runtime entry points called from goroutine code.
 class runtime_mode {

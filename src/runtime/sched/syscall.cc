@@ -5,6 +5,10 @@
 // call is still running at its next look (20 µs to 10 ms later, depending on its back-off)
 // and there is work for the P, or after 10 ms in any case, and gives it to another M.
 //
+// A goroutine other than main never blocks the thread that called goro::run (m0): that
+// thread must stay able to return from goro::run when main returns, so such a goroutine moves
+// to another M before its call.
+//
 // Leaving, the fast path wins the P back with one CAS. If the P is gone, the goroutine
 // takes any idle P; failing that it waits in the global run queue and its M goes idle, as
 // Go's exitsyscall0 does.
@@ -26,6 +30,20 @@ void enter_blocking() noexcept {
   P* pp = acquire_p(mp);
   mp = getm();
   pp = mp->p;
+
+  // The thread that called goro::run must be free to return from it when main returns, so a
+  // goroutine other than main does not block it: it moves to another M first.
+  while (mp == m0 && !gp->is_main && gp->lockedm == nullptr) {
+    gp->avoid_m0 = true;
+    setgstatus(gp, gstatus::running, gstatus::runnable);
+    mp->pending = after_switch::requeue_global;
+    mp->pending_g = gp;
+    schedule_next(mp, pp, gp);
+    mp = getm();
+    pp = mp->p;
+  }
+  gp->avoid_m0 = false;
+
   gp->runtime_depth--;  // the call itself is not a runtime section
 
   setgstatus(gp, gstatus::running, gstatus::syscall);
@@ -52,6 +70,7 @@ void exit_blocking() noexcept {
   G* gp = mp->curg.load(std::memory_order_relaxed);
   if (gp == nullptr) return;
 
+  stale_m_park(mp);
   sched.nblocking.fetch_sub(1, std::memory_order_relaxed);
   P* pp = mp->oldp;
   mp->oldp = nullptr;
