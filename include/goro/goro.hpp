@@ -2,6 +2,7 @@
 #pragma once
 
 #include "goro/chan.hpp"
+#include "goro/context.hpp"
 #include "goro/runtime.hpp"
 #include "goro/select.hpp"
 #include "goro/sync.hpp"

@@ -23,9 +23,11 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <thread>
 
 #include "goro/time.hpp"
 #include "lib/chan_core.h"
+#include "lib/chan_scope.h"
 #include "runtime/os/futex.h"
 #include "runtime/sched/lock.h"
 #include "runtime/sched/sched.h"
@@ -138,6 +140,7 @@ void require_runtime(const char* what) {
 
 timer_state* timer_start(chan_core* c, std::int64_t delay_ns, std::int64_t period_ns) {
   require_runtime("goro timer");
+  chan_scope scope;  // runtime mode: addtimer uses the caller's P
   auto* s = new timer_state;
   s->channel = c;
   chan_set_timer_sync(c);
@@ -158,6 +161,7 @@ bool timer_stop(timer_state* s) noexcept {
 
 bool timer_reset(timer_state* s, std::int64_t delay_ns, std::int64_t period_ns) {
   require_runtime("goro timer reset");
+  chan_scope scope;
   std::unique_lock<rt::runtime_lock> guard(s->lock);
   bool prevented = disarm(s);
   if (drain_unreceived(s->channel)) prevented = true;
@@ -166,7 +170,8 @@ bool timer_reset(timer_state* s, std::int64_t delay_ns, std::int64_t period_ns) 
   // sees a stale seq and leaves).
   while (s->callbacks > 0) {
     guard.unlock();
-    goro::yield();
+    // The callback runs on the M that popped it, not this one: an OS-level yield suffices.
+    std::this_thread::yield();
     guard.lock();
   }
   s->period = period_ns;
