@@ -120,8 +120,8 @@ std::pair<series, series> split(series in) {
       goro::select(goro::on_send(qa.empty() ? none : a, qa.empty() ? rat{} : qa.front(), [&] { qa.pop_front(); }),
                    goro::on_send(qb.empty() ? none : b, qb.empty() ? rat{} : qb.front(), [&] { qb.pop_front(); }),
                    goro::on_recv(source, [&](std::optional<rat> v) {
-                     qa.push_back(*v);
-                     qb.push_back(*v);
+                     qa.push_back(v.value());
+                     qb.push_back(v.value());
                    }));
     }
   });

@@ -1,11 +1,10 @@
 // Channel operations: make, send, receive, close, len, cap, and the timer-channel hooks.
 // The model and the lock's invariants are in chan_core.h; this file follows Go's chan.go.
 //
-// Every operation on a goroutine runs in runtime mode (chan_scope): it holds its P with
-// status running, so waking a parked partner puts it in the P's runnext slot (the partner
-// runs next when the caller blocks, which makes a ping-pong two direct switches), and the
-// operation is a scheduling point for cooperative preemption. The channel lock is taken only
-// after entering runtime mode, because entering may wait for a P.
+// Waking and parking run in runtime mode, entered lazily (chan_scope.h): a woken partner goes
+// into the P's runnext slot, so it runs next when the caller blocks and a ping-pong is two
+// direct switches, while an operation served by the buffer alone costs one lock round trip.
+#include <cstring>
 #include <new>
 
 #include "lib/chan_core.h"
@@ -27,11 +26,51 @@ std::size_t block_align(const elem_ops* ops) {
   return ops->align > alignof(chan_core) ? ops->align : alignof(chan_core);
 }
 
+// Moves the element at src into uninitialised storage at dst. A trivially copyable type is
+// copied with memcpy (valid for such types, and one or two instructions for small ones); other
+// types go through their move constructor.
+[[gnu::always_inline]] inline void move_elem(const elem_ops* ops, void* dst, void* src) noexcept {
+  if (ops->trivially_copyable) {
+    // Fixed sizes become plain loads and stores instead of a call to memcpy.
+    switch (ops->size) {
+      case 1: std::memcpy(dst, src, 1); return;
+      case 2: std::memcpy(dst, src, 2); return;
+      case 4: std::memcpy(dst, src, 4); return;
+      case 8: std::memcpy(dst, src, 8); return;
+      case 16: std::memcpy(dst, src, 16); return;
+      default: std::memcpy(dst, src, ops->size); return;
+    }
+  } else {
+    ops->move_construct(dst, src);
+  }
+}
+
+// Ends the lifetime of the element at p (trivially copyable types have trivial destructors).
+[[gnu::always_inline]] inline void destroy_elem(const elem_ops* ops, void* p) noexcept {
+  if (!ops->trivially_copyable) ops->destroy(p);
+}
+
+// Appends elem to the buffer, which must have a free slot.
+[[gnu::always_inline]] inline void put_elem(chan_core* c, void* elem) noexcept {
+  move_elem(c->ops, c->slot(c->sendx), elem);
+  if (++c->sendx == c->cap) c->sendx = 0;
+  c->count.store(c->count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+// Moves the buffer's head into out; the buffer must not be empty.
+[[gnu::always_inline]] inline void take_elem(chan_core* c, void* out) noexcept {
+  void* head = c->slot(c->recvx);
+  move_elem(c->ops, out, head);
+  destroy_elem(c->ops, head);
+  if (++c->recvx == c->cap) c->recvx = 0;
+  c->count.store(c->count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+}
+
 void free_core(chan_core* c) noexcept {
   const elem_ops* ops = c->ops;
   std::size_t n = c->count.load(std::memory_order_relaxed);
   for (std::size_t i = 0, x = c->recvx; i < n; ++i) {
-    ops->destroy(c->slot(x));
+    destroy_elem(ops, c->slot(x));
     if (++x == c->cap) x = 0;
   }
   std::size_t align = block_align(ops);
@@ -97,39 +136,29 @@ void waitq::remove(rt::waiter* w) noexcept {
 // --- Element movement (lock held) -----------------------------------------------------------
 
 void send_to_waiter(chan_core* c, rt::waiter* w, void* elem) noexcept {
-  c->ops->move_construct(w->elem, elem);
+  move_elem(c->ops, w->elem, elem);
   w->success = true;
 }
 
 void recv_from_waiter(chan_core* c, rt::waiter* w, void* out) noexcept {
   if (c->cap == 0) {
-    c->ops->move_construct(out, w->elem);
+    move_elem(c->ops, out, w->elem);
   } else {
     // The buffer is full: take its head, and put the sender's value in the freed slot, which
     // becomes the tail.
     void* head = c->slot(c->recvx);
-    c->ops->move_construct(out, head);
-    c->ops->destroy(head);
-    c->ops->move_construct(head, w->elem);
+    move_elem(c->ops, out, head);
+    destroy_elem(c->ops, head);
+    move_elem(c->ops, head, w->elem);
     if (++c->recvx == c->cap) c->recvx = 0;
     c->sendx = c->recvx;
   }
   w->success = true;
 }
 
-void buffer_put(chan_core* c, void* elem) noexcept {
-  c->ops->move_construct(c->slot(c->sendx), elem);
-  if (++c->sendx == c->cap) c->sendx = 0;
-  c->count.store(c->count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-}
+void buffer_put(chan_core* c, void* elem) noexcept { put_elem(c, elem); }
 
-void buffer_take(chan_core* c, void* out) noexcept {
-  void* head = c->slot(c->recvx);
-  c->ops->move_construct(out, head);
-  c->ops->destroy(head);
-  if (++c->recvx == c->cap) c->recvx = 0;
-  c->count.store(c->count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-}
+void buffer_take(chan_core* c, void* out) noexcept { take_elem(c, out); }
 
 void wake_waiter(rt::waiter* w) noexcept {
   if (w->select_case != nullptr) {
@@ -184,23 +213,33 @@ void chan_release(chan_core* c) noexcept {
 
 void chan_send(chan_core* c, void* elem) {
   chan_scope scope;
-  if (c == nullptr) block_forever(rt::waitreason::chan_send_nil_chan);
+  if (c == nullptr) {
+    scope.enter();
+    block_forever(rt::waitreason::chan_send_nil_chan);
+  }
+  if (c->cap == 0) scope.enter();
 
-  c->lock.lock();
-  if (c->closed.load(std::memory_order_relaxed)) {
+  for (;;) {
+    c->lock.lock();
+    if (c->closed.load(std::memory_order_relaxed)) {
+      c->lock.unlock();
+      panic_send_closed();
+    }
+    if (rt::waiter* w = c->recvq.dequeue()) {
+      send_to_waiter(c, w, elem);
+      c->lock.unlock();
+      scope.enter();
+      wake_waiter(w);
+      return;
+    }
+    if (c->count.load(std::memory_order_relaxed) < c->cap) {
+      put_elem(c, elem);
+      c->lock.unlock();
+      return;
+    }
+    if (scope.can_park()) break;
     c->lock.unlock();
-    panic_send_closed();
-  }
-  if (rt::waiter* w = c->recvq.dequeue()) {
-    send_to_waiter(c, w, elem);
-    c->lock.unlock();
-    wake_waiter(w);
-    return;
-  }
-  if (c->count.load(std::memory_order_relaxed) < c->cap) {
-    buffer_put(c, elem);
-    c->lock.unlock();
-    return;
+    scope.enter();
   }
 
   rt::waiter w;
@@ -214,24 +253,34 @@ void chan_send(chan_core* c, void* elem) {
 
 bool chan_recv(chan_core* c, void* out) {
   chan_scope scope;
-  if (c == nullptr) block_forever(rt::waitreason::chan_receive_nil_chan);
-
-  c->lock.lock();
-  if (c->closed.load(std::memory_order_relaxed)) {
-    if (c->count.load(std::memory_order_relaxed) == 0) {
-      c->lock.unlock();
-      return false;
-    }
-  } else if (rt::waiter* w = c->sendq.dequeue()) {
-    recv_from_waiter(c, w, out);
-    c->lock.unlock();
-    wake_waiter(w);
-    return true;
+  if (c == nullptr) {
+    scope.enter();
+    block_forever(rt::waitreason::chan_receive_nil_chan);
   }
-  if (c->count.load(std::memory_order_relaxed) > 0) {
-    buffer_take(c, out);
+  if (c->cap == 0) scope.enter();
+
+  for (;;) {
+    c->lock.lock();
+    if (c->closed.load(std::memory_order_relaxed)) {
+      if (c->count.load(std::memory_order_relaxed) == 0) {
+        c->lock.unlock();
+        return false;
+      }
+    } else if (rt::waiter* w = c->sendq.dequeue()) {
+      recv_from_waiter(c, w, out);
+      c->lock.unlock();
+      scope.enter();
+      wake_waiter(w);
+      return true;
+    }
+    if (c->count.load(std::memory_order_relaxed) > 0) {
+      take_elem(c, out);
+      c->lock.unlock();
+      return true;
+    }
+    if (scope.can_park()) break;
     c->lock.unlock();
-    return true;
+    scope.enter();
   }
 
   rt::waiter w;
@@ -262,6 +311,7 @@ void chan_close(chan_core* c) {
     }
   }
   c->lock.unlock();
+  if (woken != nullptr) scope.enter();
   while (woken != nullptr) {
     rt::waiter* next = woken->next;  // read before the wake: the waiter may vanish after it
     wake_waiter(woken);
@@ -291,7 +341,7 @@ void chan_set_on_last_handle_released(chan_core* c, void (*fn)(void* arg), void*
 void drain(chan_core* c) noexcept {
   std::lock_guard<rt::runtime_lock> guard(c->lock);
   while (c->count.load(std::memory_order_relaxed) > 0) {
-    c->ops->destroy(c->slot(c->recvx));
+    destroy_elem(c->ops, c->slot(c->recvx));
     if (++c->recvx == c->cap) c->recvx = 0;
     c->count.store(c->count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   }

@@ -105,7 +105,10 @@ void send_to_waiter(chan_core* c, rt::waiter* w, void* elem) noexcept;
 // Takes the value of the dequeued sender w (rotating it through the buffer when buffered)
 // into out, and marks w successful. Does not wake it.
 void recv_from_waiter(chan_core* c, rt::waiter* w, void* out) noexcept;
+
+// Appends elem to the buffer, which must have a free slot.
 void buffer_put(chan_core* c, void* elem) noexcept;
+// Moves the buffer's head into out; the buffer must not be empty.
 void buffer_take(chan_core* c, void* out) noexcept;
 // Wakes a dequeued waiter (its select's sleeper for a select waiter). Lock may be released.
 void wake_waiter(rt::waiter* w) noexcept;

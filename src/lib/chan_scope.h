@@ -1,13 +1,20 @@
-// chan_scope: how a channel or select operation enters the runtime.
+// chan_scope: how a channel or select operation enters the runtime, lazily.
 //
-// On a goroutine the operation runs in runtime mode (acquire_p ... release_p_to_user, see
-// runtime2.h): the caller holds its P with status running, so a partner it wakes goes into
-// the P's runnext slot rather than the global queue, and leaving runtime mode is a
-// cooperative preemption point. Entering may wait for a P, so it happens before any channel
-// lock is taken; nested runtime mode (park inside waiter_block) is counted by the G.
+// Waking a parked partner and parking the caller need runtime mode on a goroutine
+// (acquire_p ... release_p_to_user, see runtime2.h): the caller holds its P with status
+// running, so a partner it readies goes into the P's runnext slot instead of the global
+// queue, and leaving runtime mode is a cooperative preemption point. Entering costs an atomic
+// read-modify-write on the P and may wait for a P, so:
+//   * an operation that completes on the buffer alone never enters (on an unbuffered
+//     channel every operation wakes or parks, so callers enter at once there);
+//   * a waker enters after releasing the channel lock, just before waiter_wake;
+//   * an operation that must park while outside runtime mode releases the channel lock,
+//     enters, and starts over (the channel may have changed meanwhile). Entering with a
+//     channel lock held could wait for a P while other threads spin on that lock.
 //
-// On a plain thread the operation registers the thread for deadlock detection (a thread
-// that has used a channel counts as a possible waker while it is outside goro's primitives).
+// On a plain thread nothing needs entering; the constructor registers the thread for
+// deadlock detection (from its first channel operation on, a thread outside goro's
+// primitives counts as a possible waker).
 #pragma once
 
 #include "runtime/sched/sched.h"
@@ -17,21 +24,30 @@ namespace goro::detail {
 
 class chan_scope {
  public:
-  chan_scope() : on_goroutine_(rt::on_goroutine()) {
-    if (on_goroutine_) {
-      rt::acquire_p(rt::getm());
-    } else {
-      rt::plain_thread_register();
-    }
+  chan_scope() : on_goroutine_(rt::getg() != nullptr) {
+    if (!on_goroutine_) rt::plain_thread_register();
   }
   ~chan_scope() {
-    if (on_goroutine_) rt::release_p_to_user(rt::getm());  // re-read: the G may have moved
+    if (entered_) rt::release_p_to_user(rt::getm());  // re-read: the G may have moved
   }
   chan_scope(const chan_scope&) = delete;
   chan_scope& operator=(const chan_scope&) = delete;
 
+  // True if the caller may park now: a plain thread, or a goroutine in runtime mode.
+  bool can_park() const { return !on_goroutine_ || entered_; }
+
+  // Enters runtime mode on a goroutine (no-op on a plain thread or if already entered).
+  // No channel lock may be held.
+  void enter() {
+    if (on_goroutine_ && !entered_) {
+      rt::acquire_p(rt::getm());
+      entered_ = true;
+    }
+  }
+
  private:
   bool on_goroutine_;
+  bool entered_ = false;
 };
 
 }  // namespace goro::detail

@@ -98,15 +98,16 @@ bool obviously_blocked(const select_op& op) {
 }
 
 // Pass 1 for one case, all locks held. Returns true if the case completed; the locks are
-// then released (and a woken partner readied). Throws for a send on a closed channel.
-bool try_case(select_op& op, const lock_set& locks) {
+// then released, and *partner is the dequeued waiter to wake, if any. Throws for a send on a
+// closed channel.
+bool try_case(select_op& op, const lock_set& locks, rt::waiter** partner) {
   chan_core* c = op.core;
   if (op.dir == select_dir::recv) {
     if (rt::waiter* w = c->sendq.dequeue()) {
       recv_from_waiter(c, w, op.elem);
       op.received = true;
       locks.unlock_all();
-      wake_waiter(w);
+      *partner = w;
       return true;
     }
     if (c->count.load(std::memory_order_relaxed) > 0) {
@@ -129,7 +130,7 @@ bool try_case(select_op& op, const lock_set& locks) {
   if (rt::waiter* w = c->recvq.dequeue()) {
     send_to_waiter(c, w, op.elem);
     locks.unlock_all();
-    wake_waiter(w);
+    *partner = w;
     return true;
   }
   if (c->count.load(std::memory_order_relaxed) < c->cap) {
@@ -183,16 +184,28 @@ std::size_t select_run(select_op* ops, std::size_t n, bool has_default) {
     return std::less<chan_core*>()(ops[a].core, ops[b].core);
   });
   lock_set locks{ops, lockorder.data(), norder};
-  locks.lock_all();
 
-  // Pass 1: a ready case, in random order.
-  for (std::size_t k = 0; k < norder; ++k) {
-    std::size_t i = pollorder[k];
-    if (try_case(ops[i], locks)) return i;
-  }
-  if (has_default) {
+  // Pass 1: a ready case, in random order. A goroutine that finds none and is not yet in
+  // runtime mode enters it with no lock held and polls again (see chan_scope.h).
+  for (;;) {
+    locks.lock_all();
+    for (std::size_t k = 0; k < norder; ++k) {
+      std::size_t i = pollorder[k];
+      rt::waiter* partner = nullptr;
+      if (!try_case(ops[i], locks, &partner)) continue;
+      if (partner != nullptr) {
+        scope.enter();
+        wake_waiter(partner);
+      }
+      return i;
+    }
+    if (has_default) {
+      locks.unlock_all();
+      return n;
+    }
+    if (scope.can_park()) break;
     locks.unlock_all();
-    return n;
+    scope.enter();
   }
 
   // Pass 2: wait on every channel at once.
