@@ -24,6 +24,7 @@
 
 #include "goro/select.hpp"
 #include "lib/chan_core.h"
+#include "lib/chan_elem.h"
 #include "lib/chan_scope.h"
 #include "runtime/os/hash.h"
 #include "runtime/sched/fatal.h"
@@ -111,7 +112,7 @@ bool try_case(select_op& op, const lock_set& locks, rt::waiter** partner) {
       return true;
     }
     if (c->count.load(std::memory_order_relaxed) > 0) {
-      buffer_take(c, op.elem);
+      take_elem(c, op.elem);
       op.received = true;
       locks.unlock_all();
       return true;
@@ -134,7 +135,7 @@ bool try_case(select_op& op, const lock_set& locks, rt::waiter** partner) {
     return true;
   }
   if (c->count.load(std::memory_order_relaxed) < c->cap) {
-    buffer_put(c, op.elem);
+    put_elem(c, op.elem);
     locks.unlock_all();
     return true;
   }
@@ -161,7 +162,7 @@ std::size_t select_run(select_op* ops, std::size_t n, bool has_default) {
   std::size_t norder = 0;
   for (std::size_t i = 0; i < n; ++i) {
     if (ops[i].core == nullptr) continue;
-    std::size_t j = rt::os::fastrandn(static_cast<std::uint32_t>(norder + 1));
+    std::size_t j = norder == 0 ? 0 : rt::os::fastrandn(static_cast<std::uint32_t>(norder + 1));
     pollorder[norder] = pollorder[j];
     pollorder[j] = static_cast<std::uint16_t>(i);
     ++norder;
@@ -178,11 +179,23 @@ std::size_t select_run(select_op* ops, std::size_t n, bool has_default) {
     if (all_blocked) return n;
   }
 
+  // Lock order: the cases sorted by channel address. Insertion sort, because selects rarely
+  // have more than a handful of cases; std::sort takes over for large ones.
   scratch<std::uint16_t> lockorder(norder);
-  std::copy(pollorder.data(), pollorder.data() + norder, lockorder.data());
-  std::sort(lockorder.data(), lockorder.data() + norder, [ops](std::uint16_t a, std::uint16_t b) {
+  auto address_less = [ops](std::uint16_t a, std::uint16_t b) {
     return std::less<chan_core*>()(ops[a].core, ops[b].core);
-  });
+  };
+  if (norder <= kInlineCases) {
+    for (std::size_t k = 0; k < norder; ++k) {
+      std::uint16_t v = pollorder[k];
+      std::size_t j = k;
+      for (; j > 0 && address_less(v, lockorder[j - 1]); --j) lockorder[j] = lockorder[j - 1];
+      lockorder[j] = v;
+    }
+  } else {
+    std::copy(pollorder.data(), pollorder.data() + norder, lockorder.data());
+    std::sort(lockorder.data(), lockorder.data() + norder, address_less);
+  }
   lock_set locks{ops, lockorder.data(), norder};
 
   // Pass 1: a ready case, in random order. A goroutine that finds none and is not yet in
