@@ -1,0 +1,110 @@
+// gdb on goroutine stacks: `bt` in a thread that is running a goroutine must walk the
+// goroutine's frames and stop cleanly at its first frame (goro_rt_trampoline, whose CFI
+// marks the return address undefined), with no "corrupt stack" complaint.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "child_process.h"
+#include "goro/goro.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+int block_fds[2] = {-1, -1};
+std::atomic<bool> entering_read{false};
+
+[[gnu::noinline]] void goroutine_blocked_in_read() {
+  char byte = 0;
+  entering_read.store(true);
+  goro::blocking([&byte] { return ::read(block_fds[0], &byte, 1); });
+}
+
+// The goroutine blocks in read(2) inside goro::blocking, so its thread sits in a system call
+// with the goroutine's frames on the stack when gdb attaches.
+GORO_CHILD_SCENARIO(goroutine_in_read) {
+  if (::pipe(block_fds) != 0) return 10;
+  return goro::run(0, nullptr, [] {
+    goro::go([] { goroutine_blocked_in_read(); });
+    while (!entering_read.load()) goro::yield();
+    std::puts("started");
+    std::fflush(stdout);
+    goro::sleep(std::chrono::hours(1));
+  });
+}
+
+// True once a thread of `pid` is inside read(2) (syscall 0 on x86-64, 63 on AArch64) on fd.
+bool thread_in_read(pid_t pid, int fd) {
+#if defined(__aarch64__)
+  const std::string prefix = "63 " + std::to_string(fd) + " ";
+#else
+  const std::string prefix = "0 0x" + std::to_string(fd) + " ";
+#endif
+  std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    std::ifstream in(task.path() / "syscall");
+    std::string line;
+    std::getline(in, line);
+    if (line.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
+std::string run_command(const std::string& command) {
+  std::string output;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return output;
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) output += buffer.data();
+  ::pclose(pipe);
+  return output;
+}
+
+bool have_gdb() { return run_command("command -v gdb").find("gdb") != std::string::npos; }
+
+TEST(Gdb, BacktraceEndsAtGoroutineEntry) {
+  if (!have_gdb()) GTEST_SKIP() << "gdb is not installed (apt-get install gdb)";
+  goro_test::child_process child("goroutine_in_read");
+  ASSERT_TRUE(child.wait_for_stdout("started", 20s)) << "the child never started its goroutine";
+  // The pipe is the child's first new descriptor after stdin, stdout and stderr.
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  bool in_read = false;
+  while (!in_read && std::chrono::steady_clock::now() < deadline) {
+    in_read = thread_in_read(child.pid(), 3);
+    if (!in_read) std::this_thread::yield();
+  }
+  ASSERT_TRUE(in_read) << "no thread of the child reached read(2)";
+
+  std::string bt = run_command("gdb -nx -batch -p " + std::to_string(child.pid()) +
+                               " -ex 'thread apply all bt' 2>&1");
+  child.kill();
+
+  // The goroutine's thread shows its frames, from read down to the trampoline.
+  auto frame = bt.find("goroutine_blocked_in_read");
+  ASSERT_NE(frame, std::string::npos) << bt;
+  auto entry = bt.find("goro_rt_trampoline", frame);
+  EXPECT_NE(entry, std::string::npos) << "bt did not reach the goroutine's first frame\n" << bt;
+  EXPECT_EQ(bt.find("corrupt stack"), std::string::npos) << bt;
+  EXPECT_EQ(bt.find("previous frame identical"), std::string::npos) << bt;
+
+  // The trampoline is the outermost frame of that thread: nothing follows it before the next
+  // thread's listing.
+  if (entry != std::string::npos) {
+    auto line_end = bt.find('\n', entry);
+    auto next_line = bt.substr(line_end + 1, bt.find('\n', line_end + 1) - line_end - 1);
+    EXPECT_EQ(next_line.rfind("#", 0), std::string::npos)
+        << "a frame follows the trampoline: " << next_line << "\n" << bt;
+  }
+}
+
+}  // namespace
