@@ -606,6 +606,32 @@ TEST_P(Sync, CallOnceRetriesAfterException) {
   });
 }
 
+TEST(SyncOutsideRun, PrimitivesWorkOnPlainThreads) {
+  goro::mutex m;
+  goro::condition_variable cv;
+  goro::wait_group wg;
+  goro::once_flag once;
+  int value = 0;
+  wg.add(1);
+  std::thread plain([&] {
+    goro::call_once(once, [&] { value = 1; });
+    std::lock_guard lock(m);
+    value += 1;
+    cv.notify_one();
+    wg.done();
+  });
+  {
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return value == 2; });
+  }
+  wg.wait();
+  plain.join();
+  EXPECT_EQ(value, 2);
+  std::unique_lock lock(m);
+  EXPECT_THROW(cv.wait_for(lock, 1ms), goro::panic_error);
+  EXPECT_TRUE(lock.owns_lock());
+}
+
 // --- fatal errors and wait reasons (child processes) ----------------------------------------
 
 GORO_CHILD_SCENARIO(unlock_unlocked_mutex) {

@@ -37,17 +37,22 @@ using goro_test::run_child;
 using goro_test::scoped_env;
 using steady = std::chrono::steady_clock;
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;
+#if defined(__has_feature)
+#define GORO_TEST_HAS_FEATURE(x) __has_feature(x)
 #else
-constexpr bool kSanitized = false;
+#define GORO_TEST_HAS_FEATURE(x) 0
 #endif
+#if defined(__SANITIZE_ADDRESS__) || GORO_TEST_HAS_FEATURE(address_sanitizer)
+constexpr bool kAddressSanitizer = true;
 #else
-constexpr bool kSanitized = false;
+constexpr bool kAddressSanitizer = false;
 #endif
+#if defined(__SANITIZE_THREAD__) || GORO_TEST_HAS_FEATURE(thread_sanitizer)
+constexpr bool kThreadSanitizer = true;
+#else
+constexpr bool kThreadSanitizer = false;
+#endif
+constexpr bool kSanitized = kAddressSanitizer || kThreadSanitizer;
 
 class Timer : public ::testing::TestWithParam<const char*> {
  protected:
@@ -348,11 +353,14 @@ TEST_P(Timer, AfterInSelectLoopStaysFlat) {
     timers_left = goro::rt::sched.ntimers.load();
     EXPECT_EQ(defaults, iterations);
   });
+  EXPECT_LE(timers_left, 1) << "timers still in the heaps";
   ASSERT_GT(before, 0);
-  // Leaked timers would cost >= 200 MB here; 32 MB leaves room for allocator noise.
+  // ASan keeps freed blocks in its quarantine (256 MiB by default), so RSS says nothing there.
+  if (kAddressSanitizer) GTEST_SKIP() << "RSS is not measurable under AddressSanitizer";
+  // Leaked timers would cost well over 40 MB here even at 200 000 iterations (a timer state,
+  // a channel block and a heap slot each); 32 MB leaves room for allocator noise.
   EXPECT_LT(after - before, std::int64_t{32} << 20)
       << "RSS grew from " << before << " to " << after << " bytes";
-  EXPECT_LE(timers_left, 1) << "timers still in the heaps";
 }
 
 TEST_P(Timer, DroppedTimerObjectLeavesHeap) {

@@ -5,6 +5,7 @@
 
 #include "goro/sync.hpp"
 #include "lib/sema_notify.h"
+#include "runtime/sched/sched.h"
 
 namespace goro {
 
@@ -28,6 +29,12 @@ void condition_variable::notify_all() noexcept { rt::notify_list_notify_all(list
 
 bool condition_variable::wait_until_ns(std::unique_lock<mutex>& lock, std::int64_t deadline) {
   rt::notify_list* l = list_of(list_);
+  // Deadlines are runtime timers, which only the scheduler of a running goro::run fires.
+  if (deadline >= 0 && !rt::runtime_running()) {
+    throw panic_error(
+        "goro::condition_variable: a timed wait needs goro::run to be active; use wait() "
+        "without a deadline outside it");
+  }
   std::uint32_t ticket = rt::notify_list_add(l);
   lock.unlock();
   bool notified = rt::notify_list_wait(l, ticket, deadline);
