@@ -35,7 +35,7 @@ namespace rt = goro::rt;
 
 constexpr std::string_view kDeadlockLine = "fatal error: all goroutines are asleep - deadlock!\n";
 
-// Parks the calling goroutine; whoever stored the G through `out` may ready it.
+// Unlock function for rt::park: publishes the parked G through `out` so a waker can ready it.
 bool publish_parked_g(rt::G* gp, void* out) {
   static_cast<std::atomic<rt::G*>*>(out)->store(gp, std::memory_order_release);
   return true;

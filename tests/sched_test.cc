@@ -1,7 +1,7 @@
-// Tests for the scheduler through the public API. They cover goro::run's exit status and re-entry,
-// goroutine ids and counts, a million goroutines, sysmon taking the P from a goroutine that
-// never yields, blocking calls handing off the P, GOMAXPROCS changes at run time, and calls
-// from plain threads.
+// Tests for the scheduler through the public API. They cover goro::run's exit status and
+// re-entry, goroutine ids and counts, a million goroutines, sysmon taking the P from a
+// goroutine that never yields, blocking calls handing off the P, GOMAXPROCS changes at run
+// time, timers, exit with goroutines left running, calls from plain threads and idle CPU use.
 //
 // In-process cases boot the runtime once per case with goro::run. Most run twice, once
 // plainly and once with GODEBUG=goromigrate=1, which moves a goroutine to another thread at

@@ -193,8 +193,8 @@ TEST(StackSize, OversizedClosureThrows) {
 }
 
 // A goroutine overflows its stack. First its frames reach the canary zone and it returns to
-// a scheduling point (a canary-only slot is checked there); if that is not reported, it
-// recurses without bound into the guard page (guarded slots fault there).
+// a scheduling point, where a canary-only slot is checked. If that is not reported, it
+// recurses without bound into the guard page, where a guarded slot faults.
 GORO_CHILD_SCENARIO(stack_overflow) {
   return goro::run(0, nullptr, [] {
     goro::go([] {

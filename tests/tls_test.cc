@@ -36,8 +36,7 @@ pid_t thread_id() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 
 // errno through a call the optimiser cannot see into. glibc declares __errno_location
 // const, so code that reads errno directly may reuse the old thread's errno address after a
-// switch; that is a hazard of user code the runtime cannot remove, and not what these tests
-// are about.
+// switch. The runtime cannot remove that hazard of user code, and these tests are not about it.
 [[gnu::noinline]] int read_errno() {
   asm volatile("" ::: "memory");
   return errno;
