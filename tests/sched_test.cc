@@ -26,6 +26,7 @@
 #include "child_process.h"
 #include "goro/runtime.hpp"
 #include "goro/time.hpp"
+#include "runtime/sched/sched.h"
 
 namespace {
 
@@ -231,6 +232,91 @@ TEST_P(Sched, SysmonRetakesPFromSpinner) {
       "1");
   EXPECT_EQ(status, 0);
   EXPECT_TRUE(spinner_done.load());
+}
+
+// --- Fairness -------------------------------------------------------------------------------
+
+// Two goroutines hand the only P back and forth through runnext (each readies the other and
+// parks), which never empties the local queue. A goroutine started from a plain thread sits
+// in the global queue and must still run.
+// NOTE: the 2 s bound only catches starvation. On a 4-CPU debug build the outsider ran after
+// 15 to 370 ms, while Go's 10 ms time slice would let it run after about 10 to 20 ms.
+struct ping_pong {
+  std::atomic<goro::rt::G*> second{nullptr};  // parks first, waiting for the first ready
+  std::atomic<goro::rt::G*> first{nullptr};
+  std::atomic<bool> stop{false};
+  std::atomic<bool> finished{false};  // set by the player that readies the other one last
+  std::atomic<long> exchanges{0};
+};
+
+// Unlock function: readies the partner goroutine once the caller's context is saved.
+bool ready_partner(goro::rt::G* gp, void* arg) {
+  (void)gp;
+  goro::rt::ready(static_cast<goro::rt::G*>(arg));
+  return true;
+}
+
+void play_ping_pong(ping_pong& game, bool is_first) {
+  namespace rt = goro::rt;
+  rt::G* partner = nullptr;
+  if (is_first) {
+    game.first.store(rt::getg());
+    partner = game.second.load();
+  } else {
+    game.second.store(rt::getg());
+    rt::park(rt::waitreason::chan_receive, nullptr, nullptr);
+    partner = game.first.load();
+  }
+  for (;;) {
+    game.exchanges.fetch_add(1, std::memory_order_relaxed);
+    if (game.stop.load()) {
+      // The partner is parked, having readied us; the first player to see `stop` wakes it.
+      if (!game.finished.exchange(true)) {
+        rt::runtime_mode mode;
+        rt::ready(partner);
+      }
+      return;
+    }
+    rt::park(rt::waitreason::chan_receive, &ready_partner, partner);
+  }
+}
+
+TEST_P(Sched, GlobalQueueNotStarvedByRunnext) {
+  ping_pong game;
+  std::atomic<bool> outsider_ran{false};
+  std::atomic<int> players_done{0};
+  bool timed_out = true;
+
+  run(
+      [&] {
+        goro::go([&] {
+          play_ping_pong(game, false);
+          players_done.fetch_add(1);
+        });
+        yield_until([&] {
+          goro::rt::G* second = game.second.load();
+          return second != nullptr &&
+                 second->status.load() == goro::rt::gstatus::waiting;
+        });
+        goro::go([&] {
+          play_ping_pong(game, true);
+          players_done.fetch_add(1);
+        });
+        std::thread plain([&] { goro::go([&] { outsider_ran.store(true); }); });
+        // main sleeps, so only the players and the outsider compete for the P.
+        auto deadline = std::chrono::steady_clock::now() + 2s;
+        while (!outsider_ran.load() && std::chrono::steady_clock::now() < deadline) {
+          goro::sleep(5ms);
+        }
+        timed_out = !outsider_ran.load();
+        game.stop.store(true);
+        goro::blocking([&] { plain.join(); });
+        yield_until([&] { return players_done.load() == 2; });
+      },
+      "1");
+  EXPECT_FALSE(timed_out) << "a goroutine in the global queue did not run within 2 s while "
+                          << game.exchanges.load() << " runnext hand-offs happened";
+  EXPECT_EQ(players_done.load(), 2);
 }
 
 // --- Blocking calls -------------------------------------------------------------------------
