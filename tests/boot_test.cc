@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -186,6 +187,53 @@ TEST(Boot, GomaxprocsFromEnvironment) {
   int seen = 0;
   goro::run(0, nullptr, [&] { seen = goro::gomaxprocs(0); });
   EXPECT_EQ(seen, 3);
+}
+
+// The number of CPUs in the calling thread's affinity mask.
+int affinity_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+  return CPU_COUNT(&set);
+}
+
+TEST(Boot, GomaxprocsDefaultsToAffinity) {
+  goro_test::scoped_env procs("GOMAXPROCS", nullptr);
+  int seen = 0;
+  goro::run(0, nullptr, [&] { seen = goro::gomaxprocs(0); });
+  EXPECT_GE(seen, 1);
+  // A cgroup CPU quota may lower the default below the affinity count, never raise it.
+  EXPECT_LE(seen, affinity_cpus());
+}
+
+TEST(Boot, InvalidGomaxprocsIgnored) {
+  int unset_value = 0;
+  {
+    goro_test::scoped_env procs("GOMAXPROCS", nullptr);
+    goro::run(0, nullptr, [&] { unset_value = goro::gomaxprocs(0); });
+  }
+  for (const char* value : {"abc", "0", "-3", "2x"}) {
+    goro_test::scoped_env procs("GOMAXPROCS", value);
+    int seen = 0;
+    goro::run(0, nullptr, [&] { seen = goro::gomaxprocs(0); });
+    EXPECT_EQ(seen, unset_value) << "GOMAXPROCS=" << value;
+  }
+}
+
+TEST(Boot, GomaxprocsCappedAtMaximum) {
+  goro_test::scoped_env procs("GOMAXPROCS", "5000");
+  int seen = 0;
+  bool threw = false;
+  goro::run(0, nullptr, [&] {
+    seen = goro::gomaxprocs(0);
+    try {
+      goro::gomaxprocs(5000);
+    } catch (const goro::panic_error&) {
+      threw = true;
+    }
+  });
+  EXPECT_EQ(seen, 1024);
+  EXPECT_TRUE(threw) << "gomaxprocs above the maximum must throw";
 }
 
 // --- Standard descriptors -------------------------------------------------------------------
