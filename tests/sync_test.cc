@@ -34,9 +34,9 @@ using goro_test::scoped_env;
 class Sync : public ::testing::TestWithParam<const char*> {
  protected:
   template <class F>
-  int run(F&& main) {
+  int run(F&& main, const char* gomaxprocs = "4") {
     scoped_env godebug("GODEBUG", GetParam());
-    scoped_env procs("GOMAXPROCS", "4");
+    scoped_env procs("GOMAXPROCS", gomaxprocs);
     return goro::run(0, nullptr, std::forward<F>(main));
   }
 };
@@ -75,12 +75,6 @@ std::thread start_plain_thread(F f) {
   });
   while (!registered.load()) goro::yield();
   return t;
-}
-
-void busy_for(std::chrono::microseconds d) {
-  auto end = std::chrono::steady_clock::now() + d;
-  while (std::chrono::steady_clock::now() < end) {
-  }
 }
 
 // --- mutex ----------------------------------------------------------------------------------
@@ -149,10 +143,12 @@ TEST_P(Sync, MutexUnlockedByAnotherGoroutine) {
   });
 }
 
-// A goroutine hogs the mutex: it holds it for 100 µs and takes it again right after each
-// unlock. Without starvation mode a woken waiter keeps losing the race to the running hog;
-// with it, a waiter that waited over 1 ms gets the mutex handed over. Go's
-// TestMutexFairness makes the same check with the same 10 s bound.
+// A goroutine hogs the mutex: it holds it across a 100 µs sleep and takes it again right
+// after each unlock, while it is still running. In normal mode the woken waiter always finds
+// the mutex taken again and queues anew. Starvation mode (a waiter blocked over 1 ms gets the
+// mutex handed to it) lets the waiter through. Go's TestMutexFairness makes the same check,
+// with the same 10 s bound. One P makes the race deterministic: the waiter never runs while the
+// hog holds the P, so without starvation mode it would never get the mutex.
 TEST_P(Sync, MutexStarvingWaiterGetsLock) {
   constexpr int kAcquisitions = 10;
   std::chrono::steady_clock::duration took{};
@@ -161,23 +157,29 @@ TEST_P(Sync, MutexStarvingWaiterGetsLock) {
     std::atomic<bool> stop{false};
     goro::wait_group wg;
     wg.add(1);
+    std::atomic<bool> hog_started{false};
+    // The hog gives up after 15 s, so a starving waiter fails the test instead of hanging it.
+    auto hog_deadline = std::chrono::steady_clock::now() + 15s;
     goro::go([&] {
-      while (!stop.load()) {
+      while (!stop.load() && std::chrono::steady_clock::now() < hog_deadline) {
         std::lock_guard lock(m);
-        busy_for(100us);
+        hog_started = true;
+        goro::sleep(100us);
       }
       wg.done();
     });
+    // Arrive late: the hog's loop must be running before this goroutine competes.
+    while (!hog_started.load()) goro::yield();
     auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < kAcquisitions; ++i) {
       m.lock();
-      busy_for(100us);
+      goro::sleep(100us);
       m.unlock();
     }
     took = std::chrono::steady_clock::now() - start;
     stop = true;
     wg.wait();
-  });
+  }, "1");
   EXPECT_LT(took, 10s) << "the waiter starved behind the hot lock-unlock loop";
 }
 
