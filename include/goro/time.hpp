@@ -67,9 +67,9 @@ class GORO_EXPORT timer {
 
   chan<time_point> channel() const { return channel_; }
 
-  // Stops the timer. Returns true if that prevented a delivery, including a value that had
-  // been sent but not yet received (it is discarded); false if the value was already received
-  // or the timer was already stopped.
+  // Stops the timer. Returns true if that prevented a delivery, which includes discarding a
+  // value that was sent but not yet received. Returns false if the value was already
+  // received or the timer was already stopped.
   bool stop() noexcept;
   // Stops the timer as stop() does and re-arms it to fire after d. Returns what stop() would.
   bool reset(std::chrono::nanoseconds d);

@@ -1,9 +1,9 @@
 // goro::context: a tree of cancellation nodes, Go's cancelCtx and timerCtx in one type.
 //
 // Model. Each context_node has an optional parent and a list of live children. Cancelling a
-// node, under its lock, records the cause, closes its done channel and takes its children
-// list; then, without the lock, it cancels each child (with the same cause) and removes
-// itself from its parent's list. A child created under an already cancelled parent is
+// node records the cause, closes its done channel and takes its children list, all under its
+// lock. Then, without the lock, it cancels each child with the same cause and removes itself
+// from its parent's list. A child created under an already cancelled parent is
 // cancelled at once. Lock order: a node's lock may be held while taking its done channel's
 // lock or a timer heap lock, never another node's.
 //

@@ -12,9 +12,9 @@
 //     arming (stop or reset ran after the pop) and does nothing, so no stale value is sent
 //     after stop or reset returns. The value a callback already sent is drained by stop and
 //     reset, under the same lock.
-//   * Tickers re-arm themselves in the callback (the runtime timer's own period is unused),
-//     and reset waits for a popped callback before it re-arms, so a timer is either in one
-//     heap, or popped with exactly one callback on its way, or idle. `callbacks` counts heap entries plus popped callbacks that have not yet taken
+//   * Tickers re-arm themselves in the callback (the runtime timer's own period is unused).
+//     reset waits for a popped callback before it re-arms. So a timer is in one heap, or
+//     popped with exactly one callback on its way, or idle. `callbacks` counts heap entries plus popped callbacks that have not yet taken
 //     the lock; deltimer's success takes one back.
 //   * When the last channel handle goes away, the state is marked released. It is freed by
 //     whichever of the release hook or the last outstanding callback sees callbacks == 0, so a
