@@ -931,6 +931,14 @@ void yield() {
   setgstatus(gp, gstatus::running, gstatus::runnable);
   mp->pending = after_switch::requeue;
   mp->pending_g = gp;
+  if (next != nullptr &&
+      ((next->lockedm != nullptr && next->lockedm != mp) || must_migrate(mp, next))) {
+    // A G wired to another M, or one that must leave this M (goromigrate, or a goroutine
+    // moving off m0 before a blocking call), goes through g0 like any queued G. Switching
+    // to it directly would run it here again, and a G leaving m0 would bounce back forever.
+    runqput(pp, next, true);
+    next = nullptr;
+  }
   if (next != nullptr) {
     bump_schedtick(pp);
     setgstatus(next, gstatus::runnable, gstatus::running);
