@@ -404,7 +404,11 @@ void ready_global(G* gp) {
     std::lock_guard<runtime_lock> guard(sched.lock);
     globrunqput(gp);
   }
-  wakep();
+  // Not wakep: it returns while some M counts as spinning, and a spinning M re-checks only
+  // the local run queues before it sleeps, so a G put on the global queue from outside the
+  // scheduler could wait with every M asleep. Start an M on an idle P directly, as Go's
+  // injectglist does when the caller holds no P.
+  if (sched.npidle.load(std::memory_order_relaxed) != 0) startm(nullptr, false);
 }
 
 // --- Finding work ---------------------------------------------------------------------------
@@ -926,6 +930,13 @@ void yield() {
     }
     std::lock_guard<runtime_lock> guard(sched.lock);
     next = globrunqget(pp, 0);
+  }
+  if (next != nullptr && (must_migrate(mp, next) ||
+                          (next->lockedm != nullptr && next->lockedm != mp))) {
+    // It must run on another M: leave it at the head of the queue for g0 to hand over
+    // (schedule_next goes through g0 for such a G).
+    runqput(pp, next, true);
+    next = nullptr;
   }
 
   setgstatus(gp, gstatus::running, gstatus::runnable);
