@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <deque>
-#include <numeric>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -53,18 +52,20 @@ void filter(goro::chan<int> in, goro::chan<int> out, int prime) {
 
 TEST_P(ChanPrograms, PrimeSieveFirstHundred) {
   std::vector<int> primes;
-  run([&] {
-    goro::chan<int> ch;
-    goro::go(generate, ch);
-    for (int i = 0; i < 100; ++i) {
-      int prime = ch.recv().value();
-      primes.push_back(prime);
-      goro::chan<int> next;
-      goro::go(filter, ch, next, prime);
-      ch = next;
-    }
-    // The generator and filters are abandoned when main returns, as in Go.
-  }, "4");
+  run(
+      [&] {
+        goro::chan<int> ch;
+        goro::go(generate, ch);
+        for (int i = 0; i < 100; ++i) {
+          int prime = ch.recv().value();
+          primes.push_back(prime);
+          goro::chan<int> next;
+          goro::go(filter, ch, next, prime);
+          ch = next;
+        }
+        // The generator and filters are abandoned when main returns, as in Go.
+      },
+      "4");
 
   std::vector<int> expected;
   for (int n = 2; expected.size() < 100; ++n) {
@@ -78,22 +79,35 @@ TEST_P(ChanPrograms, PrimeSieveFirstHundred) {
 
 // --- Power series ---------------------------------------------------------------------------
 
-// An exact rational number, always in lowest terms with a positive denominator.
+// 128-bit intermediates: products of two 64-bit values cannot overflow them.
+__extension__ using wide = __int128;
+
+// An exact rational number, always in lowest terms with a positive denominator. Terms far
+// beyond the ones checked (the series networks compute a few ahead) may exceed 64 bits after
+// reduction; they then wrap (well defined since C++20) and are never compared.
 struct rat {
   std::int64_t num = 0;
   std::int64_t den = 1;
 
-  static rat make(std::int64_t n, std::int64_t d) {
+  static rat make(wide n, wide d) {
     if (d < 0) {
       n = -n;
       d = -d;
     }
-    std::int64_t g = std::gcd(n, d);
-    if (g == 0) g = 1;
-    return {n / g, d / g};
+    wide a = n < 0 ? -n : n;
+    wide b = d;
+    while (b != 0) {
+      wide t = a % b;
+      a = b;
+      b = t;
+    }
+    if (a == 0) a = 1;
+    return {static_cast<std::int64_t>(n / a), static_cast<std::int64_t>(d / a)};
   }
-  friend rat operator+(rat a, rat b) { return make(a.num * b.den + b.num * a.den, a.den * b.den); }
-  friend rat operator*(rat a, rat b) { return make(a.num * b.num, a.den * b.den); }
+  friend rat operator+(rat a, rat b) {
+    return make(wide{a.num} * b.den + wide{b.num} * a.den, wide{a.den} * b.den);
+  }
+  friend rat operator*(rat a, rat b) { return make(wide{a.num} * b.num, wide{a.den} * b.den); }
   friend bool operator==(rat a, rat b) { return a.num == b.num && a.den == b.den; }
 };
 
@@ -117,8 +131,10 @@ std::pair<series, series> split(series in) {
       series none = series::nil();
       // Pull the next input only when an output has nothing queued (it may be waiting).
       series source = (qa.empty() || qb.empty()) ? in : none;
-      goro::select(goro::on_send(qa.empty() ? none : a, qa.empty() ? rat{} : qa.front(), [&] { qa.pop_front(); }),
-                   goro::on_send(qb.empty() ? none : b, qb.empty() ? rat{} : qb.front(), [&] { qb.pop_front(); }),
+      goro::select(goro::on_send(qa.empty() ? none : a, qa.empty() ? rat{} : qa.front(),
+                                 [&] { qa.pop_front(); }),
+                   goro::on_send(qb.empty() ? none : b, qb.empty() ? rat{} : qb.front(),
+                                 [&] { qb.pop_front(); }),
                    goro::on_recv(source, [&](std::optional<rat> v) {
                      qa.push_back(v.value());
                      qb.push_back(v.value());
@@ -216,16 +232,18 @@ TEST_P(ChanPrograms, PowerSeriesArithmetic) {
   std::vector<rat> exp_x;
   std::vector<rat> exp_x_squared_derivative;
   std::vector<rat> split_twice;
-  run([&] {
-    auto [a, b] = split(ones());
-    squared = take(multiply(a, b), kTerms);
-    sum = take(add(ones(), monomial(integer(3), 2)), kTerms);
-    log_like = take(integrate(integer(0), ones()), kTerms);
-    exp_x = take(exponential(monomial(integer(1), 1)), kTerms);
-    exp_x_squared_derivative = take(derivative(exponential(monomial(integer(1), 2))), kTerms);
-    auto [c, d] = split(monomial(integer(7), 1));
-    split_twice = take(add(c, d), 3);
-  }, "4");
+  run(
+      [&] {
+        auto [a, b] = split(ones());
+        squared = take(multiply(a, b), kTerms);
+        sum = take(add(ones(), monomial(integer(3), 2)), kTerms);
+        log_like = take(integrate(integer(0), ones()), kTerms);
+        exp_x = take(exponential(monomial(integer(1), 1)), kTerms);
+        exp_x_squared_derivative = take(derivative(exponential(monomial(integer(1), 2))), kTerms);
+        auto [c, d] = split(monomial(integer(7), 1));
+        split_twice = take(add(c, d), 3);
+      },
+      "4");
 
   for (int n = 0; n < kTerms; ++n) {
     auto i = static_cast<std::size_t>(n);
@@ -247,7 +265,8 @@ TEST_P(ChanPrograms, PowerSeriesArithmetic) {
       for (int j = 2; j <= k; ++j) kf *= j;
       expected = rat::make(2, kf);
     }
-    EXPECT_EQ(exp_x_squared_derivative[static_cast<std::size_t>(n)], expected) << "(exp(x^2))', term " << n;
+    EXPECT_EQ(exp_x_squared_derivative[static_cast<std::size_t>(n)], expected)
+        << "(exp(x^2))', term " << n;
   }
   EXPECT_EQ(split_twice, (std::vector<rat>{integer(0), integer(14), integer(0)}));
 }

@@ -6,13 +6,15 @@
 // In-process cases boot the runtime once per case and run twice: plainly and with
 // GODEBUG=goromigrate=1, which moves a goroutine to another thread at every park, so channel
 // code that caches thread-local state fails there.
+#include "goro/chan.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <future>
-#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,7 +23,6 @@
 #include <vector>
 
 #include "child_process.h"
-#include "goro/chan.hpp"
 #include "goro/runtime.hpp"
 #include "goro/select.hpp"
 
@@ -160,24 +161,26 @@ TEST_P(Chan, FifoAcrossParkedSenders) {
   // Senders park in order on a full buffer; receives must see buffer values first, then the
   // parked senders' values in the order they parked.
   std::vector<int> got;
-  run([&] {
-    goro::chan<int> c(3);
-    for (int i = 0; i < 3; ++i) c.send(i);
-    goro::chan<int> parked(1);
-    for (int i = 3; i < 8; ++i) {
-      // Start sender i and wait until it is parked (the buffer is full, so it must be).
-      goro::chan<bool> started;
-      goro::go([c, started, i] {
-        started.send(true);
-        c.send(i);
-      });
-      started.recv();
-      // Let the sender reach its send: yield until nothing else is runnable for it. The
-      // order check below would fail if a later sender overtook an earlier one.
-      for (int k = 0; k < 50; ++k) goro::yield();
-    }
-    for (int i = 0; i < 8; ++i) got.push_back(c.recv().value());
-  }, "1");
+  run(
+      [&] {
+        goro::chan<int> c(3);
+        for (int i = 0; i < 3; ++i) c.send(i);
+        goro::chan<int> parked(1);
+        for (int i = 3; i < 8; ++i) {
+          // Start sender i and wait until it is parked (the buffer is full, so it must be).
+          goro::chan<bool> started;
+          goro::go([c, started, i] {
+            started.send(true);
+            c.send(i);
+          });
+          started.recv();
+          // Let the sender reach its send: yield until nothing else is runnable for it. The
+          // order check below would fail if a later sender overtook an earlier one.
+          for (int k = 0; k < 50; ++k) goro::yield();
+        }
+        for (int i = 0; i < 8; ++i) got.push_back(c.recv().value());
+      },
+      "1");
   ASSERT_EQ(got.size(), 8u);
   for (int i = 0; i < 8; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], i);
 }
@@ -185,32 +188,34 @@ TEST_P(Chan, FifoAcrossParkedSenders) {
 TEST_P(Chan, CloseWakesEveryReceiverAndSender) {
   int receivers_woken = 0;
   int senders_panicked = 0;
-  run([&] {
-    goro::chan<int> r;
-    goro::chan<int> s;
-    goro::chan<int> done(20);
-    for (int i = 0; i < 10; ++i) {
-      goro::go([r, done] { done.send(r.recv().has_value() ? 1 : 0); });
-      goro::go([s, done] {
-        try {
-          s.send(1);
-          done.send(2);
-        } catch (const goro::panic_error& e) {
-          done.send(std::string(e.what()) == "send on closed channel" ? 3 : 4);
+  run(
+      [&] {
+        goro::chan<int> r;
+        goro::chan<int> s;
+        goro::chan<int> done(20);
+        for (int i = 0; i < 10; ++i) {
+          goro::go([r, done] { done.send(r.recv().has_value() ? 1 : 0); });
+          goro::go([s, done] {
+            try {
+              s.send(1);
+              done.send(2);
+            } catch (const goro::panic_error& e) {
+              done.send(std::string(e.what()) == "send on closed channel" ? 3 : 4);
+            }
+          });
         }
-      });
-    }
-    // Wait until all 20 are parked: with one P and the main goroutine yielding, each has
-    // run to its blocking operation.
-    for (int k = 0; k < 100; ++k) goro::yield();
-    r.close();
-    s.close();
-    for (int i = 0; i < 20; ++i) {
-      int v = done.recv().value();
-      if (v == 0) ++receivers_woken;
-      if (v == 3) ++senders_panicked;
-    }
-  }, "1");
+        // Wait until all 20 are parked: with one P and the main goroutine yielding, each has
+        // run to its blocking operation.
+        for (int k = 0; k < 100; ++k) goro::yield();
+        r.close();
+        s.close();
+        for (int i = 0; i < 20; ++i) {
+          int v = done.recv().value();
+          if (v == 0) ++receivers_woken;
+          if (v == 3) ++senders_panicked;
+        }
+      },
+      "1");
   EXPECT_EQ(receivers_woken, 10);
   EXPECT_EQ(senders_panicked, 10);
 }
@@ -284,35 +289,38 @@ TEST_P(Chan, StressManyProducersAndConsumers) {
   for (std::size_t capacity : {std::size_t{0}, std::size_t{1}, std::size_t{64}}) {
     std::atomic<std::int64_t> sum{0};
     std::atomic<std::int64_t> count{0};
-    run([&] {
-      goro::chan<std::int64_t> c(capacity);
-      goro::chan<bool> producers_done(kProducers);
-      goro::chan<bool> consumers_done(kConsumers);
-      for (int p = 0; p < kProducers; ++p) {
-        goro::go([=] {
-          for (std::int64_t i = 1; i <= kPerProducer; ++i) c.send(i);
-          producers_done.send(true);
-        });
-      }
-      for (int k = 0; k < kConsumers; ++k) {
-        goro::go([&, c, consumers_done] {
-          std::int64_t local = 0;
-          std::int64_t n = 0;
-          for (auto v : c) {
-            local += v;
-            ++n;
+    run(
+        [&] {
+          goro::chan<std::int64_t> c(capacity);
+          goro::chan<bool> producers_done(kProducers);
+          goro::chan<bool> consumers_done(kConsumers);
+          for (int p = 0; p < kProducers; ++p) {
+            goro::go([=] {
+              for (std::int64_t i = 1; i <= kPerProducer; ++i) c.send(i);
+              producers_done.send(true);
+            });
           }
-          sum += local;
-          count += n;
-          consumers_done.send(true);
-        });
-      }
-      for (int p = 0; p < kProducers; ++p) producers_done.recv();
-      c.close();
-      for (int k = 0; k < kConsumers; ++k) consumers_done.recv();
-    }, "4");
+          for (int k = 0; k < kConsumers; ++k) {
+            goro::go([&, c, consumers_done] {
+              std::int64_t local = 0;
+              std::int64_t n = 0;
+              for (auto v : c) {
+                local += v;
+                ++n;
+              }
+              sum += local;
+              count += n;
+              consumers_done.send(true);
+            });
+          }
+          for (int p = 0; p < kProducers; ++p) producers_done.recv();
+          c.close();
+          for (int k = 0; k < kConsumers; ++k) consumers_done.recv();
+        },
+        "4");
     EXPECT_EQ(count.load(), kProducers * kPerProducer) << "capacity " << capacity;
-    EXPECT_EQ(sum.load(), kProducers * (kPerProducer * (kPerProducer + 1) / 2)) << "capacity " << capacity;
+    EXPECT_EQ(sum.load(), kProducers * (kPerProducer * (kPerProducer + 1) / 2))
+        << "capacity " << capacity;
   }
 }
 
@@ -334,7 +342,8 @@ TEST(ChanDeadlock, NilChannelReceiveIsReported) {
   auto r = goro_test::run_child("nil_chan_recv_deadlock");
   ASSERT_TRUE(r.exited) << goro_test::describe(r);
   EXPECT_EQ(r.exit_status, 2) << goro_test::describe(r);
-  EXPECT_NE(r.err.find("fatal error: all goroutines are asleep - deadlock!"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("fatal error: all goroutines are asleep - deadlock!"), std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("goroutine 1 [chan receive (nil chan)]:"), std::string::npos) << r.err;
 }
 

@@ -2,6 +2,8 @@
 // closed channels; uniform choice among ready cases; two selects matching each other; the
 // same channel in several cases; a send and a receive case on one channel; close while a
 // select is parked; selects on plain threads; and the deadlock report of an empty select.
+#include "goro/select.hpp"
+
 #include <gtest/gtest.h>
 
 #include <array>
@@ -17,7 +19,6 @@
 #include "child_process.h"
 #include "goro/chan.hpp"
 #include "goro/runtime.hpp"
-#include "goro/select.hpp"
 
 namespace {
 
@@ -95,10 +96,11 @@ TEST(SelectNonBlocking, SendOnEveryKindOfChannel) {
 TEST(SelectNonBlocking, DefaultOnlyAndAllNil) {
   int ran = 0;
   EXPECT_EQ(goro::select(goro::on_default([&] { ++ran; })), 0u);
-  EXPECT_EQ(goro::select(goro::on_recv(goro::chan<int>::nil(), [&](std::optional<int>) { ran += 10; }),
-                         goro::on_send(goro::chan<int>::nil(), 1, [&] { ran += 10; }),
-                         goro::on_default([&] { ++ran; })),
-            2u);
+  EXPECT_EQ(
+      goro::select(goro::on_recv(goro::chan<int>::nil(), [&](std::optional<int>) { ran += 10; }),
+                   goro::on_send(goro::chan<int>::nil(), 1, [&] { ran += 10; }),
+                   goro::on_default([&] { ++ran; })),
+      2u);
   EXPECT_EQ(ran, 2);
 }
 
@@ -108,7 +110,9 @@ TEST(SelectNonBlocking, MoveOnlySendValueStaysWithUnchosenCase) {
   auto p = std::make_unique<int>(2);
   EXPECT_EQ(goro::select(goro::on_send(full, std::move(p), [] {}), goro::on_default([] {})), 1u);
   goro::chan<std::unique_ptr<int>> room(1);
-  EXPECT_EQ(goro::select(goro::on_send(room, std::make_unique<int>(3), [] {}), goro::on_default([] {})), 0u);
+  EXPECT_EQ(
+      goro::select(goro::on_send(room, std::make_unique<int>(3), [] {}), goro::on_default([] {})),
+      0u);
   EXPECT_EQ(*room.recv().value(), 3);
 }
 
@@ -141,39 +145,41 @@ TEST_P(Select, DoubleSelectDeliversEachValueOnce) {
   constexpr int kRounds = 100'000;
   std::vector<std::atomic<int>> seen(kRounds);
   std::atomic<std::int64_t> received{0};
-  run([&] {
-    goro::chan<int> c1;
-    goro::chan<int> c2;
-    goro::chan<bool> done(4);
-    for (int s = 0; s < 2; ++s) {
-      goro::go([=] {
-        for (int v = s; v < kRounds; v += 2) {
-          goro::select(goro::on_send(c1, v, [] {}), goro::on_send(c2, v, [] {}));
+  run(
+      [&] {
+        goro::chan<int> c1;
+        goro::chan<int> c2;
+        goro::chan<bool> done(4);
+        for (int s = 0; s < 2; ++s) {
+          goro::go([=] {
+            for (int v = s; v < kRounds; v += 2) {
+              goro::select(goro::on_send(c1, v, [] {}), goro::on_send(c2, v, [] {}));
+            }
+            done.send(true);
+          });
         }
-        done.send(true);
-      });
-    }
-    goro::chan<bool> stop;
-    for (int r = 0; r < 2; ++r) {
-      goro::go([&, c1, c2, stop, done] {
-        bool running = true;
-        while (running) {
-          auto got = [&](std::optional<int> v) {
-            seen[static_cast<std::size_t>(*v)].fetch_add(1);
-            received.fetch_add(1);
-          };
-          goro::select(goro::on_recv(c1, got), goro::on_recv(c2, got),
-                       goro::on_recv(stop, [&](std::optional<bool>) { running = false; }));
+        goro::chan<bool> stop;
+        for (int r = 0; r < 2; ++r) {
+          goro::go([&, c1, c2, stop, done] {
+            bool running = true;
+            while (running) {
+              auto got = [&](std::optional<int> v) {
+                seen[static_cast<std::size_t>(*v)].fetch_add(1);
+                received.fetch_add(1);
+              };
+              goro::select(goro::on_recv(c1, got), goro::on_recv(c2, got),
+                           goro::on_recv(stop, [&](std::optional<bool>) { running = false; }));
+            }
+            done.send(true);
+          });
         }
-        done.send(true);
-      });
-    }
-    done.recv();
-    done.recv();
-    stop.close();
-    done.recv();
-    done.recv();
-  }, "4");
+        done.recv();
+        done.recv();
+        stop.close();
+        done.recv();
+        done.recv();
+      },
+      "4");
   EXPECT_EQ(received.load(), kRounds);
   int wrong = 0;
   for (auto& s : seen) wrong += s.load() != 1;
@@ -190,8 +196,9 @@ TEST_P(Select, SameChannelInTwoCases) {
     });
     int expect = 0;
     for (int i = 0; i < 2000; ++i) {
-      std::size_t k = goro::select(goro::on_recv(c, [&](std::optional<int> v) { EXPECT_EQ(v, expect); }),
-                                   goro::on_recv(c, [&](std::optional<int> v) { EXPECT_EQ(v, expect); }));
+      std::size_t k =
+          goro::select(goro::on_recv(c, [&](std::optional<int> v) { EXPECT_EQ(v, expect); }),
+                       goro::on_recv(c, [&](std::optional<int> v) { EXPECT_EQ(v, expect); }));
       ++expect;
       chosen[k]++;
     }
@@ -211,24 +218,26 @@ TEST_P(Select, SendAndReceiveCasesOnOneChannelRendezvous) {
   constexpr int kRounds = 5000;
   std::array<int, 2> sent{};
   std::array<int, 2> got{};
-  run([&] {
-    goro::chan<int> c;
-    goro::chan<bool> done(2);
-    for (int g = 0; g < 2; ++g) {
-      goro::go([&, g, c, done] {
-        for (int i = 0; i < kRounds; ++i) {
-          goro::select(goro::on_send(c, g, [&] { sent[static_cast<std::size_t>(g)]++; }),
-                       goro::on_recv(c, [&](std::optional<int> v) {
-                         EXPECT_EQ(v, 1 - g);
-                         got[static_cast<std::size_t>(g)]++;
-                       }));
+  run(
+      [&] {
+        goro::chan<int> c;
+        goro::chan<bool> done(2);
+        for (int g = 0; g < 2; ++g) {
+          goro::go([&, g, c, done] {
+            for (int i = 0; i < kRounds; ++i) {
+              goro::select(goro::on_send(c, g, [&] { sent[static_cast<std::size_t>(g)]++; }),
+                           goro::on_recv(c, [&](std::optional<int> v) {
+                             EXPECT_EQ(v, 1 - g);
+                             got[static_cast<std::size_t>(g)]++;
+                           }));
+            }
+            done.send(true);
+          });
         }
-        done.send(true);
-      });
-    }
-    done.recv();
-    done.recv();
-  }, "2");
+        done.recv();
+        done.recv();
+      },
+      "2");
   EXPECT_EQ(sent[0] + got[0], kRounds);
   EXPECT_EQ(sent[1] + got[1], kRounds);
   EXPECT_EQ(sent[0], got[1]);
@@ -239,30 +248,32 @@ TEST_P(Select, CloseWakesAParkedSelect) {
   std::size_t recv_case = 99;
   std::optional<int> value = 5;
   std::string send_panic;
-  run([&] {
-    goro::chan<int> a;
-    goro::chan<int> b;
-    goro::chan<bool> done;
-    goro::go([&, a, b, done] {
-      recv_case = goro::select(goro::on_recv(a, [&](std::optional<int> v) { value = v; }),
-                               goro::on_recv(b, [&](std::optional<int> v) { value = v; }));
-      done.send(true);
-    });
-    goro::chan<int> s;
-    goro::go([&, a, s, done] {
-      try {
-        goro::select(goro::on_send(s, 1, [] {}), goro::on_recv(a, [](std::optional<int>) {}));
-      } catch (const goro::panic_error& e) {
-        send_panic = e.what();
-      }
-      done.send(true);
-    });
-    for (int k = 0; k < 100; ++k) goro::yield();  // usually both are parked by now
-    b.close();
-    done.recv();
-    s.close();
-    done.recv();
-  }, "1");
+  run(
+      [&] {
+        goro::chan<int> a;
+        goro::chan<int> b;
+        goro::chan<bool> done;
+        goro::go([&, a, b, done] {
+          recv_case = goro::select(goro::on_recv(a, [&](std::optional<int> v) { value = v; }),
+                                   goro::on_recv(b, [&](std::optional<int> v) { value = v; }));
+          done.send(true);
+        });
+        goro::chan<int> s;
+        goro::go([&, a, s, done] {
+          try {
+            goro::select(goro::on_send(s, 1, [] {}), goro::on_recv(a, [](std::optional<int>) {}));
+          } catch (const goro::panic_error& e) {
+            send_panic = e.what();
+          }
+          done.send(true);
+        });
+        for (int k = 0; k < 100; ++k) goro::yield();  // usually both are parked by now
+        b.close();
+        done.recv();
+        s.close();
+        done.recv();
+      },
+      "1");
   EXPECT_EQ(recv_case, 1u);
   EXPECT_EQ(value, std::nullopt);
   EXPECT_EQ(send_panic, "send on closed channel");
@@ -296,24 +307,31 @@ TEST_P(Select, BufferedFeedersThroughSelect) {
   constexpr std::int64_t kPerFeeder = 50'000;
   std::int64_t left = 0;
   std::int64_t right = 0;
-  run([&] {
-    goro::chan<std::int64_t> l(100);
-    goro::chan<std::int64_t> r(100);
-    goro::go([l] { for (std::int64_t i = 0; i < kPerFeeder; ++i) l.send(i); });
-    goro::go([r] { for (std::int64_t i = 0; i < kPerFeeder; ++i) r.send(i); });
-    std::int64_t next_l = 0;
-    std::int64_t next_r = 0;
-    while (left + right < 2 * kPerFeeder) {
-      goro::select(goro::on_recv(l, [&](std::optional<std::int64_t> v) {
-                     EXPECT_EQ(v, next_l++);
-                     ++left;
-                   }),
-                   goro::on_recv(r, [&](std::optional<std::int64_t> v) {
-                     EXPECT_EQ(v, next_r++);
-                     ++right;
-                   }));
-    }
-  }, "4");
+  run(
+      [&] {
+        goro::chan<std::int64_t> l(100);
+        goro::chan<std::int64_t> r(100);
+        goro::go([l] {
+          for (std::int64_t i = 0; i < kPerFeeder; ++i) l.send(i);
+        });
+        goro::go([r] {
+          for (std::int64_t i = 0; i < kPerFeeder; ++i) r.send(i);
+        });
+        std::int64_t next_l = 0;
+        std::int64_t next_r = 0;
+        while (left + right < 2 * kPerFeeder) {
+          goro::select(goro::on_recv(l,
+                                     [&](std::optional<std::int64_t> v) {
+                                       EXPECT_EQ(v, next_l++);
+                                       ++left;
+                                     }),
+                       goro::on_recv(r, [&](std::optional<std::int64_t> v) {
+                         EXPECT_EQ(v, next_r++);
+                         ++right;
+                       }));
+        }
+      },
+      "4");
   EXPECT_EQ(left, kPerFeeder);
   EXPECT_EQ(right, kPerFeeder);
 }
@@ -333,7 +351,8 @@ GORO_CHILD_SCENARIO(select_deadlock) {
 TEST(SelectDeadlock, EmptySelectAndParkedSelectAreReported) {
   auto r = goro_test::run_child("empty_select_deadlock");
   EXPECT_EQ(r.exit_status, 2) << goro_test::describe(r);
-  EXPECT_NE(r.err.find("fatal error: all goroutines are asleep - deadlock!"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("fatal error: all goroutines are asleep - deadlock!"), std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("goroutine 1 [select (no cases)]:"), std::string::npos) << r.err;
   r = goro_test::run_child("select_deadlock");
   EXPECT_EQ(r.exit_status, 2) << goro_test::describe(r);

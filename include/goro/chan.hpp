@@ -18,7 +18,7 @@
 // "send on closed channel", "close of closed channel", "close of nil channel".
 //
 // T must be move-constructible. Its move constructor runs while the channel's lock is held,
-// so it must not block or use goro primitives; a move constructor that throws there
+// so it must not block or use goro primitives. A move constructor that throws there
 // terminates the program.
 #pragma once
 
@@ -40,7 +40,7 @@ namespace detail {
 // The non-template channel object (src/lib/chan_core.h). Opaque to users.
 struct chan_core;
 
-// How the runtime moves and destroys elements of one type without knowing it.
+// Type-erased operations on one element type: size, alignment, move and destroy.
 struct elem_ops {
   std::size_t size;
   std::size_t align;
@@ -77,7 +77,7 @@ GORO_EXPORT void chan_close(chan_core* c);
 GORO_EXPORT std::size_t chan_len(const chan_core* c) noexcept;
 GORO_EXPORT std::size_t chan_cap(const chan_core* c) noexcept;
 
-// Storage for one element that is constructed only when the runtime says so.
+// Storage for one element, constructed only when a receive delivers a value.
 template <class T>
 struct elem_slot {
   alignas(T) unsigned char bytes[sizeof(T)];
@@ -105,7 +105,8 @@ class chan {
   // An unbuffered channel.
   chan() : chan(std::size_t{0}) {}
   // A channel with `capacity` buffer slots; 0 is unbuffered.
-  explicit chan(std::size_t capacity) : core_(detail::chan_make(&detail::elem_ops_for<T>, capacity)) {}
+  explicit chan(std::size_t capacity)
+      : core_(detail::chan_make(&detail::elem_ops_for<T>, capacity)) {}
 
   // Go's nil channel: send and receive block forever, close throws.
   static chan nil() noexcept { return chan(nil_tag{}); }

@@ -5,9 +5,9 @@
 //       goro::on_send(out, value, [&] { ... }),
 //       goro::on_default([&] { ... }));                          // optional; at most one
 //
-// Semantics are Go's: every case's channel and send value are taken once, on entry; if
-// several cases are ready one is chosen uniformly at random; the default case runs only if
-// no case is ready; without a default the caller blocks until one case can proceed, and
+// Semantics are Go's. Every case's channel and send value are taken once, on entry. If
+// several cases are ready, one is chosen uniformly at random. The default case runs only if
+// no case is ready. Without a default the caller blocks until one case can proceed, and
 // exactly one case completes. Nil channels are never chosen. A select with no channel case
 // and no default blocks forever. A chosen send case on a closed channel throws
 // panic_error("send on closed channel"). The chosen case's handler runs after every channel
@@ -34,12 +34,12 @@ namespace detail {
 
 enum class select_dir : std::uint8_t { recv, send };
 
-// One channel case as the runtime sees it.
+// One channel case in the type-erased form select_run takes.
 struct select_op {
   chan_core* core;  // nullptr: a nil channel, never chosen
   void* elem;       // send: the value (moved from if chosen); recv: storage for the value
   select_dir dir;
-  bool received;    // recv, set by select_run: an element was constructed in elem
+  bool received;  // recv, set by select_run: an element was constructed in elem
 };
 
 // Runs a select over ops[0..n). Returns the index of the chosen op, or n if none was ready
@@ -96,21 +96,24 @@ detail::recv_case<T, std::decay_t<F>> on_recv(const chan<T>& c, F&& handler) {
 template <class T, class F>
 detail::send_case<T, std::decay_t<F>> on_send(const chan<T>& c, std::type_identity_t<T> value,
                                               F&& handler) {
-  static_assert(std::is_invocable_v<std::decay_t<F>&>, "goro::on_send: handler must take no arguments");
+  static_assert(std::is_invocable_v<std::decay_t<F>&>,
+                "goro::on_send: handler must take no arguments");
   return {c.core(), std::move(value), std::forward<F>(handler)};
 }
 
 // The default case: runs if no other case is ready.
 template <class F>
 detail::default_case<std::decay_t<F>> on_default(F&& handler) {
-  static_assert(std::is_invocable_v<std::decay_t<F>&>, "goro::on_default: handler must take no arguments");
+  static_assert(std::is_invocable_v<std::decay_t<F>&>,
+                "goro::on_default: handler must take no arguments");
   return {std::forward<F>(handler)};
 }
 
 // Waits until one case can proceed, runs it, and returns its position among the arguments.
 template <class... Cases>
 std::size_t select(Cases&&... cases) {
-  constexpr std::size_t n_default = (std::size_t{0} + ... + (detail::is_default_case_v<Cases> ? 1 : 0));
+  constexpr std::size_t n_default =
+      (std::size_t{0} + ... + (detail::is_default_case_v<Cases> ? 1 : 0));
   static_assert(n_default <= 1, "goro::select: at most one on_default case");
   constexpr std::size_t n_ops = sizeof...(Cases) - n_default;
 
@@ -141,7 +144,8 @@ std::size_t select(Cases&&... cases) {
         }(),
         ...);
     (void)k;
-  }(std::index_sequence_for<Cases...>{});
+  }
+  (std::index_sequence_for<Cases...>{});
 
   const std::size_t chosen = detail::select_run(ops.data(), n_ops, n_default != 0);
   const std::size_t position = positions[chosen];
@@ -157,7 +161,8 @@ std::size_t select(Cases&&... cases) {
           }
         }(),
         ...);
-  }(std::index_sequence_for<Cases...>{});
+  }
+  (std::index_sequence_for<Cases...>{});
   return position;
 }
 

@@ -308,7 +308,8 @@ void drain(chan_core* c) noexcept {
 }
 
 bool try_send_from_runtime(chan_core* c, const void* elem) noexcept {
-  if (!c->ops->trivially_copyable) rt::throw_bug("try_send_from_runtime: element not trivially copyable");
+  if (!c->ops->trivially_copyable)
+    rt::throw_bug("try_send_from_runtime: element not trivially copyable");
   // Moving a trivially copyable object copies it and leaves the source unchanged.
   void* src = const_cast<void*>(elem);
   c->lock.lock();

@@ -16,9 +16,10 @@
 // Waiters in recvq/sendq are rt::waiter records on the waiting caller's stack. A waiter
 // whose select_case is non-null belongs to a select (select.cc): it points to that select's
 // select_state and its `ticket` is the case index. Whoever dequeues it must first win the
-// select's `done` flag (Go's selectDone), so exactly one case of a select completes. A waker that loses the flag just
-// unlinks the waiter and moves on; the selecting caller removes its remaining waiters itself
-// after it wakes, under the channel locks (so a loser never touches a finished select).
+// select's `done` flag (Go's selectDone), so exactly one case of a select completes. A waker that
+// loses the flag just unlinks the waiter and moves on; the selecting caller removes its remaining
+// waiters itself after it wakes, under the channel locks (so a loser never touches a finished
+// select).
 //
 // Invariants (lock held):
 //   * recvq non-empty implies count == 0; sendq non-empty implies count == cap.
@@ -69,8 +70,8 @@ struct select_state {
 };
 
 struct chan_core {
-  // Handles referring to this core. retain: relaxed (the caller already holds a handle);
-  // release: acq_rel, so the last releaser sees every other handle's last use.
+  // Number of handles referring to this core. Retain is relaxed because the caller already
+  // owns a handle. Release is acq_rel, so the last releaser sees every other handle's last use.
   std::atomic<std::uint32_t> refs{1};
   const elem_ops* ops = nullptr;
   std::size_t cap = 0;

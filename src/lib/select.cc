@@ -2,8 +2,8 @@
 //
 // Model. The template in goro/select.hpp hands the runtime an array of select_ops (channel,
 // element pointer, direction); nil channels are never considered.
-//   0. A one-case select without default is the plain operation (Go's compiler lowers it the
-//      same way, so dumps say "chan receive", not "select").
+//   0. A one-case select without default is the plain operation. Go's compiler lowers it the
+//      same way, so goroutine dumps show "chan receive", not "select".
 //   1. Poll order: a fresh random permutation of the cases on every call (fastrandn), so
 //      among ready cases each is equally likely. Lock order: the cases sorted by channel
 //      address; a channel appearing in several cases is locked once. Every select locks in
