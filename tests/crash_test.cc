@@ -229,12 +229,8 @@ TEST(Panic, EscapedExceptionReport) {
   EXPECT_NE(r.err.find("throw_boom_from_worker"), std::string::npos) << describe(r);
 }
 
-// Go's "created by" line names the function that started the goroutine and its source line.
-// NOTE: disabled because goro::go_with records __builtin_return_address(0), which is a
-// return address inside goro::go (runtime.hpp), not in the caller, so the line names
-// goro::go<...>; in optimised builds it is dropped as a runtime frame. Enable once go()
-// passes its caller's return address.
-TEST(Panic, DISABLED_CreatedByNamesCreator) {
+// The creator line names the function that called goro::go, with its file and line.
+TEST(Panic, CreatedByNamesCreator) {
   auto r = run_child("worker_throws_runtime_error", {"GOTRACEBACK"});
   ASSERT_TRUE(r.exited) << describe(r);
   std::smatch m;

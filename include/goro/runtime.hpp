@@ -62,6 +62,11 @@ GORO_EXPORT int run_main(int argc, char** argv, main_entry entry, void* main);
 GORO_EXPORT void enter_blocking() noexcept;
 GORO_EXPORT void exit_blocking() noexcept;
 
+// Starts a goroutine; `creator` is the return address into the code that called goro::go,
+// printed as "created by" in tracebacks.
+template <class F, class... Args>
+void go_from(void* creator, const spawn_options& options, F&& f, Args&&... args);
+
 template <class Closure>
 void invoke_closure(void* p) {
   auto* closure = static_cast<Closure*>(p);
@@ -96,7 +101,7 @@ int run(int argc, char** argv, F&& main) {
 // Throws panic_error if called outside goro::run. An exception that escapes f is a panic:
 // the process prints Go's panic report with a traceback and exits with status 2.
 template <class F, class... Args>
-void go_with(const spawn_options& options, F&& f, Args&&... args) {
+void detail::go_from(void* creator, const spawn_options& options, F&& f, Args&&... args) {
   using Closure = std::tuple<std::decay_t<F>, std::decay_t<Args>...>;
   static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>,
                 "goro::go: f must be callable with args");
@@ -107,12 +112,21 @@ void go_with(const spawn_options& options, F&& f, Args&&... args) {
     detail::spawn_abort(slot);
     throw;
   }
-  detail::spawn_commit(slot, &detail::invoke_closure<Closure>, __builtin_return_address(0));
+  detail::spawn_commit(slot, &detail::invoke_closure<Closure>, creator);
+}
+
+// go and go_with are never inlined, so that their return address is a point in the caller,
+// which tracebacks print as the goroutine's creation site.
+template <class F, class... Args>
+[[gnu::noinline]] void go_with(const spawn_options& options, F&& f, Args&&... args) {
+  detail::go_from(__builtin_return_address(0), options, std::forward<F>(f),
+                  std::forward<Args>(args)...);
 }
 
 template <class F, class... Args>
-void go(F&& f, Args&&... args) {
-  go_with(spawn_options{}, std::forward<F>(f), std::forward<Args>(args)...);
+[[gnu::noinline]] void go(F&& f, Args&&... args) {
+  detail::go_from(__builtin_return_address(0), spawn_options{}, std::forward<F>(f),
+                  std::forward<Args>(args)...);
 }
 
 // Go's runtime.Gosched: lets other goroutines run; the caller stays runnable.

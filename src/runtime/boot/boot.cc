@@ -222,7 +222,7 @@ void shutdown() {
     std::lock_guard<runtime_lock> guard(sched.lock);
     for (M* mp = sched.midle; mp != nullptr; mp = mp->schedlink) mp->park.wakeup();
     for (M* mp = sched.allm; mp != nullptr; mp = mp->alllink) {
-      if (mp != m0 && mp->blocked.load(std::memory_order_relaxed)) mp->park.wakeup();
+      if (!mp->is_m0 && mp->blocked.load(std::memory_order_relaxed)) mp->park.wakeup();
     }
   }
   sched.sysmonnote.wakeup();
@@ -250,7 +250,7 @@ void shutdown() {
     free_all_ps();
     for (M* mp = sched.allm; mp != nullptr;) {
       M* next = mp->alllink;
-      if (mp != m0) delete mp;
+      if (!mp->is_m0) delete mp;
       mp = next;
     }
     stack_release_all(false);
@@ -355,6 +355,7 @@ int run_main(int argc, char** argv, main_entry entry, void* main) {
 
   m0 = new M;
   m0->id = sched.mnext++;
+  m0->is_m0 = true;
   m0->epoch = run_epoch.load(std::memory_order_relaxed);
   m0->alllink = sched.allm;
   sched.allm = m0;

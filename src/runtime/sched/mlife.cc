@@ -284,7 +284,7 @@ bool stopm(M* mp, std::int64_t timer_deadline) {
   std::int64_t timeout = -1;
   {
     std::lock_guard<runtime_lock> guard(sched.lock);
-    if (sched.exiting.load(std::memory_order_relaxed) && mp != m0) return false;
+    if (sched.exiting.load(std::memory_order_relaxed) && !mp->is_m0) return false;
     mput(mp);
     if (timer_deadline != 0 &&
         (sched.timer_m == nullptr || timer_deadline < sched.timer_m_until)) {

@@ -245,14 +245,35 @@ G* gfget(P* pp, std::size_t stack_size) {
     gp = stack_new_g(stack_size);
   }
 
-  // Reset every field but the stack and the reusable sanitizer fiber.
-  goroutine_stack stack = gp->stack;
-  void* tsan_fiber = gp->tsan_fiber;
-  gp->~G();
-  new (gp) G;
-  gp->stack = stack;
+  // Reset every field but the stack and the reusable sanitizer fiber. Field by field, not by
+  // re-constructing the G: dumps and scheddetail read the status of every slot atomically,
+  // and a constructor would rewrite it with a plain store.
+  gp->sched_sp = nullptr;
   gp->stack.scavenged = false;
-  gp->tsan_fiber = tsan_fiber;
+  gp->status.store(gstatus::idle, std::memory_order_relaxed);
+  gp->goid = 0;
+  gp->m = nullptr;
+  gp->lockedm = nullptr;
+  gp->locked_external = 0;
+  gp->schedlink = nullptr;
+  gp->alllink = nullptr;
+  gp->wait_reason = waitreason::zero;
+  gp->waitsince = 0;
+  gp->entry = nullptr;
+  gp->closure = nullptr;
+  gp->creator_pc = nullptr;
+  gp->parent_goid = 0;
+  gp->saved_errno = 0;
+  gp->eh = eh_state{};
+  gp->last_m = nullptr;
+  gp->traceback_request = false;
+  gp->longrun_ns.store(0, std::memory_order_relaxed);
+  gp->runtime_depth = 0;
+  gp->started = false;
+  gp->avoid_m0 = false;
+  gp->is_main = false;
+  gp->is_system = false;
+  gp->asan_fake_stack = nullptr;
   prepare_new_g(gp);
   return gp;
 }
@@ -326,7 +347,7 @@ void execute(M* mp, G* gp, bool inherit_time) {
 }
 
 bool must_migrate(M* mp, G* gp) {
-  if (gp->avoid_m0 && mp == m0) return true;
+  if (gp->avoid_m0 && mp->is_m0) return true;
   return gp->last_m == mp && debug_migrate() && !mp->lockedg && gp->lockedm == nullptr;
 }
 
@@ -637,7 +658,7 @@ void migrate(M* mp, G* gp) {
 void schedule_loop(M* mp) {
   for (;;) {
     if (sched.exiting.load(std::memory_order_acquire)) {
-      if (mp == m0) {
+      if (mp->is_m0) {
         sched.m0_exit_note.wakeup();  // main_goexit on another M waits for this
         return;
       }
@@ -646,7 +667,7 @@ void schedule_loop(M* mp) {
       }
       mexit(mp);
     }
-    if (mp->exiting && mp != m0) {
+    if (mp->exiting && !mp->is_m0) {
       if (mp->p != nullptr) handoffp(releasep(mp));
       mexit(mp);
     }
@@ -728,7 +749,7 @@ void goexit(G* gp) {
     bool locked_by_user = gp->locked_external > 0;
     gp->lockedm = nullptr;
     mp->lockedg = nullptr;
-    if (locked_by_user && mp != m0) mp->exiting = true;
+    if (locked_by_user && !mp->is_m0) mp->exiting = true;
   }
 
   mp->pending = after_switch::exit;
@@ -813,7 +834,7 @@ void main_goexit(int status) {
   gp->lockedm = nullptr;
   mp->lockedg = nullptr;
   // m0 may be asleep in stopm, or about to be; either way it finds `exiting` set.
-  if (mp != m0) {
+  if (!mp->is_m0) {
     m0->park.wakeup();
     // m0 may instead be running a goroutine that never reaches a scheduling point. Go would
     // exit the process when main returns; goro::run cannot return on another thread, so after
@@ -930,13 +951,6 @@ void yield() {
     }
     std::lock_guard<runtime_lock> guard(sched.lock);
     next = globrunqget(pp, 0);
-  }
-  if (next != nullptr && (must_migrate(mp, next) ||
-                          (next->lockedm != nullptr && next->lockedm != mp))) {
-    // It must run on another M: leave it at the head of the queue for g0 to hand over
-    // (schedule_next goes through g0 for such a G).
-    runqput(pp, next, true);
-    next = nullptr;
   }
 
   setgstatus(gp, gstatus::running, gstatus::runnable);

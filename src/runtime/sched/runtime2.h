@@ -58,6 +58,7 @@ struct eh_state {
   unsigned int uncaught_exceptions = 0;
 };
 
+// NOTE: gfget (proc.cc) resets a reused G field by field; a new field needs a line there.
 struct G {
   // Saved stack pointer while not running; meaningless while running. Written only by the
   // switch, on the M that runs the G.
@@ -156,6 +157,9 @@ struct M {
   // Sleeping on `park`; written by the M, read by schedtrace and shutdown (relaxed).
   std::atomic<bool> blocked{false};
   bool is_sysmon = false;
+  // The M of the thread that called goro::run (m0). A flag, not a comparison with the global
+  // m0, so that an M abandoned at exit never reads that global while shutdown resets it.
+  bool is_m0 = false;
   bool exiting = false;       // this thread exits at its next scheduling point
 
   // The G wired to this M by lock_os_thread, or nullptr.

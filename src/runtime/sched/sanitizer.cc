@@ -69,6 +69,25 @@ GORO_NO_TSAN void sanitizer_init_g0(M* mp) {
 
 #endif  // GORO_ASAN || GORO_TSAN
 
+#if defined(GORO_TSAN)
+// TSan's dynamic-annotation entry points (part of its runtime).
+extern "C" void AnnotateIgnoreReadsBegin(const char* file, int line);
+extern "C" void AnnotateIgnoreReadsEnd(const char* file, int line);
+void sanitizer_ignore_reads_begin() { AnnotateIgnoreReadsBegin(__FILE__, __LINE__); }
+void sanitizer_ignore_reads_end() { AnnotateIgnoreReadsEnd(__FILE__, __LINE__); }
+#else
+void sanitizer_ignore_reads_begin() {}
+void sanitizer_ignore_reads_end() {}
+#endif
+
+bool running_under_tsan() {
+#if defined(GORO_TSAN)
+  return true;
+#else
+  return false;
+#endif
+}
+
 bool running_under_asan() {
 #if defined(GORO_ASAN)
   return true;

@@ -55,5 +55,12 @@ inline void sanitizer_init_g0(M*) {}
 #endif
 bool running_under_sanitizer();
 bool running_under_asan();
+bool running_under_tsan();
+
+// Brackets diagnostic code that reads other threads' G and M fields without synchronisation
+// (scheddetail, dumps), as Go's do: a snapshot that may be inconsistent, by design. Under
+// TSan the reads are excluded from race detection; elsewhere these do nothing.
+void sanitizer_ignore_reads_begin();
+void sanitizer_ignore_reads_end();
 
 }  // namespace goro::rt

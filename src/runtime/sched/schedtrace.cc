@@ -9,6 +9,7 @@
 #include "runtime/sched/schedtrace.h"
 
 #include "runtime/os/futex.h"
+#include "runtime/sched/sanitizer.h"
 #include "runtime/sched/sched.h"
 #include "runtime/sched/waitreason.h"
 #include "runtime/stack/stack.h"
@@ -125,7 +126,9 @@ void schedtrace(bool detail) {
     line.chr('\n').flush();
   }
   sched.lock.unlock();
+  sanitizer_ignore_reads_begin();
   for_each_stack_slot(&print_g_line, nullptr);
+  sanitizer_ignore_reads_end();
 }
 
 }  // namespace goro::rt

@@ -33,7 +33,7 @@ void enter_blocking() noexcept {
 
   // The thread that called goro::run must be free to return from it when main returns, so a
   // goroutine other than main does not block it: it moves to another M first.
-  while (mp == m0 && !gp->is_main && gp->lockedm == nullptr) {
+  while (mp->is_m0 && !gp->is_main && gp->lockedm == nullptr) {
     gp->avoid_m0 = true;
     setgstatus(gp, gstatus::running, gstatus::runnable);
     mp->pending = after_switch::requeue_global;

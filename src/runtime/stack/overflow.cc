@@ -106,7 +106,9 @@ void fault_handler(int sig, siginfo_t* info, void* context) {
   if (overflow) {
     print_overflow(owner);
     print_goroutine_header(owner, true);
-    if (owner == gp) print_current_stack(2, 0, traceback_env.level);
+    // TSan rejects the unwinder's allocations inside a signal handler; its builds skip the
+    // frames.
+    if (owner == gp && !running_under_tsan()) print_current_stack(2, 0, traceback_env.level);
     if (traceback_env.crash) ::abort();
     ::_exit(2);
   }
@@ -121,7 +123,7 @@ void fault_handler(int sig, siginfo_t* info, void* context) {
 #endif
   line.str("]\n\n").flush();
   print_goroutine_header(gp, true);
-  print_current_stack(2, 0, traceback_env.level);
+  if (!running_under_tsan()) print_current_stack(2, 0, traceback_env.level);
   if (traceback_env.crash) ::abort();
   ::_exit(2);
 }
