@@ -207,9 +207,53 @@ void mstart_phase() {
 
 std::atomic<bool> run_active{false};
 
+// Resets the scheduler state for a new run, field by field. An M abandoned by the previous
+// run (see shutdown) may still touch sched's atomics on its way to stale_m_park, so those get
+// atomic stores; re-constructing the object would rewrite them with plain stores. The locks
+// and notes are already released. nplain_active is kept: plain threads stay registered for
+// the life of the thread, across runs.
 void reset_sched() {
-  sched.~schedt();
-  new (&sched) schedt();
+  constexpr auto relaxed = std::memory_order_relaxed;
+  sched.midle = nullptr;
+  sched.nmidle = 0;
+  sched.nmidlelocked = 0;
+  sched.mnext = 0;
+  sched.nmsys = 0;
+  sched.nmfreed = 0;
+  sched.maxmcount = 10000;
+  sched.pidle = nullptr;
+  sched.npidle.store(0, relaxed);
+  sched.nmspinning.store(0, relaxed);
+  sched.needspinning.store(false, relaxed);
+  sched.runq_head = nullptr;
+  sched.runq_tail = nullptr;
+  sched.runqsize.store(0, relaxed);
+  sched.gfree = nullptr;
+  sched.gfree_count = 0;
+  sched.goidgen.store(0, relaxed);
+  sched.ngoroutines.store(0, relaxed);
+  sched.nblocking.store(0, relaxed);
+  sched.gcwaiting.store(false, relaxed);
+  sched.stopwait = 0;
+  sched.stopnote.clear();
+  sched.sysmon_started.store(false, relaxed);
+  sched.sysmonwait.store(false, relaxed);
+  sched.sysmonnote.clear();
+  sched.timer_m = nullptr;
+  sched.timer_m_until = 0;
+  sched.exiting.store(false, relaxed);
+  sched.exit_status = 0;
+  sched.m0_exit_note.clear();
+  sched.allg = nullptr;
+  sched.allglen = 0;
+  sched.allm = nullptr;
+  sched.mcount_alive.store(0, relaxed);
+  sched.allp.store(nullptr, relaxed);
+  sched.allp_len.store(0, relaxed);
+  sched.ntimers.store(0, relaxed);
+  sched.gomaxprocs.store(0, relaxed);
+  sched.start_time = 0;
+  sched.lastpoll = 0;
 }
 
 // After main returned: stop every M, wait for those in the scheduler to exit, and free the

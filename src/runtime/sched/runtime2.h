@@ -273,6 +273,8 @@ struct P {
 };
 
 // Global scheduler state, Go's `sched`.
+// NOTE: reset_sched (boot.cc) resets it field by field between runs; a new field needs a line
+// there.
 struct schedt {
   // Guards: midle/nmidle/nmidlelocked, pidle/npidle writes, runq/runqsize, gfree, allm,
   // mnext, nmsys, nmfreed, and the stop-the-world fields.
