@@ -23,17 +23,20 @@ using namespace std::chrono_literals;
 
 int block_fds[2] = {-1, -1};
 std::atomic<bool> entering_read{false};
+// The child reads from this descriptor number, so the parent can recognise the read(2) in
+// /proc whatever descriptors the test runner left open.
+constexpr int kReadFd = 100;
 
 [[gnu::noinline]] void goroutine_blocked_in_read() {
   char byte = 0;
   entering_read.store(true);
-  goro::blocking([&byte] { return ::read(block_fds[0], &byte, 1); });
+  goro::blocking([&byte] { return ::read(kReadFd, &byte, 1); });
 }
 
 // The goroutine blocks in read(2) inside goro::blocking, so its thread sits in a system call
 // with the goroutine's frames on the stack when gdb attaches.
 GORO_CHILD_SCENARIO(goroutine_in_read) {
-  if (::pipe(block_fds) != 0) return 10;
+  if (::pipe(block_fds) != 0 || ::dup2(block_fds[0], kReadFd) != kReadFd) return 10;
   return goro::run(0, nullptr, [] {
     goro::go([] { goroutine_blocked_in_read(); });
     while (!entering_read.load()) goro::yield();
@@ -44,11 +47,14 @@ GORO_CHILD_SCENARIO(goroutine_in_read) {
 }
 
 // True once a thread of `pid` is inside read(2) (syscall 0 on x86-64, 63 on AArch64) on fd.
+// /proc/<pid>/task/<tid>/syscall gives the number and the arguments in hexadecimal.
 bool thread_in_read(pid_t pid, int fd) {
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "0x%x ", fd);
 #if defined(__aarch64__)
-  const std::string prefix = "63 " + std::to_string(fd) + " ";
+  const std::string prefix = std::string("63 ") + hex;
 #else
-  const std::string prefix = "0 0x" + std::to_string(fd) + " ";
+  const std::string prefix = std::string("0 ") + hex;
 #endif
   std::string tasks = "/proc/" + std::to_string(pid) + "/task";
   for (const auto& task : std::filesystem::directory_iterator(tasks)) {
@@ -76,11 +82,10 @@ TEST(Gdb, BacktraceEndsAtGoroutineEntry) {
   if (!have_gdb()) GTEST_SKIP() << "gdb is not installed (apt-get install gdb)";
   goro_test::child_process child("goroutine_in_read");
   ASSERT_TRUE(child.wait_for_stdout("started", 20s)) << "the child never started its goroutine";
-  // The pipe is the child's first new descriptor after stdin, stdout and stderr.
   auto deadline = std::chrono::steady_clock::now() + 20s;
   bool in_read = false;
   while (!in_read && std::chrono::steady_clock::now() < deadline) {
-    in_read = thread_in_read(child.pid(), 3);
+    in_read = thread_in_read(child.pid(), kReadFd);
     if (!in_read) std::this_thread::yield();
   }
   ASSERT_TRUE(in_read) << "no thread of the child reached read(2)";
