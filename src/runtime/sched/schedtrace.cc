@@ -86,6 +86,10 @@ void schedtrace(bool detail) {
     return;
   }
 
+  // P, M and G fields are read without their owners' synchronisation, as Go reads them: the
+  // detail lines are a snapshot that may be inconsistent (and TSan is told so).
+  sanitizer_ignore_reads_begin();
+
   for (std::int32_t i = 0; i < procs && i < nallp; ++i) {
     P* pp = allp_at(i);
     M* mp = pp->m;
@@ -126,7 +130,6 @@ void schedtrace(bool detail) {
     line.chr('\n').flush();
   }
   sched.lock.unlock();
-  sanitizer_ignore_reads_begin();
   for_each_stack_slot(&print_g_line, nullptr);
   sanitizer_ignore_reads_end();
 }
