@@ -213,6 +213,13 @@ void startm(P* pp, bool spinning) {
       }
     }
     nmp = mget();
+    if (nmp != nullptr) {
+      // Hand over under the lock: stopm reads nextp under it too, so the woken M sees the P
+      // even if its futex wake-up comes late.
+      if (nmp->spinning) throw_bug("startm: M is spinning");
+      nmp->spinning = spinning;
+      nmp->nextp = pp;
+    }
   }
   if (nmp == nullptr) {
     nmp = allocm();
@@ -221,9 +228,6 @@ void startm(P* pp, bool spinning) {
     newm_thread(nmp);
     return;
   }
-  if (nmp->spinning) throw_bug("startm: M is spinning");
-  nmp->spinning = spinning;
-  nmp->nextp = pp;
   nmp->park.wakeup();
 }
 
@@ -298,22 +302,27 @@ bool stopm(M* mp, std::int64_t timer_deadline) {
 
   mp->blocked.store(true, std::memory_order_relaxed);
   bool woken = mp->park.sleep(timeout);
-  if (!woken) {
-    // Timed out: leave the idle list, unless a waker already took us off it, in which case
-    // its wakeup is on the way and must be consumed.
+  mp->park.clear();
+  P* handed = nullptr;
+  {
+    // Whoever takes an M off the idle list does so under sched.lock and writes nextp there.
+    // Still on the list: nobody took this M (a timeout, or a wake-up left over from an
+    // earlier round), so it leaves with no P. Off the list: a waker took it; if the futex
+    // wake-up has not arrived yet (timeout), wait for it so it cannot leak into a later round.
     std::unique_lock<runtime_lock> guard(sched.lock);
     if (!mremove(mp)) {
-      guard.unlock();
-      mp->park.sleep();
+      handed = mp->nextp;
+      mp->nextp = nullptr;
+      if (!woken) {
+        guard.unlock();
+        mp->park.sleep();
+        mp->park.clear();
+      }
     }
   }
-  mp->park.clear();
   mp->blocked.store(false, std::memory_order_relaxed);
 
-  if (mp->nextp != nullptr) {
-    acquirep(mp, mp->nextp);
-    mp->nextp = nullptr;
-  }
+  if (handed != nullptr) acquirep(mp, handed);
   return !sched.exiting.load(std::memory_order_acquire);
 }
 
