@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "goro_fixture.h"
 #include "goro/chan.hpp"
 #include "goro/runtime.hpp"
 #include "goro/select.hpp"
@@ -26,16 +27,12 @@ class ChanPrograms : public ::testing::TestWithParam<const char*> {
  protected:
   template <class F>
   int run(F&& main, const char* gomaxprocs = nullptr) {
-    scoped_env godebug("GODEBUG", GetParam());
-    scoped_env procs("GOMAXPROCS", gomaxprocs);
-    return goro::run(0, nullptr, std::forward<F>(main));
+    return goro_test::run_with_godebug(GetParam(), gomaxprocs, std::forward<F>(main));
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(Godebug, ChanPrograms, ::testing::Values("", "goromigrate=1"),
-                         [](const auto& param_info) {
-                           return std::string(param_info.param[0] == '\0' ? "plain" : "migrate");
-                         });
+INSTANTIATE_TEST_SUITE_P(Godebug, ChanPrograms, goro_test::kGodebugValues,
+                         goro_test::godebug_param_name());
 
 // --- Prime sieve ----------------------------------------------------------------------------
 

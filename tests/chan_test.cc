@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "goro_fixture.h"
 #include "goro/runtime.hpp"
 #include "goro/select.hpp"
 
@@ -34,16 +35,12 @@ class Chan : public ::testing::TestWithParam<const char*> {
  protected:
   template <class F>
   int run(F&& main, const char* gomaxprocs = nullptr) {
-    scoped_env godebug("GODEBUG", GetParam());
-    scoped_env procs("GOMAXPROCS", gomaxprocs);
-    return goro::run(0, nullptr, std::forward<F>(main));
+    return goro_test::run_with_godebug(GetParam(), gomaxprocs, std::forward<F>(main));
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(Godebug, Chan, ::testing::Values("", "goromigrate=1"),
-                         [](const auto& param_info) {
-                           return std::string(param_info.param[0] == '\0' ? "plain" : "migrate");
-                         });
+INSTANTIATE_TEST_SUITE_P(Godebug, Chan, goro_test::kGodebugValues,
+                         goro_test::godebug_param_name());
 
 // Returns the what() of the panic_error f throws, or "" if it throws none.
 template <class F>

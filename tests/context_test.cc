@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "goro_fixture.h"
 #include "goro/chan.hpp"
 #include "goro/context.hpp"
 #include "goro/runtime.hpp"
@@ -35,10 +36,8 @@ class Context : public ::testing::TestWithParam<const char*> {
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(Godebug, Context, ::testing::Values("", "goromigrate=1"),
-                         [](const auto& param_info) {
-                           return std::string(param_info.param[0] == '\0' ? "plain" : "migrate");
-                         });
+INSTANTIATE_TEST_SUITE_P(Godebug, Context, goro_test::kGodebugValues,
+                         goro_test::godebug_param_name());
 
 // True if done() is closed now (a non-blocking receive completes).
 bool is_done(const goro::context& ctx) {

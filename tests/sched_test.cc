@@ -24,11 +24,14 @@
 #include <vector>
 
 #include "child_process.h"
+#include "goro_fixture.h"
 #include "goro/runtime.hpp"
 #include "goro/time.hpp"
 #include "runtime/sched/sched.h"
 
 namespace {
+
+using goro_test::yield_until;
 
 using namespace std::chrono_literals;
 using goro_test::scoped_env;
@@ -50,31 +53,13 @@ class Sched : public ::testing::TestWithParam<const char*> {
  protected:
   template <class F>
   int run(F&& main, const char* gomaxprocs = nullptr) {
-    scoped_env godebug("GODEBUG", GetParam());
-    scoped_env procs("GOMAXPROCS", gomaxprocs);
-    return goro::run(0, nullptr, std::forward<F>(main));
+    return goro_test::run_with_godebug(GetParam(), gomaxprocs, std::forward<F>(main));
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(Godebug, Sched, ::testing::Values("", "goromigrate=1"),
-                         [](const auto& param_info) {
-                           return std::string(param_info.param[0] == '\0' ? "plain" : "migrate");
-                         });
+INSTANTIATE_TEST_SUITE_P(Godebug, Sched, goro_test::kGodebugValues,
+                         goro_test::godebug_param_name());
 
-// Yields until `done` returns true. Fails the test (and returns false) if that takes longer
-// than `limit`, so a lost wakeup shows up as a failure instead of a hang.
-template <class Done>
-bool yield_until(Done done, std::chrono::seconds limit = 20s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ADD_FAILURE() << "condition not reached within " << limit.count() << " s";
-      return false;
-    }
-    goro::yield();
-  }
-  return true;
-}
 
 // --- goro::run ------------------------------------------------------------------------------
 

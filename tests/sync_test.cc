@@ -19,12 +19,15 @@
 #include <vector>
 
 #include "child_process.h"
+#include "goro_fixture.h"
 #include "goro/runtime.hpp"
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
 #include "runtime/sched/waiter.h"
 
 namespace {
+
+using goro_test::yield_until;
 
 using namespace std::chrono_literals;
 using goro_test::describe;
@@ -35,31 +38,13 @@ class Sync : public ::testing::TestWithParam<const char*> {
  protected:
   template <class F>
   int run(F&& main, const char* gomaxprocs = "4") {
-    scoped_env godebug("GODEBUG", GetParam());
-    scoped_env procs("GOMAXPROCS", gomaxprocs);
-    return goro::run(0, nullptr, std::forward<F>(main));
+    return goro_test::run_with_godebug(GetParam(), gomaxprocs, std::forward<F>(main));
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(Godebug, Sync, ::testing::Values("", "goromigrate=1"),
-                         [](const auto& param_info) {
-                           return std::string(param_info.param[0] == '\0' ? "plain" : "migrate");
-                         });
+INSTANTIATE_TEST_SUITE_P(Godebug, Sync, goro_test::kGodebugValues,
+                         goro_test::godebug_param_name());
 
-// Yields until done() is true; fails (and returns false) after `limit`, so a lost wakeup is a
-// failure rather than a hang.
-template <class Done>
-bool yield_until(Done done, std::chrono::seconds limit = 20s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ADD_FAILURE() << "condition not reached within " << limit.count() << " s";
-      return false;
-    }
-    goro::yield();
-  }
-  return true;
-}
 
 // Starts a plain thread running f. Deadlock detection counts a plain thread as a possible
 // waker only from its first blocking call into goro, so the thread registers itself first and

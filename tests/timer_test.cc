@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "goro_fixture.h"
 #include "goro/chan.hpp"
 #include "goro/runtime.hpp"
 #include "goro/select.hpp"
@@ -64,10 +65,8 @@ class Timer : public ::testing::TestWithParam<const char*> {
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(Godebug, Timer, ::testing::Values("", "goromigrate=1"),
-                         [](const auto& param_info) {
-                           return std::string(param_info.param[0] == '\0' ? "plain" : "migrate");
-                         });
+INSTANTIATE_TEST_SUITE_P(Godebug, Timer, goro_test::kGodebugValues,
+                         goro_test::godebug_param_name());
 
 // A non-blocking receive: the value if one is ready now.
 std::optional<time_point> poll(const goro::chan<time_point>& c) {

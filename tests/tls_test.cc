@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "goro_fixture.h"
 #include "goro/runtime.hpp"
 #include "goro/time.hpp"
 
@@ -266,10 +267,8 @@ class LockOsThread : public ::testing::TestWithParam<const char*> {
   bool migrating() const { return std::string(GetParam()) == "goromigrate=1"; }
 };
 
-INSTANTIATE_TEST_SUITE_P(Godebug, LockOsThread, ::testing::Values("", "goromigrate=1"),
-                         [](const auto& param_info) {
-                           return std::string(param_info.param[0] == '\0' ? "plain" : "migrate");
-                         });
+INSTANTIATE_TEST_SUITE_P(Godebug, LockOsThread, goro_test::kGodebugValues,
+                         goro_test::godebug_param_name());
 
 TEST_P(LockOsThread, SameThreadAcrossSleeps) {
   std::atomic<int> same{0};
