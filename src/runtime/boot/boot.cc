@@ -261,7 +261,7 @@ void reset_sched() {
 // stopped (goro has no preemption); they are abandoned as Go abandons goroutines at exit,
 // and the memory they might touch is kept.
 void shutdown() {
-  // Wake idle Ms and sysmon; each sees `exiting` and exits its thread.
+  // Wake idle Ms and sysmon. Each finds `exiting` set and exits its thread.
   {
     std::lock_guard<runtime_lock> guard(sched.lock);
     for (M* mp = sched.midle; mp != nullptr; mp = mp->schedlink) mp->park.wakeup();

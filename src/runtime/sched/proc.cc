@@ -180,7 +180,7 @@ void release_p_to_user(M* mp) {
     if (--sched.stopwait == 0) sched.stopnote.wakeup();
     return;
   }
-  // release: publishes the runtime section to whoever claims the P next (sysmon, STW).
+  // release: publishes the runtime section to the next claimer of the P (sysmon, STW).
   pp->state.store(pstate(mp->id, pstatus::user), std::memory_order_release);
 }
 

@@ -46,7 +46,7 @@ enum class gstatus : std::uint32_t {
   runnable = 1,  // on a run queue (or about to be); not executing; stack owned by no M
   running = 2,   // executing on an M that owns a P (or has just lost it to sysmon)
   syscall = 3,   // executing a goro::blocking() call
-  waiting = 4,   // parked; wait_reason says why; whoever readies it owns that transition
+  waiting = 4,   // parked; wait_reason gives the cause, and the party that readies it owns that transition
   dead = 6,      // exited; on a free list or in the middle of being reused
 };
 
@@ -100,7 +100,7 @@ struct G {
   // The M this G last parked on; with GODEBUG=goromigrate=1 it resumes on another one.
   M* last_m = nullptr;
 
-  // A dumper asks a parked G to unwind its own stack (traceback.cc); set and cleared by the
+  // A dumper requests that a parked G unwind its own stack (traceback.cc); set and cleared by the
   // dumper while the world is stopped.
   bool traceback_request = false;
   // Set by sysmon when GODEBUG=gorolongrun reported this G (ns it had run); the G prints its
@@ -111,7 +111,7 @@ struct G {
   // drops to 0. Owned by the G.
   std::int32_t runtime_depth = 0;
 
-  bool started = false;    // has run at least once (its stack holds real frames)
+  bool started = false;    // has run at least once (its stack contains real frames)
   // Must not run on m0 until cleared: set when the G is about to make a blocking call on the
   // thread that called goro::run, which has to stay free to return from it (syscall.cc).
   bool avoid_m0 = false;
