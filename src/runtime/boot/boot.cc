@@ -46,6 +46,7 @@
 
 #include "goro/runtime.hpp"
 #include "runtime/boot/debugvars.h"
+#include "runtime/netpoll/netpoll.h"
 #include "runtime/os/auxv.h"
 #include "runtime/os/checkfds.h"
 #include "runtime/os/cpu_count.h"
@@ -253,7 +254,8 @@ void reset_sched() {
   sched.ntimers.store(0, relaxed);
   sched.gomaxprocs.store(0, relaxed);
   sched.start_time = 0;
-  sched.lastpoll = 0;
+  sched.lastpoll.store(0, relaxed);
+  sched.poll_until.store(0, relaxed);
 }
 
 // After main returned: stop every M, wait for those in the scheduler to exit, and free the
@@ -270,6 +272,7 @@ void shutdown() {
     }
   }
   sched.sysmonnote.wakeup();
+  netpoll_break();  // an M blocked in the poller
 
   // Wait for every other M to exit, for at most a second: an M that does not is running
   // goroutine code that never reaches a scheduling point, or is blocked in a call.
@@ -291,6 +294,7 @@ void shutdown() {
   setm(nullptr);
 
   if (!abandoned) {
+    netpoll_shutdown();
     free_all_ps();
     for (M* mp = sched.allm; mp != nullptr;) {
       M* next = mp->alllink;

@@ -19,6 +19,8 @@
 
 namespace goro::rt {
 
+struct G;
+
 enum class poll_mode : int { read = 1, write = 2, read_write = 3 };
 
 enum class poll_status {
@@ -44,8 +46,8 @@ void poll_unblock(poll_desc* pd);
 // later poll_open that reuses the fd number or the record never receives them.
 void poll_close(poll_desc* pd);
 
-// Before an I/O attempt in `mode`: forgets a readiness seen earlier (the attempt itself is the
-// check) and reports whether pd is closing or the mode's deadline has passed.
+// Clears the readiness seen before an I/O attempt in `mode`, because the attempt itself is the
+// check. Returns closing or timeout if pd is closing or the mode's deadline has passed.
 poll_status poll_reset(poll_desc* pd, poll_mode mode);
 
 // After an attempt failed with EAGAIN: blocks the caller (a goroutine parks with Go's wait
@@ -68,10 +70,12 @@ std::int64_t netpoll_waiters();
 // True once the first poll_open has started the poller.
 bool netpoll_inited();
 
-// Readies every waiter whose fd has become ready. delay_ns < 0 blocks until an event or
-// netpoll_break(); 0 does not block; > 0 blocks at most that long. Returns the number of
-// waiters readied. Only one M may block (delay != 0) at a time: see netpoll.cc.
-std::int32_t netpoll(std::int64_t delay_ns);
+// Wakes every waiter whose fd has become ready. delay_ns < 0 blocks until an event or
+// netpoll_break(), 0 does not block, and > 0 blocks at most that long. Woken plain threads
+// run at once. Woken goroutines are made runnable and returned as a list linked through
+// G::schedlink (*n of them), which the caller must queue (inject_glist). Only one M blocks
+// (delay != 0) at a time: the one that set sched.lastpoll to 0.
+G* netpoll(std::int64_t delay_ns, std::int32_t* n);
 
 // Interrupts an M blocked in netpoll (a new earlier timer, or work for it). Any thread.
 void netpoll_break();

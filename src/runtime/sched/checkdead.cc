@@ -8,6 +8,7 @@
 // with its wait reason and stack, and exit with status 2.
 #include <unistd.h>
 
+#include "runtime/netpoll/netpoll.h"
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/sched.h"
 #include "runtime/trace/traceback.h"
@@ -52,6 +53,8 @@ void checkdead() {
   for (std::int32_t i = 0; i < allp_count(); ++i) {
     if (!runq_empty(allp_at(i))) return;
   }
+  // A goroutine or thread waiting in the network poller may be woken by a peer.
+  if (netpoll_waiters() > 0) return;
   // A pending timer will wake a goroutine (time.Sleep is not a deadlock).
   if (any_timers()) return;
   if (sched.ngoroutines.load(std::memory_order_relaxed) == 0) {

@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "runtime/netpoll/netpoll.h"
 #include "runtime/os/futex.h"
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/sanitizer.h"
@@ -337,6 +338,16 @@ void poke_idle_m() {
 }
 
 void wake_timer_m(std::int64_t when) {
+  // An M blocked in the poller sleeps until poll_until; interrupt it for an earlier timer.
+  // The fence pairs with the one in poll_until_work (proc.cc): either this sees lastpoll == 0
+  // or the poller sees the new timer when it reads the heaps.
+  if (netpoll_inited()) {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (sched.lastpoll.load(std::memory_order_seq_cst) == 0) {
+      std::int64_t until = sched.poll_until.load(std::memory_order_seq_cst);
+      if (until == 0 || when < until) netpoll_break();
+    }
+  }
   M* mp = nullptr;
   {
     std::lock_guard<runtime_lock> guard(sched.lock);

@@ -47,6 +47,7 @@
 #include "runtime/arch/context.h"
 #include "runtime/boot/boot.h"
 #include "runtime/boot/debugvars.h"
+#include "runtime/netpoll/netpoll.h"
 #include "runtime/os/futex.h"
 #include "runtime/os/hash.h"
 #include "runtime/sched/fatal.h"
@@ -432,6 +433,35 @@ void ready_global(G* gp) {
   if (sched.npidle.load(std::memory_order_relaxed) != 0) startm(nullptr, false);
 }
 
+void inject_glist(G* head, std::int32_t n) {
+  if (head == nullptr) return;
+  M* mp = getm();
+  P* pp = mp != nullptr ? mp->p : nullptr;
+  if (pp != nullptr && pp->state.load(std::memory_order_relaxed) ==
+                           pstate(mp->id, pstatus::running)) {
+    for (G* gp = head; gp != nullptr;) {
+      G* next = gp->schedlink;
+      gp->schedlink = nullptr;
+      runqput(pp, gp, false);
+      gp = next;
+    }
+    // This M runs one of them; an idle P could run the rest.
+    if (n > 1) wakep();
+    return;
+  }
+
+  G* tail = head;
+  while (tail->schedlink != nullptr) tail = tail->schedlink;
+  std::int32_t idle = 0;
+  {
+    std::lock_guard<runtime_lock> guard(sched.lock);
+    globrunqputbatch(head, tail, n);
+    idle = static_cast<std::int32_t>(sched.npidle.load(std::memory_order_relaxed));
+  }
+  // As Go's injectglist: one M per G, up to the number of idle Ps.
+  for (std::int32_t i = 0; i < n && i < idle; ++i) startm(nullptr, false);
+}
+
 // --- Finding work ---------------------------------------------------------------------------
 
 namespace {
@@ -490,6 +520,40 @@ G* steal_work(M* mp, P* pp) {
   return nullptr;
 }
 
+// On g0 with no P, instead of stopm: if goroutines wait for the network and no other M is
+// blocked in the poller, block in it until an event, the next timer or netpoll_break. Returns
+// false if this M did not poll. Otherwise the readied Gs are queued, on a P this M takes if
+// one is idle (the caller then runs them), else on the global queue.
+bool poll_until_work(M* mp, std::int64_t next_timer) {
+  if (!netpoll_inited() || netpoll_waiters() == 0) return false;
+  if (sched.lastpoll.exchange(0, std::memory_order_seq_cst) == 0) return false;
+
+  // Timers added before the exchange did not see lastpoll == 0 and did not break the poll,
+  // so look at the heaps again now (the fence pairs with the one in wake_timer_m).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  std::int64_t earliest = earliest_timer();
+  if (earliest != 0 && (next_timer == 0 || earliest < next_timer)) next_timer = earliest;
+  std::int64_t delay = -1;
+  if (next_timer != 0) {
+    delay = next_timer - os::nanotime();
+    if (delay < 0) delay = 0;
+  }
+  sched.poll_until.store(next_timer, std::memory_order_seq_cst);
+  std::int32_t n = 0;
+  G* list = netpoll(delay, &n);
+  sched.poll_until.store(0, std::memory_order_seq_cst);
+  sched.lastpoll.store(os::nanotime(), std::memory_order_seq_cst);
+
+  P* p2 = nullptr;
+  {
+    std::lock_guard<runtime_lock> guard(sched.lock);
+    if (!sched.exiting.load(std::memory_order_relaxed)) p2 = pidleget();
+  }
+  if (p2 != nullptr) acquirep(mp, p2);
+  inject_glist(list, n);
+  return true;
+}
+
 // On g0 with a P. Returns a runnable G with the P still held, or nullptr with the P given
 // up (stopped for STW, or idle while the M slept); the loop then starts over.
 G* findrunnable(M* mp, bool* inherit_time) {
@@ -520,6 +584,17 @@ G* findrunnable(M* mp, bool* inherit_time) {
     if (sched.runqsize.load(std::memory_order_relaxed) > 0) {
       std::lock_guard<runtime_lock> guard(sched.lock);
       if (G* gp = globrunqget(pp, 0)) return gp;
+    }
+
+    // Network: goroutines whose sockets became ready, without blocking. Skipped while an
+    // M is blocked in the poller: it will hand them out itself.
+    if (netpoll_inited() && netpoll_waiters() > 0 &&
+        sched.lastpoll.load(std::memory_order_relaxed) != 0) {
+      std::int32_t n = 0;
+      if (G* list = netpoll(0, &n)) {
+        inject_glist(list, n);
+        if (G* gp = runqget(pp, inherit_time)) return gp;
+      }
     }
 
     // Spinning Ms: steal from other Ps. At most half of the busy Ps' worth of Ms spin, so
@@ -590,6 +665,12 @@ G* findrunnable(M* mp, bool* inherit_time) {
         pp = p2;
         continue;
       }
+    }
+
+    if (poll_until_work(mp, next_timer)) {
+      if (mp->p == nullptr) return nullptr;
+      pp = mp->p;
+      continue;
     }
 
     stopm(mp, next_timer);
@@ -829,6 +910,7 @@ void main_goexit(int status) {
 
   sched.exit_status = status;
   sched.exiting.store(true, std::memory_order_release);
+  netpoll_break();  // the M blocked in the poller, possibly m0, must see `exiting`
   setgstatus(gp, gstatus::running, gstatus::dead);
   sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
   gp->lockedm = nullptr;

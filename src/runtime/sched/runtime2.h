@@ -358,7 +358,13 @@ struct schedt {
   std::atomic<std::int32_t> gomaxprocs{0};
 
   std::int64_t start_time = 0;    // nanotime at boot
-  std::int64_t lastpoll = 0;
+  // Network poller (netpoll.cc). lastpoll is the nanotime of the last poll, or 0 while an M
+  // is blocked in netpoll: the M that swaps it to 0 is the only one that may block there.
+  // poll_until is that M's wake-up deadline (0 = none), read by wake_timer_m to decide
+  // whether a new timer must interrupt the poll. Both seq_cst, because the poller's check
+  // of the timers and a timer adder's check of lastpoll must not both miss each other.
+  std::atomic<std::int64_t> lastpoll{0};
+  std::atomic<std::int64_t> poll_until{0};
 };
 
 extern schedt sched;

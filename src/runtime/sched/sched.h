@@ -74,6 +74,9 @@ void schedule_loop(M* mp);
 void ready(G* gp);
 // Any thread, no P needed: makes a waiting G runnable through the global queue.
 void ready_global(G* gp);
+// Queues n runnable Gs linked through schedlink (from netpoll): onto the caller's P if it
+// holds one in runtime mode or on g0, otherwise onto the global queue, starting Ms for idle Ps.
+void inject_glist(G* head, std::int32_t n);
 // Parks the current G. unlockf (may be null) runs after the switch; if it returns false the G
 // is made runnable again at once.
 void park(waitreason reason, unlock_fn unlockf, void* arg);

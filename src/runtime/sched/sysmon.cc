@@ -14,15 +14,17 @@
 //      run 10 ms without a scheduling point is taken the same way. Taking is a CAS on the
 //      P's state word (runtime2.h), which the running M also CASes at its next scheduling
 //      point, so exactly one side wins.
-//   2. timers that are overdue while every M is busy or asleep: wake an M for them.
-//   3. GODEBUG=schedtrace=N: print the SCHED line (and scheddetail) every N ms.
-//   4. GODEBUG=gorolongrun=N: report goroutines that ran N ms without a scheduling point.
-//   5. return the memory of goroutine stacks idle in the global pools for a second.
+//   2. sockets nobody has polled for 10 ms: queue their goroutines (netpoll.cc).
+//   3. timers that are overdue while every M is busy or asleep: wake an M for them.
+//   4. GODEBUG=schedtrace=N: print the SCHED line (and scheddetail) every N ms.
+//   5. GODEBUG=gorolongrun=N: report goroutines that ran N ms without a scheduling point.
+//   6. return the memory of goroutine stacks idle in the global pools for a second.
 #include "runtime/sched/sysmon.h"
 
 #include <pthread.h>
 
 #include "runtime/boot/debugvars.h"
+#include "runtime/netpoll/netpoll.h"
 #include "runtime/os/futex.h"
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/longrun.h"
@@ -40,6 +42,8 @@ constexpr int kIdleRoundsBeforeBackoff = 50;
 // Deep sleep cap: sysmon wakes at least this often even when idle (Go: forcegcperiod/2).
 constexpr std::int64_t kDeepSleepNs = 60'000'000'000;
 constexpr std::int64_t kScavengePeriodNs = 1'000'000'000;
+// Sysmon polls the network when no M has for this long (Go: 10 ms).
+constexpr std::int64_t kNetpollStaleNs = 10'000'000;
 
 // Returns the number of Ps taken from blocking calls.
 int retake(std::int64_t now) {
@@ -170,6 +174,20 @@ void sysmon_loop(M* mp) {
       idle = 0;
     } else {
       idle++;
+    }
+
+    // Sockets nobody has polled for 10 ms (every M busy running goroutines): queue their
+    // goroutines and start Ms for idle Ps, as Go's sysmon does.
+    if (netpoll_inited() && netpoll_waiters() > 0) {
+      std::int64_t last = sched.lastpoll.load(std::memory_order_relaxed);
+      if (last != 0 && now - last > kNetpollStaleNs &&
+          sched.lastpoll.compare_exchange_strong(last, now, std::memory_order_seq_cst)) {
+        std::int32_t n = 0;
+        if (G* list = netpoll(0, &n)) {
+          inject_glist(list, n);
+          idle = 0;
+        }
+      }
     }
 
     // Overdue timers while no M is free to run them: give one an idle P.
