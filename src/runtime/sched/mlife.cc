@@ -338,12 +338,12 @@ void poke_idle_m() {
 }
 
 void wake_timer_m(std::int64_t when) {
-  // An M blocked in the poller sleeps until poll_until; interrupt it for an earlier timer.
-  // The fence pairs with the one in poll_until_work (proc.cc): either this sees lastpoll == 0
-  // or the poller sees the new timer when it reads the heaps.
+  // An M blocked in the poller sleeps until poll_until, so interrupt it for an earlier timer.
+  // A read-modify-write, not a load: it is ordered with the poller's exchange on lastpoll
+  // (proc.cc, poll_until_work), so either this sees 0 or the poller's exchange comes after it
+  // and the poller then sees the new timer in the heaps.
   if (netpoll_inited()) {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (sched.lastpoll.load(std::memory_order_seq_cst) == 0) {
+    if (sched.lastpoll.fetch_add(0, std::memory_order_seq_cst) == 0) {
       std::int64_t until = sched.poll_until.load(std::memory_order_seq_cst);
       if (until == 0 || when < until) netpoll_break();
     }

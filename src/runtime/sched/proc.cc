@@ -529,8 +529,8 @@ bool poll_until_work(M* mp, std::int64_t next_timer) {
   if (sched.lastpoll.exchange(0, std::memory_order_seq_cst) == 0) return false;
 
   // Timers added before the exchange did not see lastpoll == 0 and did not break the poll,
-  // so look at the heaps again now (the fence pairs with the one in wake_timer_m).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // so look at the heaps again now. The exchange synchronises with wake_timer_m's
+  // read-modify-write of lastpoll, which follows the timer's insertion.
   std::int64_t earliest = earliest_timer();
   if (earliest != 0 && (next_timer == 0 || earliest < next_timer)) next_timer = earliest;
   std::int64_t delay = -1;
