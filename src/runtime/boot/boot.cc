@@ -404,6 +404,9 @@ int run_main(int argc, char** argv, main_entry entry, void* main) {
   m0 = new M;
   m0->id = sched.mnext++;
   m0->is_m0 = true;
+  // Debuggers match an M to its thread by this id (tools/goro-gdb.py).
+  m0->tid = static_cast<int>(::syscall(SYS_gettid));
+  m0->thread = static_cast<unsigned long>(pthread_self());
   m0->epoch = run_epoch.load(std::memory_order_relaxed);
   m0->alllink = sched.allm;
   sched.allm = m0;
