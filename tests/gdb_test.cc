@@ -5,21 +5,21 @@
 
 #include <unistd.h>
 
-#include <array>
 #include <atomic>
-#include <filesystem>
-#include <fstream>
 #include <thread>
 #include <chrono>
-#include <cstdio>
 #include <string>
 
 #include "child_process.h"
+#include "gdb_runner.h"
 #include "goro/goro.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using goro_test::have_gdb;
+using goro_test::run_command;
+using goro_test::thread_in_read;
 
 int block_fds[2] = {-1, -1};
 std::atomic<bool> entering_read{false};
@@ -45,38 +45,6 @@ GORO_CHILD_SCENARIO(goroutine_in_read) {
     goro::sleep(std::chrono::hours(1));
   });
 }
-
-// True once a thread of `pid` is inside read(2) (syscall 0 on x86-64, 63 on AArch64) on fd.
-// /proc/<pid>/task/<tid>/syscall gives the number and the arguments in hexadecimal.
-bool thread_in_read(pid_t pid, int fd) {
-  char hex[32];
-  std::snprintf(hex, sizeof hex, "0x%x ", fd);
-#if defined(__aarch64__)
-  const std::string prefix = std::string("63 ") + hex;
-#else
-  const std::string prefix = std::string("0 ") + hex;
-#endif
-  std::string tasks = "/proc/" + std::to_string(pid) + "/task";
-  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
-    std::ifstream in(task.path() / "syscall");
-    std::string line;
-    std::getline(in, line);
-    if (line.rfind(prefix, 0) == 0) return true;
-  }
-  return false;
-}
-
-std::string run_command(const std::string& command) {
-  std::string output;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return output;
-  std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) output += buffer.data();
-  ::pclose(pipe);
-  return output;
-}
-
-bool have_gdb() { return run_command("command -v gdb").find("gdb") != std::string::npos; }
 
 TEST(Gdb, BacktraceEndsAtGoroutineEntry) {
   if (!have_gdb()) GTEST_SKIP() << "gdb is not installed (apt-get install gdb)";
