@@ -53,6 +53,7 @@
 #include "runtime/os/cpu_features.h"
 #include "runtime/os/futex.h"
 #include "runtime/os/hash.h"
+#include "runtime/os/sigqueue.h"
 #include "runtime/os/vm_limits.h"
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/sanitizer.h"
@@ -424,6 +425,8 @@ int run_main(int argc, char** argv, main_entry entry, void* main) {
   running_flag_set(false);
 
   int status = sched.exit_status;
+  // Before shutdown: goro::signal's receiver may still be readying goroutines of this run.
+  os::signal_run_end();
   shutdown();
   run_active.store(false);
   return status;

@@ -3,12 +3,14 @@
 // Called with sched.lock held whenever an M goes idle (stopm, stoplockedm). The program is
 // deadlocked when no M is running goroutine code, in a blocking call or looking for work;
 // no goroutine is runnable; no timer is pending on any P (a sleeping goroutine will wake);
-// and no plain thread that uses goro's primitives is outside them (it may still ready a
-// goroutine). Then nothing can ever make progress: print Go's message and every goroutine
+// no plain thread that uses goro's primitives is outside them (it may still ready a
+// goroutine); and goro::signal relays no signal to channels, because a signal may wake a
+// goroutine too. Then nothing can ever make progress: print Go's message and every goroutine
 // with its wait reason and stack, and exit with status 2.
 #include <unistd.h>
 
 #include "runtime/netpoll/netpoll.h"
+#include "runtime/os/sigqueue.h"
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/sched.h"
 #include "runtime/trace/traceback.h"
@@ -48,6 +50,8 @@ void checkdead() {
 
   // A plain thread outside goro's primitives may still wake someone.
   if (sched.nplain_active.load(std::memory_order_acquire) > 0) return;
+  // So may a signal while goro::signal relays one to channels (Go behaves the same).
+  if (os::signals_watched()) return;
   // Runnable work in a queue: a waker is between queueing it and starting an M.
   if (sched.runqsize.load(std::memory_order_relaxed) > 0) return;
   for (std::int32_t i = 0; i < allp_count(); ++i) {
