@@ -11,8 +11,10 @@ namespace {
 // Registered plain threads, per thread: whether this thread counts in sched.nplain_active.
 struct plain_registration {
   bool registered = false;
+  // Set by plain_thread_exclude: `registered` is true but the thread was never counted.
+  bool excluded = false;
   ~plain_registration() {
-    if (registered) sched.nplain_active.fetch_sub(1, std::memory_order_acq_rel);
+    if (registered && !excluded) sched.nplain_active.fetch_sub(1, std::memory_order_acq_rel);
   }
 };
 thread_local plain_registration plain_thread;
@@ -38,6 +40,14 @@ void plain_thread_register() {
   sched.nplain_active.fetch_add(1, std::memory_order_acq_rel);
 }
 
+void plain_thread_exclude() {
+  if (plain_thread.registered && !plain_thread.excluded) {
+    throw_bug("plain_thread_exclude: thread already counted");
+  }
+  plain_thread.registered = true;
+  plain_thread.excluded = true;
+}
+
 void waiter_init(waiter* w) {
   w->g = getg();
   w->woken.store(0, std::memory_order_relaxed);
@@ -56,6 +66,7 @@ void waiter_block(waiter* w, waitreason reason, bool (*unlockf)(void* arg), void
   // A plain thread: stop counting as a possible waker while asleep, so that goroutines
   // waiting only on each other and on blocked plain threads are still found deadlocked.
   plain_thread_register();
+  if (plain_thread.excluded) throw_bug("waiter_block: excluded plain thread would block");
   if (unlockf != nullptr) unlockf(arg);
   if (sched.nplain_active.fetch_sub(1, std::memory_order_acq_rel) == 1 && runtime_running()) {
     // This was the last plain thread that could wake a goroutine. If every M is idle, none

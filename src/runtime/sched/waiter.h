@@ -65,4 +65,10 @@ bool on_goroutine();
 // possible wakers while they are not blocked in a primitive.
 void plain_thread_register();
 
+// Keeps the calling plain thread out of that accounting for the rest of its life: for
+// goro::signal's receiver thread, whose wake-ups checkdead counts through signals_watched()
+// instead. The thread must never block in a goro primitive (waiter_block stops with a fatal
+// error if it does).
+void plain_thread_exclude();
+
 }  // namespace goro::rt
