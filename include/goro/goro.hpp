@@ -5,5 +5,6 @@
 #include "goro/context.hpp"
 #include "goro/runtime.hpp"
 #include "goro/select.hpp"
+#include "goro/signal.hpp"
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
