@@ -354,6 +354,8 @@ TEST_P(Signal, NotifyContextFollowsParent) {
     EXPECT_EQ(ctx.err(), goro::context_errc::canceled);
     stop();
     EXPECT_TRUE(is_default(SIGTERM));
+    // The watching goroutine exits once ctx is done. An abandoned one would leak its closure.
+    goro_test::yield_until([] { return goro::num_goroutine() == 1; });
   });
 }
 
