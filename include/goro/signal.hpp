@@ -12,18 +12,25 @@
 // signal, and each gets its own copy.
 //
 // Dispositions. While at least one channel watches a signal, its disposition is goro's
-// handler, installed the first time it is needed (nothing is installed at start-up). Once
-// no channel watches it (after stop, reset, or the end of the run), the signal gets back
-// the disposition it had before goro::signal first changed it. That is the default action,
+// handler, installed the first time it is needed (nothing is installed at start-up) with
+// SA_SIGINFO | SA_ONSTACK | SA_RESTART. ThreadSanitizer builds leave out SA_RESTART, so
+// there a system call may fail with EINTR when a watched signal arrives. Once no channel
+// watches the signal (after stop, reset, or the end of the run), it gets back the
+// disposition it had before goro::signal first changed it. That is the default action,
 // SIG_IGN, or another handler, for example the runtime's own SIGQUIT dump. ignore sets
 // SIG_IGN instead.
 //
 // Rejected signals. notify and ignore throw std::invalid_argument, naming the signal and
-// changing nothing, for a number outside 1..64; for SIGKILL and SIGSTOP, which the kernel
-// never lets a process catch or ignore; for SIGSEGV, SIGBUS, SIGFPE and SIGILL, which the
-// faulting code raises itself and which the runtime reports; for SIGPROF, which belongs to
-// the profiler; and for signals 32 and 33, which glibc keeps for its threads. An empty list
-// means every signal not rejected.
+// changing nothing, for these numbers:
+//   * outside 1..64;
+//   * SIGKILL and SIGSTOP, which the kernel never lets a process catch or ignore;
+//   * SIGSEGV and SIGBUS, which the runtime uses to report invalid memory accesses and
+//     stack overflows;
+//   * SIGFPE and SIGILL, which a faulting instruction raises, and raises again after a
+//     handler that only queues the signal returns;
+//   * SIGPROF, which belongs to the profiler;
+//   * 32 and 33, which glibc keeps for its threads.
+// An empty list means every signal not rejected.
 //
 // Runs. notify may be called from goroutines and plain threads while goro::run is running.
 // When the run ends, every channel is dropped as if stop had been called for it. ignore,

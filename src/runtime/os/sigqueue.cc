@@ -36,11 +36,13 @@ enum class disposition : std::uint8_t { untouched, relayed, ignored };
 disposition dispositions[kMaxSignal + 1];
 // The sigaction goro replaced, valid while the disposition is not `untouched`.
 struct sigaction saved_actions[kMaxSignal + 1];
-// Signals whose disposition is `relayed`. Written with release under the caller's
+// Number of signals whose disposition is `relayed`. Written with release under the caller's
 // serialisation and read with acquire by checkdead, so that a notify that returned before a
 // goroutine parked is seen by the checkdead that the park triggers.
 std::atomic<int> nrelayed{0};
 
+// Set once by goro::signal and read at the end of every run. Release/acquire, so that a run
+// that loads the hook also observes the state goro::signal set up before storing it.
 std::atomic<run_end_hook> run_end{nullptr};
 
 std::uint64_t bit_of(int sig) { return std::uint64_t{1} << (sig % kBitsPerWord); }
@@ -83,11 +85,12 @@ void signal_relay(int sig) {
   // stack. SA_RESTART: a caught signal must not make unrelated system calls fail with EINTR.
   action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
 #if defined(GORO_TSAN)
-  // ThreadSanitizer runs an asynchronous signal's handler only when the thread that took the
-  // signal next enters TSan's runtime (an intercepted call or an instrumented atomic). An
-  // idle M sleeps in a raw futex system call, which SA_RESTART would resume, so the handler
-  // would wait until something else woke that M. Without SA_RESTART the wait returns EINTR,
-  // and the M's next atomic load of its futex word runs the handler.
+  // ThreadSanitizer (GCC 12's libtsan, as the child-process tests show) runs an asynchronous
+  // signal's handler only when the thread that took the signal next enters TSan's runtime
+  // (an intercepted call or an instrumented atomic). An idle M sleeps in a raw futex system
+  // call, which SA_RESTART would resume, so the handler would wait until something else woke
+  // that M. Without SA_RESTART the wait returns EINTR, and the M's next atomic load of its
+  // futex word runs the handler.
   action.sa_flags &= ~SA_RESTART;
 #endif
   sigemptyset(&action.sa_mask);
