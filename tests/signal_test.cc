@@ -468,10 +468,10 @@ TEST(SignalNames, ToStringIsGos) {
 
 // --- Child processes ----------------------------------------------------------------------
 
-// Waits until every thread of process pid sleeps (state S in /proc/PID/task/TID/stat), so
-// that its Ms have gone idle and run checkdead. Returns false if that takes longer than
-// `limit` or the process is gone.
-bool wait_until_asleep(pid_t pid, std::chrono::seconds limit = 20s) {
+// Waits until every thread of process pid except thread `skip_tid` sleeps (state S in
+// /proc/PID/task/TID/stat), so that its Ms have gone idle and run checkdead. Returns false if
+// that takes longer than `limit` or the process is gone.
+bool wait_until_asleep(pid_t pid, pid_t skip_tid = 0, std::chrono::seconds limit = 20s) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   std::string tasks = "/proc/" + std::to_string(pid) + "/task";
   while (std::chrono::steady_clock::now() < deadline) {
@@ -480,7 +480,7 @@ bool wait_until_asleep(pid_t pid, std::chrono::seconds limit = 20s) {
     bool all_asleep = true;
     int threads = 0;
     while (dirent* entry = ::readdir(dir)) {
-      if (entry->d_name[0] == '.') continue;
+      if (entry->d_name[0] == '.' || std::stoi(entry->d_name) == skip_tid) continue;
       std::ifstream stat(tasks + "/" + entry->d_name + "/stat");
       std::string line;
       std::getline(stat, line);
@@ -497,7 +497,7 @@ bool wait_until_asleep(pid_t pid, std::chrono::seconds limit = 20s) {
     }
     ::closedir(dir);
     if (threads > 0 && all_asleep) return true;
-    // Polling another process's state: there is nothing to wait on.
+    // Polling the kernel's view of thread states: there is nothing to wait on.
     std::this_thread::sleep_for(1ms);
   }
   return false;
@@ -648,8 +648,24 @@ GORO_CHILD_SCENARIO(signal_wait_after_stop) {
   });
 }
 
+// A plain thread stops the last watch while every M is idle: an M must wake to report.
+GORO_CHILD_SCENARIO(signal_stop_from_plain_thread) {
+  return goro::run(0, nullptr, [] {
+    goro::chan<int> c(1);
+    goro::signal::notify(c, {SIGUSR1});
+    std::thread stopper([c] {
+      if (!wait_until_asleep(::getpid(), static_cast<pid_t>(::gettid()))) std::_Exit(5);
+      goro::signal::stop(c);
+    });
+    stopper.detach();
+    c.recv();
+    return 0;
+  });
+}
+
 TEST(SignalChild, WaitWithoutWatchedSignalIsDeadlock) {
-  for (const char* scenario : {"signal_wait_unwatched", "signal_wait_after_stop"}) {
+  for (const char* scenario :
+       {"signal_wait_unwatched", "signal_wait_after_stop", "signal_stop_from_plain_thread"}) {
     auto r = goro_test::run_child(scenario, {"GOTRACEBACK"});
     EXPECT_TRUE(r.exited) << scenario << ": " << goro_test::describe(r);
     EXPECT_EQ(r.exit_status, 2) << scenario << ": " << goro_test::describe(r);
