@@ -188,6 +188,8 @@ void drop_run_channels() {
   r.channels.clear();
 }
 
+// NOTE: a child made by fork() without exec inherits the handlers but not this thread, so
+// watched signals there are caught and never delivered.
 void start_receiver_locked(registry& r) {
   if (r.receiver_started) return;
   rt::os::set_signal_run_end_hook(&drop_run_channels);
