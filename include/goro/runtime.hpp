@@ -17,6 +17,7 @@
 #include <functional>
 #include <new>
 #include <stdexcept>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -141,6 +142,24 @@ GORO_EXPORT int gomaxprocs(int n);
 // The calling goroutine's id; the main goroutine is 1. Ids are never reused within a run.
 // Returns 0 on a thread that is not running a goroutine.
 GORO_EXPORT std::int64_t goroutine_id();
+
+// Go's runtime.Stack: the traceback of the calling goroutine, or with `all` of every
+// goroutine (the caller first), in the format of a goroutine dump:
+//
+//   goroutine 7 [running]:
+//   worker(int)
+//   	/src/app.cc:12 +0x3c
+//   created by main::{lambda()#1}::operator()() const in goroutine 1
+//   	/src/app.cc:30 +0x88
+//
+//   goroutine 1 [chan receive]:
+//   ...
+//
+// `all` stops the world while it runs: every goroutine pauses at its next scheduling point.
+// A goroutine that reaches none within 10 ms prints as running on another thread, with no
+// stack. GOTRACEBACK=system (level 2) adds runtime goroutines and frames. Throws panic_error
+// when called from a thread that is not running a goroutine.
+GORO_EXPORT std::string stack(bool all);
 
 // Wires the calling goroutine to its current OS thread, as Go's runtime.LockOSThread. Calls
 // nest; the goroutine is unwired after as many unlock_os_thread calls. A goroutine that exits

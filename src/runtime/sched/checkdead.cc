@@ -26,7 +26,10 @@ namespace {
   write_all("fatal error: all goroutines are asleep - deadlock!\n");
   if (traceback_env.level > 0) {
     M* mp = getm();
-    dump_other_goroutines(mp, nullptr, traceback_env.level, true);
+    dump_options options;
+    options.level = traceback_env.level;
+    options.stacks_of_parked = true;
+    dump_other_goroutines(mp, nullptr, options);
   }
   if (traceback_env.crash) ::abort();
   ::_exit(2);

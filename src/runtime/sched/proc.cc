@@ -259,7 +259,7 @@ G* gfget(P* pp, std::size_t stack_size) {
   gp->schedlink = nullptr;
   gp->alllink = nullptr;
   gp->wait_reason = waitreason::zero;
-  gp->waitsince = 0;
+  gp->waitsince.store(0, std::memory_order_relaxed);
   gp->entry = nullptr;
   gp->closure = nullptr;
   gp->creator_pc = nullptr;
@@ -407,6 +407,7 @@ void park(waitreason reason, unlock_fn unlockf, void* arg) {
 void ready(G* gp) {
   casgstatus(gp, gstatus::waiting, gstatus::runnable);
   gp->wait_reason = waitreason::zero;
+  gp->waitsince.store(0, std::memory_order_relaxed);
   M* mp = getm();
   P* pp = mp != nullptr ? mp->p : nullptr;
   if (pp == nullptr || pp->state.load(std::memory_order_relaxed) !=
@@ -422,6 +423,7 @@ void ready(G* gp) {
 void ready_global(G* gp) {
   casgstatus(gp, gstatus::waiting, gstatus::runnable);
   gp->wait_reason = waitreason::zero;
+  gp->waitsince.store(0, std::memory_order_relaxed);
   {
     std::lock_guard<runtime_lock> guard(sched.lock);
     globrunqput(gp);

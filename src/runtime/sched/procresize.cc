@@ -17,7 +17,6 @@
 
 #include "goro/runtime.hpp"
 #include "runtime/boot/boot.h"
-#include "runtime/boot/boot.h"
 #include "runtime/os/futex.h"
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/sched.h"
@@ -68,17 +67,40 @@ void gcstopm(M* mp) {
   if (--sched.stopwait == 0) sched.stopnote.wakeup();
 }
 
+void lock_world_from_goroutine() {
+  // Wait for a concurrent stop as a goroutine, before entering runtime mode: that stop must
+  // stop our P too, and a P in status running is stopped only by its own M, so an M blocked
+  // on world_lock while holding its P would deadlock the two. yield leaves the P claimable
+  // (status user) and stops it itself once the world is being stopped.
+  while (!world_lock.try_lock()) goro::yield();
+}
+
+bool lock_world_without_p(std::int64_t timeout_ns) {
+  const std::int64_t deadline = os::nanotime() + timeout_ns;
+  while (!world_lock.try_lock()) {
+    if (os::nanotime() >= deadline) return false;
+    os::usleep_ns(kStopRetryNs);
+  }
+  return true;
+}
+
 // The caller holds world_lock (see goro::gomaxprocs).
-void stop_the_world(M* mp, const char* reason) {
+void stop_the_world(M* mp, const char* reason) { stop_the_world_within(mp, reason, -1); }
+
+bool stop_the_world_within(M* mp, const char* reason, std::int64_t timeout_ns) {
   (void)reason;
+  const std::int64_t deadline = timeout_ns < 0 ? -1 : os::nanotime() + timeout_ns;
   P* own = mp->p;
   {
     std::lock_guard<runtime_lock> guard(sched.lock);
     sched.stopnote.clear();
     sched.stopwait = sched.gomaxprocs.load(std::memory_order_relaxed);
     sched.gcwaiting.store(true, std::memory_order_seq_cst);
-    own->state.store(pstate(mp->id, pstatus::gcstop), std::memory_order_release);
-    sched.stopwait--;
+    // A caller without a P (sysmon, an idle M's g0) has nothing of its own to stop.
+    if (own != nullptr) {
+      own->state.store(pstate(mp->id, pstatus::gcstop), std::memory_order_release);
+      sched.stopwait--;
+    }
     for (std::int32_t i = 0; i < allp_count(); ++i) {
       P* pp = allp_at(i);
       if (pp != own && claim(pp)) sched.stopwait--;
@@ -91,13 +113,14 @@ void stop_the_world(M* mp, const char* reason) {
   for (;;) {
     {
       std::lock_guard<runtime_lock> guard(sched.lock);
-      if (sched.stopwait == 0) break;
+      if (sched.stopwait == 0) return true;
       for (std::int32_t i = 0; i < allp_count(); ++i) {
         P* pp = allp_at(i);
         if (pp != own && claim(pp)) sched.stopwait--;
       }
-      if (sched.stopwait == 0) break;
+      if (sched.stopwait == 0) return true;
     }
+    if (deadline >= 0 && os::nanotime() >= deadline) return false;
     sched.stopnote.sleep(kStopRetryNs);
     sched.stopnote.clear();
   }
@@ -226,11 +249,7 @@ int gomaxprocs(int n) {
     throw panic_error("goro::gomaxprocs: " + std::to_string(n) + " is more than the maximum of " +
                       std::to_string(kMaxProcs));
   }
-  // Wait for a concurrent resize as a goroutine, before entering runtime mode: that resize
-  // must stop our P too, and a P in status running is stopped only by its own M, so an M
-  // blocked on world_lock while holding its P would deadlock the two resizes. yield leaves
-  // the P claimable (status user) and stops it itself once the world is being stopped.
-  while (!world_lock.try_lock()) goro::yield();
+  lock_world_from_goroutine();
   previous = sched.gomaxprocs.load(std::memory_order_relaxed);
   if (n == previous) {
     world_lock.unlock();

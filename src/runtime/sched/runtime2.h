@@ -84,7 +84,12 @@ struct G {
 
   // Why the G is waiting; written before it parks, read by dumps and checkdead.
   waitreason wait_reason = waitreason::zero;
-  std::int64_t waitsince = 0;
+  // nanotime since when the G has waited, stamped lazily as Go's GC scan stamps it: a
+  // goroutine dump stamps a waiting G that has none, ready() clears it, so a dump shows
+  // minutes only for a wait that an earlier dump already saw. 0 = not stamped. While the G is
+  // on a free list it holds the time it was freed (stack scavenger). Relaxed: a stale value
+  // only misprints the minutes field.
+  std::atomic<std::int64_t> waitsince{0};
 
   // Entry and closure; the closure lives at the top of the G's own stack.
   void (*entry)(void*) = nullptr;

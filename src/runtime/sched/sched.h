@@ -124,7 +124,18 @@ bool any_timers();
 void checkdead();
 
 // --- Stop-the-world and resize (procresize.cc) ----------------------------------------------
+// Stop-the-world callers serialise on world_lock and take it first. From a goroutine, before
+// entering runtime mode:
+void lock_world_from_goroutine();
+// From a thread that holds no P and is not a goroutine; false if not taken within timeout_ns.
+bool lock_world_without_p(std::int64_t timeout_ns);
+// world_lock held. mp may hold no P (sysmon, an idle g0), but then only for a dump the
+// process exits after: start_the_world would hand mp a P.
 void stop_the_world(M* mp, const char* reason);
+// As stop_the_world, but gives up after timeout_ns (negative: never) and returns false, with
+// the world half stopped.
+bool stop_the_world_within(M* mp, const char* reason, std::int64_t timeout_ns);
+// Restarts the world and releases world_lock.
 void start_the_world(M* mp);
 void gcstopm(M* mp);
 // World stopped, sched.lock not held. Returns the Ps with work to start.

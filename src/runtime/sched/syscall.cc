@@ -72,6 +72,7 @@ void exit_blocking() noexcept {
 
   stale_m_park(mp);
   sched.nblocking.fetch_sub(1, std::memory_order_relaxed);
+  gp->waitsince.store(0, std::memory_order_relaxed);  // a dump may have stamped the call
   P* pp = mp->oldp;
   mp->oldp = nullptr;
   std::uint64_t expected = pstate(mp->id, pstatus::syscall);

@@ -224,7 +224,7 @@ G* stack_new_g(std::size_t size) {
 void stack_free_g(G* gp) {
   std::lock_guard<runtime_lock> guard(stack_lock);
   size_pool* pool = pool_for(gp->stack.size());
-  gp->waitsince = os::nanotime();  // free since, for the scavenger
+  gp->waitsince.store(os::nanotime(), std::memory_order_relaxed);  // free since, for the scavenger
   gp->schedlink = pool->free;
   pool->free = gp;
   pool->free_count++;
@@ -273,7 +273,8 @@ void stack_scavenge(std::int64_t now, std::int64_t idle_ns) {
   std::lock_guard<runtime_lock> guard(stack_lock);
   for (size_pool* p = pools; p != nullptr; p = p->next) {
     for (G* gp = p->free; gp != nullptr; gp = gp->schedlink) {
-      if (gp->stack.scavenged || now - gp->waitsince < idle_ns) continue;
+      std::int64_t freed_at = gp->waitsince.load(std::memory_order_relaxed);
+      if (gp->stack.scavenged || now - freed_at < idle_ns) continue;
       // Keep the top page: it holds the G record and the free-list link.
       std::uintptr_t top_page = reinterpret_cast<std::uintptr_t>(gp) & ~(page_size - 1);
       if (top_page > gp->stack.lo) {

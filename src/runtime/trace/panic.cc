@@ -46,7 +46,9 @@ void print_other_goroutines(G* self) {
   if (!traceback_env.all && traceback_env.level < 2) return;
   M* mp = getm();
   if (mp == nullptr) return;
-  dump_other_goroutines(mp, self, traceback_env.level, false);
+  dump_options options;
+  options.level = traceback_env.level;
+  dump_other_goroutines(mp, self, options);
 }
 
 // Prints the current stack starting above the C++ runtime's throw machinery, so the first
@@ -115,11 +117,7 @@ void on_terminate() {
   if (traceback_env.level > 0) {
     print_goroutine_header(gp, true);
     print_throw_site_stack();
-    if (!gp->is_main && gp->creator_pc != nullptr) {
-      stack_line<512> out;
-      print_created_by(out, 2, reinterpret_cast<std::uintptr_t>(gp->creator_pc),
-                       gp->parent_goid, traceback_env.level);
-    }
+    print_goroutine_creator(gp, traceback_env.level);
     print_other_goroutines(gp);
   }
   die();
@@ -138,7 +136,11 @@ void on_terminate() {
       write_all("\nruntime stack:\n");
       print_current_stack(2, 2, level);
     }
-    if (mp != nullptr) dump_other_goroutines(mp, gp, level, false);
+    if (mp != nullptr) {
+      dump_options options;
+      options.level = level;
+      dump_other_goroutines(mp, gp, options);
+    }
   }
   die();
 }

@@ -1,0 +1,131 @@
+// Stopping the world for a goroutine dump (goro::stack, snapshots, SIGQUIT).
+//
+// A dump switches into parked goroutines so that each unwinds its own stack (traceback.cc).
+// That is safe only for a goroutine whose saved stack pointer is final and that no M can
+// resume meanwhile, so the dumper:
+//   1. takes world_lock and stops every P (stop_the_world). Goroutines that park do so
+//      while their M holds a P, so once every P is stopped every parked goroutine has
+//      switched away, and no M can run a queued one.
+//   2. waits up to kDumpSettleNs for goroutines that still run without a P (a long runner
+//      whose P sysmon took, or one that lost its P to this stop) to reach a scheduling
+//      point. There they find no P, turn runnable and go to the global queue.
+//   3. under sched.lock, lists the runnable goroutines that sit in a run queue. A runnable
+//      goroutine missing from the list is still switching away on its M (it is queued right
+//      after the switch), so the dump treats it as running.
+//   4. stamps waitsince on every waiting goroutine that has none (Go stamps it at a GC
+//      scan), so a later dump can print how many minutes it has waited.
+// Goroutines in goro::blocking() keep running; they show as syscall with no stack.
+#include "runtime/trace/dump_world.h"
+
+#include <algorithm>
+
+#include "runtime/os/futex.h"
+#include "runtime/sched/fatal.h"
+#include "runtime/stack/stack.h"
+
+namespace goro::rt {
+
+namespace {
+
+// How often the dumper re-checks for goroutines running without a P.
+constexpr std::int64_t kSettlePollNs = 100'000;
+
+// Returns true while an M other than `self` and sysmon is running a goroutine without a P.
+bool goroutine_running_without_p(M* self) {
+  std::lock_guard<runtime_lock> guard(sched.lock);
+  for (M* mp = sched.allm; mp != nullptr; mp = mp->alllink) {
+    if (mp == self || mp->is_sysmon) continue;
+    G* gp = mp->curg.load(std::memory_order_acquire);
+    if (gp != nullptr && gp->status.load(std::memory_order_acquire) == gstatus::running) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void wait_for_scheduling_points(M* self) {
+  const std::int64_t deadline = os::nanotime() + kDumpSettleNs;
+  while (goroutine_running_without_p(self) && os::nanotime() < deadline) {
+    os::usleep_ns(kSettlePollNs);
+  }
+}
+
+void collect_queued(std::vector<G*>* queued) {
+  queued->clear();
+  std::lock_guard<runtime_lock> guard(sched.lock);
+  for (G* gp = sched.runq_head; gp != nullptr; gp = gp->schedlink) queued->push_back(gp);
+  // Every P is stopped, so its queue cannot move under us.
+  for (std::int32_t i = 0; i < allp_count(); ++i) {
+    P* pp = allp_at(i);
+    if (G* next = pp->runnext.load(std::memory_order_acquire)) queued->push_back(next);
+    const std::uint32_t head = pp->runq_head.load(std::memory_order_acquire);
+    const std::uint32_t tail = pp->runq_tail.load(std::memory_order_acquire);
+    for (std::uint32_t j = head; j != tail; ++j) {
+      queued->push_back(pp->runq[j % kRunqSize].load(std::memory_order_relaxed));
+    }
+  }
+  std::sort(queued->begin(), queued->end());
+}
+
+void stamp_one(G* gp, void* arg) {
+  const gstatus status = gp->status.load(std::memory_order_acquire);
+  if (status != gstatus::waiting && status != gstatus::syscall) return;
+  std::int64_t unset = 0;
+  gp->waitsince.compare_exchange_strong(unset, *static_cast<std::int64_t*>(arg),
+                                        std::memory_order_relaxed);
+}
+
+// Queue list of the exit dump, which outlives the function that fills it.
+std::vector<G*> exit_dump_queued;
+
+}  // namespace
+
+dump_world_stop::dump_world_stop() {
+  lock_world_from_goroutine();
+  mode_.emplace();
+  M* mp = getm();
+  stop_the_world(mp, "goroutine dump");
+  wait_for_scheduling_points(mp);
+  collect_queued(&queued_);
+  now_ = os::nanotime();
+  for_each_stack_slot(&stamp_one, &now_);
+}
+
+dump_world_stop::~dump_world_stop() {
+  start_the_world(getm());
+  mode_.reset();
+}
+
+dump_options dump_world_stop::options(int level, int fd) const {
+  dump_options options;
+  options.level = level;
+  options.fd = fd;
+  options.stacks_of_parked = true;
+  options.queued = queued_.data();
+  options.queued_count = queued_.size();
+  options.now = now_;
+  return options;
+}
+
+bool stop_world_for_exit_dump(M* mp, std::int64_t timeout_ns, int level, int fd,
+                              dump_options* options) {
+  const std::int64_t start = os::nanotime();
+  options->level = level;
+  options->fd = fd;
+  options->stacks_of_parked = false;
+  options->now = start;
+  if (!lock_world_without_p(timeout_ns)) return false;
+  const std::int64_t left = timeout_ns - (os::nanotime() - start);
+  if (!stop_the_world_within(mp, "goroutine dump", left > 0 ? left : 0)) return false;
+
+  wait_for_scheduling_points(mp);
+  collect_queued(&exit_dump_queued);
+  options->now = os::nanotime();
+  for_each_stack_slot(&stamp_one, &options->now);
+  options->stacks_of_parked = true;
+  options->queued = exit_dump_queued.data();
+  options->queued_count = exit_dump_queued.size();
+  return true;
+}
+
+}  // namespace goro::rt
