@@ -11,7 +11,7 @@
 // The bootstrap is lazy: goro::run does only what the main goroutine needs. It creates no
 // thread (sysmon starts with the second goroutine or the first blocking call, other Ms when a
 // goroutine is ready and a P is idle), installs only the SIGSEGV/SIGBUS handlers that report
-// stack overflows, and reads the cgroup CPU quota only when GOMAXPROCS is not set.
+// stack overflows and the SIGQUIT handler that prints the goroutine dump, and reads the cgroup CPU quota only when GOMAXPROCS is not set.
 //
 // Phases:
 //   cpu gate      (rt0_go's GOAMD64 check) exit 1 if the CPU lacks an instruction-set
@@ -32,7 +32,7 @@
 //                 printed then), since until then one P is all the program can use.
 //   procresize    the Ps; m0 takes P 0.
 //   newproc       the main goroutine, in P 0's runnext.
-//   mstart        m0's signal stack, fault handlers, and the scheduling loop.
+//   mstart        m0's signal stack, fault and SIGQUIT handlers, and the scheduling loop.
 //   runtime.main  on the main goroutine: the panic handler; sysmon if schedtrace asks.
 //   main          the user's main starts.
 #include "runtime/boot/boot.h"
@@ -61,6 +61,7 @@
 #include "runtime/sched/sysmon.h"
 #include "runtime/stack/overflow.h"
 #include "runtime/stack/stack.h"
+#include "runtime/trace/sigquit.h"
 #include "runtime/trace/traceback.h"
 
 namespace goro::rt {
@@ -202,7 +203,9 @@ void mstart_phase() {
     }
   }
   minit_signals(m0);
+  m0->thread = static_cast<unsigned long>(pthread_self());
   install_fault_handlers();
+  install_sigquit_handler();
 }
 
 // --- Run lifecycle --------------------------------------------------------------------------
@@ -290,6 +293,7 @@ void shutdown() {
   bool abandoned = sched.mcount_alive.load(std::memory_order_acquire) > 1;
 
   restore_fault_handlers();
+  restore_sigquit_handler();
   restore_panic_handler();
   unminit_signals(m0);
   setm(nullptr);

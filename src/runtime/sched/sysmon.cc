@@ -19,6 +19,7 @@
 //   4. GODEBUG=schedtrace=N: print the SCHED line (and scheddetail) every N ms.
 //   5. GODEBUG=gorolongrun=N: report goroutines that ran N ms without a scheduling point.
 //   6. return the memory of goroutine stacks idle in the global pools for a second.
+// Before each round it checks for a SIGQUIT dump to print (sigquit.cc), which never returns.
 #include "runtime/sched/sysmon.h"
 
 #include <pthread.h>
@@ -31,6 +32,7 @@
 #include "runtime/sched/schedtrace.h"
 #include "runtime/sched/sched.h"
 #include "runtime/stack/stack.h"
+#include "runtime/trace/sigquit.h"
 
 namespace goro::rt {
 
@@ -135,7 +137,6 @@ void ensure_sysmon() {
 }
 
 void sysmon_loop(M* mp) {
-  (void)mp;
   std::int64_t delay = kMinDelayNs;
   int idle = 0;
   std::int64_t last_trace = 0;
@@ -143,6 +144,7 @@ void sysmon_loop(M* mp) {
 
   for (;;) {
     if (sched.exiting.load(std::memory_order_acquire)) return;
+    if (sigquit_pending.load(std::memory_order_acquire)) sigquit_dump(mp);
 
     if (idle == 0) {
       delay = kMinDelayNs;
@@ -159,7 +161,8 @@ void sysmon_loop(M* mp) {
       sched.sysmonwait.store(true, std::memory_order_seq_cst);
       // Re-check after announcing the wait (seq_cst store, then load): a P taken between
       // the first check and the store would otherwise go unnoticed.
-      if (all_ps_idle() && !sched.exiting.load(std::memory_order_seq_cst)) {
+      if (all_ps_idle() && !sched.exiting.load(std::memory_order_seq_cst) &&
+          !sigquit_pending.load(std::memory_order_seq_cst)) {
         sched.sysmonnote.sleep(kDeepSleepNs);
       }
       sched.sysmonwait.store(false, std::memory_order_relaxed);

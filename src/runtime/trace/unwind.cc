@@ -74,7 +74,21 @@ _Unwind_Reason_Code visit_frame(_Unwind_Context* context, void* argument) {
   return ends.depth < kMaxWalkDepth ? _URC_NO_REASON : _URC_NORMAL_STOP;
 }
 
+// Walks in progress on this thread: more than one only when a signal handler interrupted a
+// walk. Read by stack_capture_active from signal handlers on the same thread.
+thread_local volatile int active_walks = 0;
+
+// Counts a walk in active_walks for its duration.
+class active_walk_scope {
+ public:
+  active_walk_scope() { active_walks = active_walks + 1; }
+  ~active_walk_scope() { active_walks = active_walks - 1; }
+  active_walk_scope(const active_walk_scope&) = delete;
+  active_walk_scope& operator=(const active_walk_scope&) = delete;
+};
+
 void walk_stack(stack_walk* walk) {
+  active_walk_scope scope;
   const int skip = walk->skip;
   _Unwind_Backtrace(visit_frame, walk);
   if (walk->reached_caller) return;
@@ -141,5 +155,7 @@ void walk_stack(stack_walk* walk) {
 }
 
 #undef GORO_CALLER_RETURN_ADDRESS
+
+bool stack_capture_active() { return active_walks != 0; }
 
 }  // namespace goro::rt

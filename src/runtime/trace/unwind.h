@@ -69,6 +69,10 @@ struct stack_ends {
   std::size_t depth;      // all frames after `skip`, including those stored in neither array
 };
 
+// Returns true while the calling thread is inside one of the capture functions above (a
+// signal handler that interrupted one must not start another walk).
+bool stack_capture_active();
+
 // Captures the current thread's stack into `ends`: the first head_capacity frames into head,
 // the last tail_capacity of the rest into tail, and the total into depth. The caller sets
 // head, head_capacity, tail and tail_capacity; the function sets the other fields.

@@ -1,0 +1,25 @@
+#include "runtime/trace/interrupted_stack.h"
+
+#include <exception>
+
+#include "runtime/sched/sanitizer.h"
+
+namespace goro::rt {
+
+[[gnu::noinline]] int capture_interrupted_stack(frame_record* out, int max) {
+  if (out == nullptr || max <= 0) return 0;
+  if (running_under_tsan() || std::uncaught_exceptions() != 0 || stack_capture_active()) {
+    return 0;
+  }
+
+  // The walk starts in the handler and passes the kernel's signal-return trampoline. The
+  // frame after it, which the unwinder marks as a signal frame, is the interrupted one.
+  const int n = capture_stack_frames(out, max, 0);
+  int first = 0;
+  while (first < n && !out[first].signal_frame) ++first;
+  if (first == n) return 0;
+  for (int i = first; i < n; ++i) out[i - first] = out[i];
+  return n - first;
+}
+
+}  // namespace goro::rt

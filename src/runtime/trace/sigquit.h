@@ -1,0 +1,24 @@
+// SIGQUIT's default behaviour, as Go's: print every goroutine, then exit with status 2.
+// See sigquit.cc.
+#pragma once
+
+#include <atomic>
+
+#include "runtime/sched/runtime2.h"
+
+namespace goro::rt {
+
+// Installs the SIGQUIT handler (once per run, at boot) and restores the previous disposition
+// at the end of the run.
+void install_sigquit_handler();
+void restore_sigquit_handler();
+
+// Set by the handler when a dumper thread must print the dump. sysmon polls it every round
+// and an idle M after every wake-up (relaxed: the handler also wakes the thread it picked).
+extern std::atomic<bool> sigquit_pending;
+
+// On sysmon or on an idle M's g0, holding no P and no runtime lock: prints the dump for the
+// received SIGQUIT and exits with status 2 (or aborts with GOTRACEBACK=crash).
+[[noreturn]] void sigquit_dump(M* mp);
+
+}  // namespace goro::rt

@@ -1,0 +1,596 @@
+// Tests for goroutine dumps: goro::stack, rt::snapshot_goroutines, the SIGQUIT dump, the
+// GOTRACEBACK levels and the long-runner report.
+//
+// Dumps are checked line by line against Go's formats: the header
+// "goroutine N [wait reason, M minutes]:", a frame line with the function followed by
+// "\t<file>:<line> +0x<offset>", and "created by F in goroutine K" with its file line. Each
+// blocking function below is named, not inlined, and declared on the line after a constant
+// that records its line, so a test can check the frame's file and line.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+// GCC 12 at -O2 with sanitizers reports a false -Wmaybe-uninitialized inside <regex>.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <regex>
+#pragma GCC diagnostic pop
+#else
+#include <regex>
+#endif
+
+#include "child_process.h"
+#include "goro/chan.hpp"
+#include "goro/runtime.hpp"
+#include "goro/select.hpp"
+#include "goro/sync.hpp"
+#include "goro/time.hpp"
+#include "goro_fixture.h"
+#include "lib/sema.h"
+#include "runtime/os/futex.h"
+#include "runtime/sched/sched.h"
+#include "runtime/trace/snapshot.h"
+#include "runtime/trace/symbolize.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using goro_test::child_process;
+using goro_test::describe;
+using goro_test::run_child;
+using goro_test::yield_until;
+namespace rt = goro::rt;
+
+// --- Blocking functions ---------------------------------------------------------------------
+
+constexpr int kChanReceiveLine = __LINE__ + 1;
+[[gnu::noinline]] void wait_in_chan_receive(goro::chan<int> c) { (void)c.recv(); }
+
+constexpr int kChanSendLine = __LINE__ + 1;
+[[gnu::noinline]] void wait_in_chan_send(goro::chan<int> c) { c.send(1); }
+
+constexpr int kSelectLine = __LINE__ + 1;
+[[gnu::noinline]] void wait_in_select(goro::chan<int> a, goro::chan<int> b) { goro::select(goro::on_recv(a, [](std::optional<int>) {}), goro::on_recv(b, [](std::optional<int>) {})); }
+
+constexpr int kSleepLine = __LINE__ + 1;
+[[gnu::noinline]] void wait_in_sleep() { goro::sleep(1h); }
+
+constexpr int kMutexLine = __LINE__ + 1;
+[[gnu::noinline]] void wait_in_mutex_lock(goro::mutex* m) { std::lock_guard<goro::mutex> hold(*m); }
+
+constexpr int kSemacquireLine = __LINE__ + 1;
+[[gnu::noinline]] void wait_in_semacquire(std::atomic<std::uint32_t>* sema) { rt::semacquire(sema, rt::waitreason::semacquire, false); }
+
+constexpr int kWaitGroupLine = __LINE__ + 1;
+[[gnu::noinline]] void wait_in_wait_group(goro::wait_group* wg) { wg->wait(); }
+
+constexpr int kCondLine = __LINE__ + 1;
+[[gnu::noinline]] void wait_in_cond(goro::mutex* m, goro::condition_variable* cv, const bool* done) { std::unique_lock<goro::mutex> lock(*m); while (!*done) cv->wait(lock); }
+
+// Unlock function for rt::park: publishes the parked G through `out`.
+bool publish_parked_g(rt::G* gp, void* out) {
+  static_cast<std::atomic<rt::G*>*>(out)->store(gp, std::memory_order_release);
+  return true;
+}
+
+constexpr int kParkLine = __LINE__ + 1;
+[[gnu::noinline]] void wait_in_park(std::atomic<rt::G*>* parked) { rt::park(rt::waitreason::chan_receive, &publish_parked_g, parked); }
+
+// --- Helpers --------------------------------------------------------------------------------
+
+// Returns the status of goroutine `goid` in a fresh snapshot, or dead if it is not listed.
+rt::gstatus status_of(std::int64_t goid) {
+  for (const rt::goroutine_snapshot& s : rt::snapshot_goroutines()) {
+    if (s.goid == goid) return s.status;
+  }
+  return rt::gstatus::dead;
+}
+
+// Starts f in a goroutine and returns its id once it is parked.
+template <class F>
+std::int64_t go_until_parked(F f) {
+  auto id = std::make_shared<std::atomic<std::int64_t>>(0);
+  goro::go([id, f]() mutable {
+    id->store(goro::goroutine_id(), std::memory_order_release);
+    f();
+  });
+  yield_until([&] { return id->load(std::memory_order_acquire) != 0; });
+  const std::int64_t goid = id->load(std::memory_order_acquire);
+  yield_until([&] { return status_of(goid) == rt::gstatus::waiting; });
+  return goid;
+}
+
+// Returns the lines of goroutine `goid` in `dump`: its header up to the blank line after it.
+std::string goroutine_block(const std::string& dump, std::int64_t goid) {
+  const std::string header = "goroutine " + std::to_string(goid) + " [";
+  std::size_t start = dump.starts_with(header) ? 0 : dump.find("\n" + header);
+  if (start == std::string::npos) return "";
+  if (start != 0) ++start;
+  const std::size_t end = dump.find("\n\n", start);
+  return dump.substr(start, end == std::string::npos ? std::string::npos : end - start + 1);
+}
+
+// Matches a frame of `function` at dump_test.cc:line, as Go prints a frame.
+std::regex frame_at(const std::string& function, int line) {
+  return std::regex("\n(\\(anonymous namespace\\)::)?" + function + "\\([^\n]*\\)\n\t[^\n]*" +
+                    "dump_test\\.cc:" + std::to_string(line) + " \\+0x[0-9a-f]+\n");
+}
+
+// Matches Go's creator lines for a goroutine started in go_until_parked by goroutine 1.
+const std::regex kCreatedByHelper(
+    "\ncreated by [^\n]*go_until_parked[^\n]* in goroutine 1\n\t[^\n]*dump_test\\.cc:[0-9]+ "
+    "\\+0x[0-9a-f]+\n");
+
+// Checks the dump block of a goroutine parked in `function` at `line`.
+void expect_parked_block(const std::string& dump, std::int64_t goid, const std::string& reason,
+                         const std::string& function, int line) {
+  const std::string block = goroutine_block(dump, goid);
+  ASSERT_FALSE(block.empty()) << "goroutine " << goid << " missing from:\n" << dump;
+  EXPECT_TRUE(block.starts_with("goroutine " + std::to_string(goid) + " [" + reason + "]:\n"))
+      << block;
+  EXPECT_TRUE(std::regex_search(block, frame_at(function, line))) << block;
+  EXPECT_TRUE(std::regex_search(block, kCreatedByHelper)) << block;
+}
+
+// --- Wait reasons in goro::stack(true) ------------------------------------------------------
+
+TEST(DumpWaitReason, ChanReceive) {
+  goro::run(0, nullptr, [] {
+    goro::chan<int> c;
+    const std::int64_t goid = go_until_parked([c] { wait_in_chan_receive(c); });
+    expect_parked_block(goro::stack(true), goid, "chan receive", "wait_in_chan_receive",
+                        kChanReceiveLine);
+    c.send(1);
+  });
+}
+
+TEST(DumpWaitReason, ChanSend) {
+  goro::run(0, nullptr, [] {
+    goro::chan<int> c;
+    const std::int64_t goid = go_until_parked([c] { wait_in_chan_send(c); });
+    expect_parked_block(goro::stack(true), goid, "chan send", "wait_in_chan_send",
+                        kChanSendLine);
+    (void)c.recv();
+  });
+}
+
+TEST(DumpWaitReason, Select) {
+  goro::run(0, nullptr, [] {
+    goro::chan<int> a;
+    goro::chan<int> b;
+    const std::int64_t goid = go_until_parked([a, b] { wait_in_select(a, b); });
+    expect_parked_block(goro::stack(true), goid, "select", "wait_in_select", kSelectLine);
+    a.close();
+  });
+}
+
+TEST(DumpWaitReason, Sleep) {
+  goro::run(0, nullptr, [] {
+    const std::int64_t goid = go_until_parked([] { wait_in_sleep(); });
+    expect_parked_block(goro::stack(true), goid, "sleep", "wait_in_sleep", kSleepLine);
+  });
+}
+
+TEST(DumpWaitReason, MutexLock) {
+  goro::run(0, nullptr, [] {
+    goro::mutex m;
+    m.lock();
+    const std::int64_t goid = go_until_parked([&m] { wait_in_mutex_lock(&m); });
+    expect_parked_block(goro::stack(true), goid, "sync.Mutex.Lock", "wait_in_mutex_lock",
+                        kMutexLine);
+    m.unlock();
+    yield_until([&] { return status_of(goid) == rt::gstatus::dead; });
+  });
+}
+
+TEST(DumpWaitReason, Semacquire) {
+  goro::run(0, nullptr, [] {
+    std::atomic<std::uint32_t> sema{0};
+    const std::int64_t goid = go_until_parked([&sema] { wait_in_semacquire(&sema); });
+    expect_parked_block(goro::stack(true), goid, "semacquire", "wait_in_semacquire",
+                        kSemacquireLine);
+    rt::semrelease(&sema, false);
+    yield_until([&] { return status_of(goid) == rt::gstatus::dead; });
+  });
+}
+
+TEST(DumpWaitReason, WaitGroupWait) {
+  goro::run(0, nullptr, [] {
+    goro::wait_group wg;
+    wg.add(1);
+    const std::int64_t goid = go_until_parked([&wg] { wait_in_wait_group(&wg); });
+    expect_parked_block(goro::stack(true), goid, "sync.WaitGroup.Wait", "wait_in_wait_group",
+                        kWaitGroupLine);
+    wg.done();
+    yield_until([&] { return status_of(goid) == rt::gstatus::dead; });
+  });
+}
+
+TEST(DumpWaitReason, CondWait) {
+  goro::run(0, nullptr, [] {
+    goro::mutex m;
+    goro::condition_variable cv;
+    bool done = false;
+    const std::int64_t goid = go_until_parked([&] { wait_in_cond(&m, &cv, &done); });
+    expect_parked_block(goro::stack(true), goid, "sync.Cond.Wait", "wait_in_cond", kCondLine);
+    {
+      std::lock_guard<goro::mutex> hold(m);
+      done = true;
+    }
+    cv.notify_all();
+    yield_until([&] { return status_of(goid) == rt::gstatus::dead; });
+  });
+}
+
+// --- goro::stack ----------------------------------------------------------------------------
+
+constexpr int kStackCallLine = __LINE__ + 1;
+[[gnu::noinline]] std::string stack_of_caller() { return goro::stack(false); }
+
+TEST(DumpStack, CallerOnly) {
+  goro::run(0, nullptr, [] {
+    goro::chan<int> c;
+    const std::int64_t other = go_until_parked([c] { wait_in_chan_receive(c); });
+    const std::string text = stack_of_caller();
+    EXPECT_TRUE(text.starts_with("goroutine 1 [running]:\n")) << text;
+    EXPECT_TRUE(std::regex_search(text, frame_at("stack_of_caller", kStackCallLine))) << text;
+    EXPECT_EQ(goroutine_block(text, other), "") << text;
+    // The main goroutine has no creator.
+    EXPECT_EQ(text.find("created by"), std::string::npos) << text;
+    c.send(1);
+  });
+}
+
+TEST(DumpStack, CallerFirstThenOthers) {
+  goro::run(0, nullptr, [] {
+    goro::chan<int> c;
+    const std::int64_t other = go_until_parked([c] { wait_in_chan_receive(c); });
+    const std::string text = goro::stack(true);
+    EXPECT_TRUE(text.starts_with("goroutine 1 [running]:\n")) << text;
+    EXPECT_NE(text.find("\n\ngoroutine " + std::to_string(other) + " [chan receive]:\n"),
+              std::string::npos)
+        << text;
+    EXPECT_TRUE(text.ends_with("\n")) << text;
+    EXPECT_FALSE(text.ends_with("\n\n")) << text;
+    c.send(1);
+  });
+}
+
+TEST(DumpStack, AllWhileOthersRun) {
+  goro_test::scoped_env procs("GOMAXPROCS", "4");
+  goro::run(0, nullptr, [] {
+    std::atomic<bool> stop{false};
+    std::atomic<int> started{0};
+    constexpr int kYielders = 3;
+    for (int i = 0; i < kYielders; ++i) {
+      goro::go([&] {
+        started.fetch_add(1);
+        while (!stop.load(std::memory_order_relaxed)) goro::yield();
+      });
+    }
+    // One goroutine that reaches no scheduling point until told to stop.
+    goro::go([&] {
+      started.fetch_add(1);
+      while (!stop.load(std::memory_order_relaxed)) {
+      }
+    });
+    yield_until([&] { return started.load() == kYielders + 1; });
+
+    constexpr int kDumps = 5;
+    const std::regex header("(^|\n)goroutine [0-9]+ \\[[a-z. A-Z]+\\]:\n");
+    for (int i = 0; i < kDumps; ++i) {
+      const std::string text = goro::stack(true);
+      const auto headers = std::distance(
+          std::sregex_iterator(text.begin(), text.end(), header), std::sregex_iterator());
+      EXPECT_EQ(headers, 1 + kYielders + 1) << text;
+    }
+    stop.store(true);
+  });
+}
+
+TEST(DumpStack, PlainThreadThrows) {
+  std::string error;
+  std::thread plain([&] {
+    try {
+      (void)goro::stack(true);
+    } catch (const goro::panic_error& e) {
+      error = e.what();
+    }
+  });
+  plain.join();
+  EXPECT_NE(error.find("goro::stack: called from a thread that is not running a goroutine"),
+            std::string::npos)
+      << error;
+}
+
+// --- Minutes --------------------------------------------------------------------------------
+
+TEST(DumpMinutes, HeaderShowsWholeMinutes) {
+  goro::run(0, nullptr, [] {
+    std::atomic<rt::G*> parked{nullptr};
+    goro::go([&parked] { wait_in_park(&parked); });
+    yield_until([&] { return parked.load(std::memory_order_acquire) != nullptr; });
+    rt::G* gp = parked.load(std::memory_order_acquire);
+    const std::string id = std::to_string(gp->goid);
+
+    // No dump has seen the wait yet: no minutes.
+    const std::string first = goro::stack(true);
+    EXPECT_NE(first.find("goroutine " + id + " [chan receive]:\n"), std::string::npos) << first;
+
+    // That dump stamped waitsince; back-date it instead of waiting.
+    constexpr std::int64_t kMinute = 60'000'000'000;
+    EXPECT_NE(gp->waitsince.load(), 0);
+    gp->waitsince.store(rt::os::nanotime() - kMinute - kMinute / 2);
+    const std::string one = goro::stack(true);
+    EXPECT_NE(one.find("goroutine " + id + " [chan receive, 1 minutes]:\n"), std::string::npos)
+        << one;
+
+    gp->waitsince.store(rt::os::nanotime() - 125 * kMinute);
+    const std::string many = goro::stack(true);
+    EXPECT_NE(many.find("goroutine " + id + " [chan receive, 125 minutes]:\n"),
+              std::string::npos)
+        << many;
+    EXPECT_TRUE(std::regex_search(many, frame_at("wait_in_park", kParkLine))) << many;
+
+    // Waking the goroutine clears the stamp.
+    {
+      rt::runtime_mode mode;
+      rt::ready(gp);
+    }
+    yield_until([&] { return status_of(std::stoll(id)) == rt::gstatus::dead; });
+  });
+}
+
+// --- Snapshots ------------------------------------------------------------------------------
+
+// Returns true if a logical frame at one of pcs names `function`.
+bool pcs_name(const std::vector<std::uintptr_t>& pcs, const std::string& function) {
+  for (std::uintptr_t pc : pcs) {
+    rt::symbol_info symbol;
+    rt::symbolize_pc(pc - 1, &symbol);
+    if (std::string(symbol.function).find(function) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(DumpSnapshot, RecordsEveryField) {
+  goro::run(0, nullptr, [] {
+    goro::chan<int> c;
+    const std::int64_t goid = go_until_parked([c] { wait_in_chan_receive(c); });
+    const std::vector<rt::goroutine_snapshot> first = rt::snapshot_goroutines();
+    const std::vector<rt::goroutine_snapshot> all = rt::snapshot_goroutines();
+    ASSERT_EQ(first.size(), 2u);
+    ASSERT_EQ(all.size(), 2u);
+
+    const rt::goroutine_snapshot& self = all[0];
+    EXPECT_EQ(self.goid, 1);
+    EXPECT_EQ(self.status, rt::gstatus::running);
+    EXPECT_EQ(self.creator_pc, 0u);
+    EXPECT_EQ(self.parent_goid, 0);
+    EXPECT_TRUE(pcs_name(self.pcs, "DumpSnapshot_RecordsEveryField")) << self.pcs.size();
+
+    const rt::goroutine_snapshot& other = all[1];
+    EXPECT_EQ(other.goid, goid);
+    EXPECT_EQ(other.status, rt::gstatus::waiting);
+    EXPECT_EQ(other.wait_reason, rt::waitreason::chan_receive);
+    // go_until_parked's snapshots stamped the wait, so it grows from one snapshot to the next.
+    EXPECT_GT(first[1].wait_ns, 0);
+    EXPECT_GE(other.wait_ns, first[1].wait_ns);
+    EXPECT_TRUE(pcs_name(other.pcs, "wait_in_chan_receive")) << other.pcs.size();
+    EXPECT_EQ(other.parent_goid, 1);
+    rt::symbol_info creator;
+    rt::symbolize_pc(other.creator_pc - 1, &creator);
+    EXPECT_NE(std::string(creator.function).find("go_until_parked"), std::string::npos)
+        << creator.function;
+    c.send(1);
+  });
+}
+
+TEST(DumpSnapshot, PlainThreadThrows) {
+  bool threw = false;
+  std::thread plain([&] {
+    try {
+      (void)rt::snapshot_goroutines();
+    } catch (const goro::panic_error&) {
+      threw = true;
+    }
+  });
+  plain.join();
+  EXPECT_TRUE(threw);
+}
+
+// --- SIGQUIT --------------------------------------------------------------------------------
+
+// Keeps GOTRACEBACK=crash children from writing core files into the test directory.
+void disable_core_files() {
+  struct rlimit none {};
+  ::setrlimit(RLIMIT_CORE, &none);
+}
+
+// Parks goroutines in chan receive (main), sleep and sync.Mutex.Lock, then prints "ready"
+// once main is parked, and waits for the parent's SIGQUIT.
+GORO_CHILD_SCENARIO(parked_until_sigquit) {
+  disable_core_files();
+  return goro::run(0, nullptr, [] {
+    goro::mutex m;
+    m.lock();
+    go_until_parked([] { wait_in_sleep(); });
+    go_until_parked([&m] { wait_in_mutex_lock(&m); });
+    goro::go([] {
+      yield_until([] { return status_of(1) == rt::gstatus::waiting; });
+      std::fputs("ready\n", stdout);
+      std::fflush(stdout);
+    });
+    goro::chan<int> never;
+    wait_in_chan_receive(never);
+    return 0;
+  });
+}
+
+// Starts the scenario, sends SIGQUIT once it is ready, and returns how it ended.
+goro_test::child_result quit_child(const std::string& scenario,
+                                   const std::vector<std::string>& env) {
+  child_process child(scenario, env);
+  if (!child.wait_for_stdout("ready\n", 20s)) {
+    ADD_FAILURE() << "child never became ready";
+    return child.wait(5s);
+  }
+  ::kill(child.pid(), SIGQUIT);
+  return child.wait(20s);
+}
+
+const std::regex kQuitHead("^SIGQUIT: quit\nPC=0x[0-9a-f]+ m=[0-9]+ sigcode=0\n");
+
+TEST(DumpSigquit, PrintsEveryGoroutineAndExits2) {
+  auto r = quit_child("parked_until_sigquit", {"GOTRACEBACK"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(std::regex_search(r.err, kQuitHead)) << r.err;
+  // The first goroutine block follows a blank line.
+  EXPECT_TRUE(std::regex_search(r.err, std::regex("sigcode=0\n\ngoroutine [0-9]+ \\[")))
+      << r.err;
+
+  const std::string main_block = goroutine_block(r.err, 1);
+  EXPECT_TRUE(main_block.starts_with("goroutine 1 [chan receive]:\n")) << r.err;
+  EXPECT_TRUE(std::regex_search(main_block, frame_at("wait_in_chan_receive", kChanReceiveLine)))
+      << main_block;
+  EXPECT_TRUE(std::regex_search(r.err, frame_at("wait_in_sleep", kSleepLine))) << r.err;
+  EXPECT_TRUE(std::regex_search(r.err, frame_at("wait_in_mutex_lock", kMutexLine))) << r.err;
+  EXPECT_TRUE(std::regex_search(r.err, std::regex("\ngoroutine [0-9]+ \\[sleep\\]:\n"))) << r.err;
+  EXPECT_TRUE(std::regex_search(r.err, std::regex("\ngoroutine [0-9]+ \\[sync.Mutex.Lock\\]:\n")))
+      << r.err;
+  EXPECT_TRUE(std::regex_search(r.err, kCreatedByHelper)) << r.err;
+}
+
+#if defined(__x86_64__)
+TEST(DumpSigquit, RegisterDumpInGoOrder) {
+  auto r = quit_child("parked_until_sigquit", {"GOTRACEBACK"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  std::string pattern = "\n\n";
+  for (const char* name : {"rax    ", "rbx    ", "rcx    ", "rdx    ", "rdi    ", "rsi    ",
+                           "rbp    ", "rsp    ", "r8     ", "r9     ", "r10    ", "r11    ",
+                           "r12    ", "r13    ", "r14    ", "r15    ", "rip    ", "rflags ",
+                           "cs     ", "fs     ", "gs     "}) {
+    pattern += std::string(name) + "0x[0-9a-f]+\n";
+  }
+  EXPECT_TRUE(std::regex_search(r.err, std::regex(pattern + "$"))) << r.err;
+}
+#endif
+
+TEST(DumpSigquit, TracebackNonePrintsSignalOnly) {
+  auto r = quit_child("parked_until_sigquit", {"GOTRACEBACK=none"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(std::regex_match(r.err, std::regex("SIGQUIT: quit\nPC=0x[0-9a-f]+ m=[0-9]+ "
+                                                 "sigcode=0\n")))
+      << r.err;
+}
+
+TEST(DumpSigquit, TracebackSingleStillPrintsAll) {
+  // As in Go, SIGQUIT prints every goroutine even at the default level.
+  auto r = quit_child("parked_until_sigquit", {"GOTRACEBACK=single"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_NE(r.err.find("\ngoroutine 1 [chan receive]:\n"), std::string::npos) << r.err;
+  EXPECT_TRUE(std::regex_search(r.err, std::regex("\ngoroutine [0-9]+ \\[sleep\\]:\n"))) << r.err;
+}
+
+TEST(DumpSigquit, TracebackSystemAddsAddresses) {
+  auto r = quit_child("parked_until_sigquit", {"GOTRACEBACK=system"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(std::regex_search(r.err, std::regex("\ngoroutine 1 gp=0x[0-9a-f]+ m=nil "
+                                                  "\\[chan receive\\]:\n")))
+      << r.err;
+  EXPECT_TRUE(std::regex_search(r.err, std::regex(" fp=0x[0-9a-f]+ sp=0x[0-9a-f]+ "
+                                                  "pc=0x[0-9a-f]+\n")))
+      << r.err;
+  // Runtime frames are shown at this level.
+  EXPECT_NE(r.err.find("goro::rt::park("), std::string::npos) << r.err;
+}
+
+TEST(DumpSigquit, TracebackCrashAborts) {
+  auto r = quit_child("parked_until_sigquit", {"GOTRACEBACK=crash"});
+  ASSERT_TRUE(r.signaled) << describe(r);
+  EXPECT_EQ(r.term_signal, SIGABRT) << describe(r);
+  EXPECT_NE(r.err.find("\ngoroutine 1 gp="), std::string::npos) << r.err;
+}
+
+// A single goroutine (so no sysmon) that computes without scheduling points when the
+// signal arrives: the handler on m0 prints main's stack itself. A plain thread announces
+// readiness, so the signal may also land there and be forwarded to m0.
+std::atomic<bool> spinning{false};
+
+constexpr int kSpinLine = __LINE__ + 1;
+[[gnu::noinline]] void spin_without_scheduling_points() { spinning.store(true); for (;;) asm volatile("" ::: "memory"); }
+
+// Prints "ready" from a plain thread once `ready` returns true.
+template <class Ready>
+void announce_from_plain_thread(Ready ready) {
+  std::thread announcer([ready] {
+    while (!ready()) std::this_thread::yield();
+    std::fputs("ready\n", stdout);
+    std::fflush(stdout);
+  });
+  announcer.detach();
+}
+
+GORO_CHILD_SCENARIO(main_spins_until_sigquit) {
+  return goro::run(0, nullptr, [] {
+    announce_from_plain_thread([] { return spinning.load(); });
+    spin_without_scheduling_points();
+    return 0;
+  });
+}
+
+TEST(DumpSigquit, RunningMainWithoutSysmon) {
+  auto r = quit_child("main_spins_until_sigquit", {"GOTRACEBACK"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(std::regex_search(r.err, kQuitHead)) << r.err;
+  const std::string block = goroutine_block(r.err, 1);
+  EXPECT_TRUE(block.starts_with("goroutine 1 [running]:\n")) << r.err;
+#if !defined(__SANITIZE_THREAD__)
+  EXPECT_TRUE(std::regex_search(block, std::regex("^goroutine 1 \\[running\\]:\n"
+                                                  "(\\(anonymous namespace\\)::)?"
+                                                  "spin_without_scheduling_points\\(\\)\n\t[^\n]*"
+                                                  "dump_test\\.cc:" + std::to_string(kSpinLine) +
+                                                  " \\+0x[0-9a-f]+\n")))
+      << block;
+#endif
+}
+
+// Main sleeps with no other goroutine, so there is no sysmon and m0 waits for the timer:
+// the handler wakes m0, which prints the dump.
+GORO_CHILD_SCENARIO(idle_main_until_sigquit) {
+  return goro::run(0, nullptr, [] {
+    rt::G* main_g = rt::getg();
+    announce_from_plain_thread([main_g] {
+      return main_g->status.load(std::memory_order_acquire) == rt::gstatus::waiting;
+    });
+    wait_in_sleep();
+    return 0;
+  });
+}
+
+TEST(DumpSigquit, IdleMainWithoutSysmon) {
+  auto r = quit_child("idle_main_until_sigquit", {"GOTRACEBACK"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(std::regex_search(r.err, kQuitHead)) << r.err;
+  const std::string block = goroutine_block(r.err, 1);
+  EXPECT_TRUE(block.starts_with("goroutine 1 [sleep]:\n")) << r.err;
+  EXPECT_TRUE(std::regex_search(block, frame_at("wait_in_sleep", kSleepLine))) << block;
+}
+
+}  // namespace
