@@ -38,6 +38,7 @@
 #include "goro_fixture.h"
 #include "lib/sema.h"
 #include "runtime/os/futex.h"
+#include "runtime/sched/longrun.h"
 #include "runtime/sched/sched.h"
 #include "runtime/trace/snapshot.h"
 #include "runtime/trace/symbolize.h"
@@ -591,6 +592,60 @@ TEST(DumpSigquit, IdleMainWithoutSysmon) {
   const std::string block = goroutine_block(r.err, 1);
   EXPECT_TRUE(block.starts_with("goroutine 1 [sleep]:\n")) << r.err;
   EXPECT_TRUE(std::regex_search(block, frame_at("wait_in_sleep", kSleepLine))) << block;
+}
+
+// --- Long-runner report ---------------------------------------------------------------------
+
+constexpr int kLongRunLine = __LINE__ + 1;
+[[gnu::noinline]] void run_until_reported() { while (rt::longrun_reports() == 0) asm volatile("" ::: "memory"); }
+
+GORO_CHILD_SCENARIO(long_runner_reported) {
+  return goro::run(0, nullptr, [] {
+    goro::chan<int> done;
+    goro::go([done] {
+      std::printf("runner %lld\n", static_cast<long long>(goro::goroutine_id()));
+      std::fflush(stdout);
+      run_until_reported();
+      // A scheduling point, where a goroutine flagged instead prints its own stack.
+      goro::yield();
+      done.send(1);
+    });
+    (void)done.recv();
+    return 0;
+  });
+}
+
+TEST(DumpLongRunner, ReportsIdDurationAndStack) {
+  auto r = run_child("long_runner_reported", {"GODEBUG=gorolongrun=20", "GOMAXPROCS=2",
+                                              "GOTRACEBACK"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 0) << describe(r);
+  std::smatch id;
+  ASSERT_TRUE(std::regex_search(r.out, id, std::regex("runner ([0-9]+)\n"))) << r.out;
+  const std::string goid = id[1].str();
+  const std::string frame = "\n(\\(anonymous namespace\\)::)?run_until_reported\\(\\)\n\t[^\n]*"
+                            "dump_test\\.cc:" + std::to_string(kLongRunLine) + " \\+0x[0-9a-f]+\n";
+
+  EXPECT_TRUE(std::regex_search(
+      r.err, std::regex("(^|\n)goro: goroutine " + goid + " has run [0-9.]+ms without a "
+                        "scheduling point\n")))
+      << r.err;
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer builds cannot unwind in the signal handler: the goroutine prints its
+  // own stack at its next scheduling point.
+  EXPECT_TRUE(std::regex_search(
+      r.err, std::regex("\ngoro: goroutine " + goid + " ran without a scheduling point; it "
+                        "stopped at:\n")))
+      << r.err;
+  EXPECT_TRUE(std::regex_search(r.err, std::regex(frame))) << r.err;
+#else
+  EXPECT_TRUE(std::regex_search(
+      r.err, std::regex("scheduling point\ngoroutine " + goid + " \\[running\\]:\n" +
+                        frame.substr(1))))
+      << r.err;
+  EXPECT_TRUE(std::regex_search(r.err, std::regex("\ncreated by [^\n]* in goroutine 1\n")))
+      << r.err;
+#endif
 }
 
 }  // namespace

@@ -56,6 +56,7 @@
 #include "runtime/os/sigqueue.h"
 #include "runtime/os/vm_limits.h"
 #include "runtime/sched/fatal.h"
+#include "runtime/sched/longrun.h"
 #include "runtime/sched/sanitizer.h"
 #include "runtime/sched/sched.h"
 #include "runtime/sched/sysmon.h"
@@ -294,6 +295,7 @@ void shutdown() {
 
   restore_fault_handlers();
   restore_sigquit_handler();
+  restore_longrun_handler();
   restore_panic_handler();
   unminit_signals(m0);
   setm(nullptr);
