@@ -39,6 +39,7 @@
 #include "lib/sema.h"
 #include "runtime/os/futex.h"
 #include "runtime/sched/longrun.h"
+#include "runtime/sched/sanitizer.h"
 #include "runtime/sched/sched.h"
 #include "runtime/trace/snapshot.h"
 #include "runtime/trace/symbolize.h"
@@ -561,14 +562,15 @@ TEST(DumpSigquit, RunningMainWithoutSysmon) {
   EXPECT_TRUE(std::regex_search(r.err, kQuitHead)) << r.err;
   const std::string block = goroutine_block(r.err, 1);
   EXPECT_TRUE(block.starts_with("goroutine 1 [running]:\n")) << r.err;
-#if !defined(__SANITIZE_THREAD__)
-  EXPECT_TRUE(std::regex_search(block, std::regex("^goroutine 1 \\[running\\]:\n"
-                                                  "(\\(anonymous namespace\\)::)?"
-                                                  "spin_without_scheduling_points\\(\\)\n\t[^\n]*"
-                                                  "dump_test\\.cc:" + std::to_string(kSpinLine) +
-                                                  " \\+0x[0-9a-f]+\n")))
-      << block;
-#endif
+  // ThreadSanitizer builds cannot unwind in a signal handler.
+  if (!rt::running_under_tsan()) {
+    EXPECT_TRUE(std::regex_search(block, std::regex("^goroutine 1 \\[running\\]:\n"
+                                                    "(\\(anonymous namespace\\)::)?"
+                                                    "spin_without_scheduling_points\\(\\)\n\t[^\n]*"
+                                                    "dump_test\\.cc:" + std::to_string(kSpinLine) +
+                                                    " \\+0x[0-9a-f]+\n")))
+        << block;
+  }
 }
 
 // Main sleeps with no other goroutine, so there is no sysmon and m0 waits for the timer:
@@ -630,22 +632,152 @@ TEST(DumpLongRunner, ReportsIdDurationAndStack) {
       r.err, std::regex("(^|\n)goro: goroutine " + goid + " has run [0-9.]+ms without a "
                         "scheduling point\n")))
       << r.err;
-#if defined(__SANITIZE_THREAD__)
-  // ThreadSanitizer builds cannot unwind in the signal handler: the goroutine prints its
-  // own stack at its next scheduling point.
-  EXPECT_TRUE(std::regex_search(
-      r.err, std::regex("\ngoro: goroutine " + goid + " ran without a scheduling point; it "
-                        "stopped at:\n")))
+  // The stack comes right after that line when the signal handler captured it. It comes at
+  // the goroutine's next scheduling point when the handler could not: always under
+  // ThreadSanitizer, and when the thread did not take the signal within the wait.
+  const std::string direct = "scheduling point\ngoroutine " + goid + " [running]:\n";
+  const std::size_t at = r.err.find(direct);
+  if (at != std::string::npos) {
+    const std::string block =
+        goroutine_block(r.err.substr(at + std::string("scheduling point\n").size()),
+                        std::stoll(goid));
+    EXPECT_TRUE(std::regex_search(block, std::regex(frame))) << block;
+    EXPECT_TRUE(std::regex_search(block, std::regex("\ncreated by [^\n]* in goroutine 1\n")))
+        << block;
+  } else {
+    EXPECT_TRUE(std::regex_search(
+        r.err, std::regex("\ngoro: goroutine " + goid + " ran without a scheduling point; it "
+                          "stopped at:\n")))
+        << r.err;
+    EXPECT_TRUE(std::regex_search(r.err, std::regex(frame))) << r.err;
+  }
+  if (!rt::running_under_tsan()) {
+    EXPECT_NE(at, std::string::npos) << "the signal handler captured no stack:\n" << r.err;
+  }
+}
+
+// --- GOTRACEBACK on panics and deadlocks ----------------------------------------------------
+
+constexpr int kThrowLine = __LINE__ + 1;
+[[gnu::noinline]] void throw_from_worker() { throw std::runtime_error("boom"); }
+
+// A worker panics while another goroutine is parked in chan receive.
+GORO_CHILD_SCENARIO(panic_with_parked_goroutine) {
+  disable_core_files();
+  return goro::run(0, nullptr, [] {
+    goro::chan<int> never;
+    go_until_parked([never] { wait_in_chan_receive(never); });
+    goro::go([] { throw_from_worker(); });
+    (void)never.recv();
+    return 0;
+  });
+}
+
+// Returns how many goroutine headers `text` contains.
+long count_headers(const std::string& text) {
+  const std::regex header("(^|\n)goroutine [0-9]+ [^\n]*\\]:\n");
+  return std::distance(std::sregex_iterator(text.begin(), text.end(), header),
+                       std::sregex_iterator());
+}
+
+TEST(DumpTraceback, PanicSinglePrintsPanickingGoroutine) {
+  auto r = run_child("panic_with_parked_goroutine", {"GOTRACEBACK=single"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(r.err.starts_with("panic: std::runtime_error: boom\n\ngoroutine ")) << r.err;
+  EXPECT_TRUE(std::regex_search(r.err, frame_at("throw_from_worker", kThrowLine))) << r.err;
+  EXPECT_EQ(count_headers(r.err), 1) << r.err;
+}
+
+TEST(DumpTraceback, PanicAllAddsParkedStacks) {
+  auto r = run_child("panic_with_parked_goroutine", {"GOTRACEBACK=all"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_EQ(count_headers(r.err), 3) << r.err;
+  EXPECT_NE(r.err.find("\n\ngoroutine 1 [chan receive]:\n"), std::string::npos) << r.err;
+  EXPECT_TRUE(std::regex_search(r.err, std::regex("\n\ngoroutine [0-9]+ \\[chan receive\\]:\n"
+                                                  "[^\n]*\n\t[^\n]*\n(\\(anonymous namespace\\)::)?"
+                                                  "wait_in_chan_receive")))
       << r.err;
-  EXPECT_TRUE(std::regex_search(r.err, std::regex(frame))) << r.err;
-#else
-  EXPECT_TRUE(std::regex_search(
-      r.err, std::regex("scheduling point\ngoroutine " + goid + " \\[running\\]:\n" +
-                        frame.substr(1))))
+  EXPECT_TRUE(std::regex_search(r.err, kCreatedByHelper)) << r.err;
+}
+
+TEST(DumpTraceback, PanicSystemAddsAddresses) {
+  auto r = run_child("panic_with_parked_goroutine", {"GOTRACEBACK=system"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(std::regex_search(r.err, std::regex("\n\ngoroutine [0-9]+ gp=0x[0-9a-f]+ m=[0-9]+ "
+                                                  "\\[running\\]:\n")))
       << r.err;
-  EXPECT_TRUE(std::regex_search(r.err, std::regex("\ncreated by [^\n]* in goroutine 1\n")))
+  EXPECT_TRUE(std::regex_search(r.err, std::regex("\ngoroutine 1 gp=0x[0-9a-f]+ m=nil "
+                                                  "\\[chan receive\\]:\n")))
       << r.err;
-#endif
+  EXPECT_TRUE(std::regex_search(r.err, std::regex(" fp=0x[0-9a-f]+ sp=0x[0-9a-f]+ "
+                                                  "pc=0x[0-9a-f]+\n")))
+      << r.err;
+}
+
+TEST(DumpTraceback, PanicCrashAborts) {
+  auto r = run_child("panic_with_parked_goroutine", {"GOTRACEBACK=crash"});
+  ASSERT_TRUE(r.signaled) << describe(r);
+  EXPECT_EQ(r.term_signal, SIGABRT) << describe(r);
+  EXPECT_TRUE(r.err.starts_with("panic: std::runtime_error: boom\n")) << r.err;
+  EXPECT_EQ(count_headers(r.err), 3) << r.err;
+}
+
+TEST(DumpTraceback, PanicNonePrintsPanicOnly) {
+  auto r = run_child("panic_with_parked_goroutine", {"GOTRACEBACK=none"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_EQ(r.err, "panic: std::runtime_error: boom\n\n") << r.err;
+}
+
+GORO_CHILD_SCENARIO(deadlock_with_two_goroutines) {
+  disable_core_files();
+  return goro::run(0, nullptr, [] {
+    goro::chan<int> never;
+    goro::go([never] { wait_in_chan_send(never); });
+    goro::chan<int> other;
+    wait_in_chan_receive(other);
+    return 0;
+  });
+}
+
+TEST(DumpTraceback, DeadlockNonePrintsMessageOnly) {
+  auto r = run_child("deadlock_with_two_goroutines", {"GOTRACEBACK=none"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_EQ(r.err, "fatal error: all goroutines are asleep - deadlock!\n") << r.err;
+}
+
+TEST(DumpTraceback, DeadlockSinglePrintsAllWithStacks) {
+  auto r = run_child("deadlock_with_two_goroutines", {"GOTRACEBACK"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  const std::string main_block = goroutine_block(r.err, 1);
+  EXPECT_TRUE(main_block.starts_with("goroutine 1 [chan receive]:\n")) << r.err;
+  EXPECT_TRUE(std::regex_search(main_block, frame_at("wait_in_chan_receive", kChanReceiveLine)))
+      << main_block;
+  EXPECT_TRUE(std::regex_search(r.err, frame_at("wait_in_chan_send", kChanSendLine))) << r.err;
+}
+
+TEST(DumpTraceback, DeadlockSystemAddsAddresses) {
+  auto r = run_child("deadlock_with_two_goroutines", {"GOTRACEBACK=system"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(std::regex_search(r.err, std::regex("\ngoroutine 1 gp=0x[0-9a-f]+ m=nil "
+                                                  "\\[chan receive\\]:\n")))
+      << r.err;
+  EXPECT_TRUE(std::regex_search(r.err, std::regex(" fp=0x[0-9a-f]+ sp=0x[0-9a-f]+ "
+                                                  "pc=0x[0-9a-f]+\n")))
+      << r.err;
+}
+
+TEST(DumpTraceback, DeadlockCrashAborts) {
+  auto r = run_child("deadlock_with_two_goroutines", {"GOTRACEBACK=crash"});
+  ASSERT_TRUE(r.signaled) << describe(r);
+  EXPECT_EQ(r.term_signal, SIGABRT) << describe(r);
+  EXPECT_TRUE(r.err.starts_with("fatal error: all goroutines are asleep - deadlock!\n")) << r.err;
 }
 
 }  // namespace

@@ -50,8 +50,8 @@ namespace {
 constexpr int kLongrunFrames = 128;
 // How long sysmon waits for the signalled thread to capture its stack. A running thread
 // takes a signal at its next return to user mode, well within a millisecond on an idle
-// machine; 20 ms leaves room for a loaded one.
-constexpr std::int64_t kCaptureWaitNs = 20'000'000;
+// machine; 200 ms leaves room for an overloaded one, whose thread may wait for a CPU.
+constexpr std::int64_t kCaptureWaitNs = 200'000'000;
 constexpr std::int64_t kCapturePollNs = 50'000;
 // Long runners reported per sysmon round; the rest wait for the next round.
 constexpr int kMaxReportsPerRound = 8;

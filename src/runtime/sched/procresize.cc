@@ -53,6 +53,18 @@ bool claim(P* pp) {
                                            std::memory_order_acq_rel);
 }
 
+// Moves the caller's own P to gcstop; false if mp no longer owns it.
+bool stop_own_p(M* mp, P* own) {
+  for (pstatus owned : {pstatus::running, pstatus::user}) {
+    std::uint64_t s = pstate(mp->id, owned);
+    if (own->state.compare_exchange_strong(s, pstate(mp->id, pstatus::gcstop),
+                                           std::memory_order_acq_rel)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 void gcstopm(M* mp) {
@@ -96,11 +108,11 @@ bool stop_the_world_within(M* mp, const char* reason, std::int64_t timeout_ns) {
     sched.stopnote.clear();
     sched.stopwait = sched.gomaxprocs.load(std::memory_order_relaxed);
     sched.gcwaiting.store(true, std::memory_order_seq_cst);
-    // A caller without a P (sysmon, an idle M's g0) has nothing of its own to stop.
-    if (own != nullptr) {
-      own->state.store(pstate(mp->id, pstatus::gcstop), std::memory_order_release);
-      sched.stopwait--;
-    }
+    // A caller without a P (sysmon, an idle M's g0) has nothing of its own to stop. Neither
+    // has a goroutine whose P sysmon took while it ran (a panic's dump): mp->p still names
+    // that P, but another M or the idle list has it now, and it is stopped from there.
+    if (own != nullptr && !stop_own_p(mp, own)) own = nullptr;
+    if (own != nullptr) sched.stopwait--;
     for (std::int32_t i = 0; i < allp_count(); ++i) {
       P* pp = allp_at(i);
       if (pp != own && claim(pp)) sched.stopwait--;

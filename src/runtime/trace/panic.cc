@@ -16,8 +16,11 @@
 //
 // and exits with status 2. goro::panic_error, the runtime's own panics, print only what()
 // (Go's text, for example "send on closed channel"). With GOTRACEBACK=all the other
-// goroutines follow (headers; parked goroutines' stacks need a stopped world), and with
-// GOTRACEBACK=crash the process aborts instead, for a core dump.
+// goroutines follow, each with its stack when the world can be stopped (dump_world.h), and
+// with GOTRACEBACK=crash the process aborts instead, for a core dump.
+//
+// Fatal errors print the failing goroutine's stack and the other goroutines' headers only:
+// fatal() may be called with sched.lock held, so it cannot stop the world.
 #include <cstdlib>
 #include <cxxabi.h>
 #include <exception>
@@ -27,6 +30,7 @@
 #include "goro/runtime.hpp"
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/sched.h"
+#include "runtime/trace/dump_world.h"
 #include "runtime/trace/symbolize.h"
 #include "runtime/trace/traceback.h"
 #include "runtime/trace/unwind.h"
@@ -42,12 +46,22 @@ std::terminate_handler previous_terminate = nullptr;
   ::_exit(2);
 }
 
+// How long a panic waits for the world to stop before it prints the other goroutines without
+// their stacks (the same bound as the SIGQUIT dump's).
+constexpr std::int64_t kPanicStopTimeoutNs = 1'000'000'000;
+
 void print_other_goroutines(G* self) {
   if (!traceback_env.all && traceback_env.level < 2) return;
   M* mp = getm();
   if (mp == nullptr) return;
   dump_options options;
   options.level = traceback_env.level;
+  // A goroutine that threw from its own code holds no runtime lock, so the world can stop
+  // for the parked goroutines' stacks; the process exits afterwards. One that threw inside
+  // the runtime may hold sched.lock, so the others get headers only.
+  if (self->runtime_depth == 0) {
+    stop_world_for_exit_dump(mp, kPanicStopTimeoutNs, traceback_env.level, 2, &options);
+  }
   dump_other_goroutines(mp, self, options);
 }
 
