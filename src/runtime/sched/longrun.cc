@@ -13,10 +13,10 @@
 //     created by main::{lambda()#1}::operator()() const in goroutine 1
 //     	/src/app.cc:30 +0x88
 //
-// The stack is taken on the goroutine's own thread: sysmon sends that thread SIGURG (the
+// The stack is taken on the goroutine's own thread. sysmon sends that thread SIGURG (the
 // signal Go uses to preempt), whose handler captures the interrupted stack's return
-// addresses (interrupted_stack.h) and nothing more; sysmon symbolises and prints them. The
-// handler refuses when an exception is unwinding on that thread or a stack walk is already
+// addresses (interrupted_stack.h) and nothing more. sysmon then symbolises and prints them.
+// The handler refuses when an exception is unwinding on that thread or a stack walk is already
 // running there, because the unwinder must not run inside itself, and in ThreadSanitizer
 // builds. Then, or when the goroutine reached a scheduling point before the signal landed,
 // the goroutine is flagged instead and prints its own stack at its next scheduling point,
@@ -65,7 +65,7 @@ enum capture_state : int {
   kUnavailable = 4,  // the handler could not capture safely
 };
 
-// The one capture in flight: sysmon fills m and g, then publishes kRequested (release); the
+// The one capture in flight. sysmon fills m and g, then publishes kRequested (release). The
 // handler claims it with a CAS and publishes its result (release). sysmon cancels an
 // unclaimed request with a CAS back to kIdle, so the handler never writes after sysmon gave
 // up.

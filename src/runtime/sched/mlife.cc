@@ -304,11 +304,7 @@ bool stopm(M* mp, std::int64_t timer_deadline) {
 
   mp->blocked.store(true, std::memory_order_relaxed);
   bool woken = mp->park.sleep(timeout);
-  // Without sysmon, the SIGQUIT handler hands its dump to idle m0 (sigquit.cc).
-  if (sigquit_pending.load(std::memory_order_acquire) &&
-      !sched.sysmon_started.load(std::memory_order_acquire)) {
-    sigquit_dump(mp);
-  }
+  sigquit_dump_if_idle_dumper(mp);
   mp->park.clear();
   P* handed = nullptr;
   {

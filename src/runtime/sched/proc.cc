@@ -55,6 +55,7 @@
 #include "runtime/sched/sanitizer.h"
 #include "runtime/sched/sched.h"
 #include "runtime/stack/stack.h"
+#include "runtime/trace/sigquit.h"
 
 namespace goro::rt {
 
@@ -705,6 +706,7 @@ void stoplockedm(M* mp) {
   }
   mp->blocked.store(true, std::memory_order_relaxed);
   mp->park.sleep();
+  sigquit_dump_if_idle_dumper(mp);
   mp->park.clear();
   mp->blocked.store(false, std::memory_order_relaxed);
   // startlockedm already took this M out of nmidlelocked, before waking it, so checkdead

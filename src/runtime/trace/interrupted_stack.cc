@@ -1,3 +1,4 @@
+// Capture of an interrupted stack from a signal handler. See interrupted_stack.h.
 #include "runtime/trace/interrupted_stack.h"
 
 #include <exception>

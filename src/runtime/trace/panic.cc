@@ -57,7 +57,7 @@ void print_other_goroutines(G* self) {
   dump_options options;
   options.level = traceback_env.level;
   // A goroutine that threw from its own code holds no runtime lock, so the world can stop
-  // for the parked goroutines' stacks; the process exits afterwards. One that threw inside
+  // for the parked goroutines' stacks (the process exits afterwards). One that threw inside
   // the runtime may hold sched.lock, so the others get headers only.
   if (self->runtime_depth == 0) {
     stop_world_for_exit_dump(mp, kPanicStopTimeoutNs, traceback_env.level, 2, &options);

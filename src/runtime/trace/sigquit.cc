@@ -27,8 +27,9 @@
 //     another thread is forwarded to m0. On m0 with main running, the handler prints the dump
 //     itself: main is the only goroutine and the handler interrupted it. With m0 idle, m0
 //     does the dump when it wakes (stopm).
-// The dumper stops the world without a P (dump_world.h), bounded by kQuitStopTimeoutNs so
-// that a wedged M cannot hang the dump, prints, and exits; the world is never restarted.
+// The dumper stops the world without a P (dump_world.h), prints, and exits, so the world is
+// never restarted. kQuitStopTimeoutNs bounds the stop, so that a wedged M cannot hang the
+// dump.
 //
 // The handler chains to no other handler: SIGQUIT belongs to goro while a run lasts, and the
 // disposition found at boot comes back when the run ends. A second SIGQUIT while the first
@@ -62,7 +63,7 @@ constexpr std::int64_t kQuitStopTimeoutNs = 1'000'000'000;
 // Frames kept of the interrupted stack (Go prints 100 before eliding).
 constexpr int kQuitFrames = 128;
 
-// What the handler recorded for the dumper. Written once, by the handler that set
+// The signal as the handler recorded it for the dumper. Written once, by the handler that set
 // quit_started, before it publishes sigquit_pending (release).
 struct quit_record {
   int code = 0;              // siginfo's si_code: 0 (SI_USER) for kill(2)
@@ -264,6 +265,13 @@ void restore_sigquit_handler() {
   if (!installed) return;
   sigaction(SIGQUIT, &old_quit, nullptr);
   installed = false;
+}
+
+void sigquit_dump_if_idle_dumper(M* mp) {
+  if (!sigquit_pending.load(std::memory_order_relaxed)) return;
+  if (sched.sysmon_started.load(std::memory_order_acquire)) return;  // sysmon prints it
+  std::atomic_thread_fence(std::memory_order_acquire);  // pairs with the handler's store
+  sigquit_dump(mp);
 }
 
 void sigquit_dump(M* mp) {

@@ -17,6 +17,10 @@ void restore_sigquit_handler();
 // and an idle M after every wake-up (relaxed: the handler also wakes the thread it picked).
 extern std::atomic<bool> sigquit_pending;
 
+// On an idle M's g0 after it wakes: prints the dump (and never returns) if the handler picked
+// this M because sysmon was not running. A relaxed load when no SIGQUIT is pending.
+void sigquit_dump_if_idle_dumper(M* mp);
+
 // On sysmon or on an idle M's g0, holding no P and no runtime lock: prints the dump for the
 // received SIGQUIT and exits with status 2 (or aborts with GOTRACEBACK=crash).
 [[noreturn]] void sigquit_dump(M* mp);
