@@ -55,26 +55,30 @@ namespace rt = goro::rt;
 
 // --- Blocking functions ---------------------------------------------------------------------
 
+// Placed after a function's last call so that the compiler cannot turn that call into a tail
+// call, which would drop the function's own frame from the stack.
+inline void keep_frame() { asm volatile("" ::: "memory"); }
+
 constexpr int kChanReceiveLine = __LINE__ + 1;
 [[gnu::noinline]] void wait_in_chan_receive(goro::chan<int> c) { (void)c.recv(); }
 
 constexpr int kChanSendLine = __LINE__ + 1;
-[[gnu::noinline]] void wait_in_chan_send(goro::chan<int> c) { c.send(1); }
+[[gnu::noinline]] void wait_in_chan_send(goro::chan<int> c) { c.send(1); keep_frame(); }
 
 constexpr int kSelectLine = __LINE__ + 1;
 [[gnu::noinline]] void wait_in_select(goro::chan<int> a, goro::chan<int> b) { goro::select(goro::on_recv(a, [](std::optional<int>) {}), goro::on_recv(b, [](std::optional<int>) {})); }
 
 constexpr int kSleepLine = __LINE__ + 1;
-[[gnu::noinline]] void wait_in_sleep() { goro::sleep(1h); }
+[[gnu::noinline]] void wait_in_sleep() { goro::sleep(1h); keep_frame(); }
 
 constexpr int kMutexLine = __LINE__ + 1;
 [[gnu::noinline]] void wait_in_mutex_lock(goro::mutex* m) { std::lock_guard<goro::mutex> hold(*m); }
 
 constexpr int kSemacquireLine = __LINE__ + 1;
-[[gnu::noinline]] void wait_in_semacquire(std::atomic<std::uint32_t>* sema) { rt::semacquire(sema, rt::waitreason::semacquire, false); }
+[[gnu::noinline]] void wait_in_semacquire(std::atomic<std::uint32_t>* sema) { rt::semacquire(sema, rt::waitreason::semacquire, false); keep_frame(); }
 
 constexpr int kWaitGroupLine = __LINE__ + 1;
-[[gnu::noinline]] void wait_in_wait_group(goro::wait_group* wg) { wg->wait(); }
+[[gnu::noinline]] void wait_in_wait_group(goro::wait_group* wg) { wg->wait(); keep_frame(); }
 
 constexpr int kCondLine = __LINE__ + 1;
 [[gnu::noinline]] void wait_in_cond(goro::mutex* m, goro::condition_variable* cv, const bool* done) { std::unique_lock<goro::mutex> lock(*m); while (!*done) cv->wait(lock); }
@@ -86,7 +90,7 @@ bool publish_parked_g(rt::G* gp, void* out) {
 }
 
 constexpr int kParkLine = __LINE__ + 1;
-[[gnu::noinline]] void wait_in_park(std::atomic<rt::G*>* parked) { rt::park(rt::waitreason::chan_receive, &publish_parked_g, parked); }
+[[gnu::noinline]] void wait_in_park(std::atomic<rt::G*>* parked) { rt::park(rt::waitreason::chan_receive, &publish_parked_g, parked); keep_frame(); }
 
 // --- Helpers --------------------------------------------------------------------------------
 
@@ -237,7 +241,7 @@ TEST(DumpWaitReason, CondWait) {
 // --- goro::stack ----------------------------------------------------------------------------
 
 constexpr int kStackCallLine = __LINE__ + 1;
-[[gnu::noinline]] std::string stack_of_caller() { return goro::stack(false); }
+[[gnu::noinline]] std::string stack_of_caller() { std::string s = goro::stack(false); keep_frame(); return s; }
 
 TEST(DumpStack, CallerOnly) {
   goro::run(0, nullptr, [] {
@@ -355,7 +359,7 @@ TEST(DumpMinutes, HeaderShowsWholeMinutes) {
 
 // --- Snapshots ------------------------------------------------------------------------------
 
-// Returns true if a logical frame at one of pcs names `function`.
+// Returns true if the innermost logical frame at one of pcs names `function`.
 bool pcs_name(const std::vector<std::uintptr_t>& pcs, const std::string& function) {
   for (std::uintptr_t pc : pcs) {
     rt::symbol_info symbol;
@@ -367,8 +371,10 @@ bool pcs_name(const std::vector<std::uintptr_t>& pcs, const std::string& functio
 
 TEST(DumpSnapshot, RecordsEveryField) {
   goro::run(0, nullptr, [] {
-    goro::chan<int> c;
-    const std::int64_t goid = go_until_parked([c] { wait_in_chan_receive(c); });
+    // semacquire is an out-of-line call, so its return address lies in wait_in_semacquire
+    // itself rather than in a function inlined there.
+    std::atomic<std::uint32_t> sema{0};
+    const std::int64_t goid = go_until_parked([&sema] { wait_in_semacquire(&sema); });
     const std::vector<rt::goroutine_snapshot> first = rt::snapshot_goroutines();
     const std::vector<rt::goroutine_snapshot> all = rt::snapshot_goroutines();
     ASSERT_EQ(first.size(), 2u);
@@ -384,17 +390,18 @@ TEST(DumpSnapshot, RecordsEveryField) {
     const rt::goroutine_snapshot& other = all[1];
     EXPECT_EQ(other.goid, goid);
     EXPECT_EQ(other.status, rt::gstatus::waiting);
-    EXPECT_EQ(other.wait_reason, rt::waitreason::chan_receive);
+    EXPECT_EQ(other.wait_reason, rt::waitreason::semacquire);
     // go_until_parked's snapshots stamped the wait, so it grows from one snapshot to the next.
     EXPECT_GT(first[1].wait_ns, 0);
     EXPECT_GE(other.wait_ns, first[1].wait_ns);
-    EXPECT_TRUE(pcs_name(other.pcs, "wait_in_chan_receive")) << other.pcs.size();
+    EXPECT_TRUE(pcs_name(other.pcs, "wait_in_semacquire")) << other.pcs.size();
     EXPECT_EQ(other.parent_goid, 1);
     rt::symbol_info creator;
     rt::symbolize_pc(other.creator_pc - 1, &creator);
     EXPECT_NE(std::string(creator.function).find("go_until_parked"), std::string::npos)
         << creator.function;
-    c.send(1);
+    rt::semrelease(&sema, false);
+    yield_until([&] { return status_of(goid) == rt::gstatus::dead; });
   });
 }
 
