@@ -4,8 +4,8 @@
 // Dumps are checked line by line against Go's formats: the header
 // "goroutine N [wait reason, M minutes]:", a frame line with the function followed by
 // "\t<file>:<line> +0x<offset>", and "created by F in goroutine K" with its file line. Each
-// blocking function below is named, not inlined, and declared on the line after a constant
-// that records its line, so a test can check the frame's file and line.
+// blocking function below is named and not inlined, and a constant just before it records
+// the line of its blocking call, so a test can check the frame's file and line.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -65,8 +65,12 @@ constexpr int kChanReceiveLine = __LINE__ + 1;
 constexpr int kChanSendLine = __LINE__ + 1;
 [[gnu::noinline]] void wait_in_chan_send(goro::chan<int> c) { c.send(1); keep_frame(); }
 
-constexpr int kSelectLine = __LINE__ + 1;
-[[gnu::noinline]] void wait_in_select(goro::chan<int> a, goro::chan<int> b) { goro::select(goro::on_recv(a, [](std::optional<int>) {}), goro::on_recv(b, [](std::optional<int>) {})); }
+constexpr int kSelectLine = __LINE__ + 3;
+[[gnu::noinline]] void wait_in_select(goro::chan<int> a, goro::chan<int> b) {
+  auto ignore = [](std::optional<int>) {};
+  goro::select(goro::on_recv(a, ignore), goro::on_recv(b, ignore));
+  keep_frame();
+}
 
 constexpr int kSleepLine = __LINE__ + 1;
 [[gnu::noinline]] void wait_in_sleep() { goro::sleep(1h); keep_frame(); }
@@ -74,14 +78,21 @@ constexpr int kSleepLine = __LINE__ + 1;
 constexpr int kMutexLine = __LINE__ + 1;
 [[gnu::noinline]] void wait_in_mutex_lock(goro::mutex* m) { std::lock_guard<goro::mutex> hold(*m); }
 
-constexpr int kSemacquireLine = __LINE__ + 1;
-[[gnu::noinline]] void wait_in_semacquire(std::atomic<std::uint32_t>* sema) { rt::semacquire(sema, rt::waitreason::semacquire, false); keep_frame(); }
+constexpr int kSemacquireLine = __LINE__ + 2;
+[[gnu::noinline]] void wait_in_semacquire(std::atomic<std::uint32_t>* sema) {
+  rt::semacquire(sema, rt::waitreason::semacquire, false);
+  keep_frame();
+}
 
 constexpr int kWaitGroupLine = __LINE__ + 1;
 [[gnu::noinline]] void wait_in_wait_group(goro::wait_group* wg) { wg->wait(); keep_frame(); }
 
-constexpr int kCondLine = __LINE__ + 1;
-[[gnu::noinline]] void wait_in_cond(goro::mutex* m, goro::condition_variable* cv, const bool* done) { std::unique_lock<goro::mutex> lock(*m); while (!*done) cv->wait(lock); }
+constexpr int kCondLine = __LINE__ + 4;
+[[gnu::noinline]] void wait_in_cond(goro::mutex* m, goro::condition_variable* cv,
+                                    const bool* done) {
+  std::unique_lock<goro::mutex> lock(*m);
+  while (!*done) cv->wait(lock);
+}
 
 // Unlock function for rt::park: publishes the parked G through `out`.
 bool publish_parked_g(rt::G* gp, void* out) {
@@ -89,8 +100,11 @@ bool publish_parked_g(rt::G* gp, void* out) {
   return true;
 }
 
-constexpr int kParkLine = __LINE__ + 1;
-[[gnu::noinline]] void wait_in_park(std::atomic<rt::G*>* parked) { rt::park(rt::waitreason::chan_receive, &publish_parked_g, parked); keep_frame(); }
+constexpr int kParkLine = __LINE__ + 2;
+[[gnu::noinline]] void wait_in_park(std::atomic<rt::G*>* parked) {
+  rt::park(rt::waitreason::chan_receive, &publish_parked_g, parked);
+  keep_frame();
+}
 
 // --- Helpers --------------------------------------------------------------------------------
 
@@ -240,8 +254,12 @@ TEST(DumpWaitReason, CondWait) {
 
 // --- goro::stack ----------------------------------------------------------------------------
 
-constexpr int kStackCallLine = __LINE__ + 1;
-[[gnu::noinline]] std::string stack_of_caller() { std::string s = goro::stack(false); keep_frame(); return s; }
+constexpr int kStackCallLine = __LINE__ + 2;
+[[gnu::noinline]] std::string stack_of_caller() {
+  std::string text = goro::stack(false);
+  keep_frame();
+  return text;
+}
 
 TEST(DumpStack, CallerOnly) {
   goro::run(0, nullptr, [] {
@@ -540,8 +558,11 @@ TEST(DumpSigquit, TracebackCrashAborts) {
 // readiness, so the signal may also land there and be forwarded to m0.
 std::atomic<bool> spinning{false};
 
-constexpr int kSpinLine = __LINE__ + 1;
-[[gnu::noinline]] void spin_without_scheduling_points() { spinning.store(true); for (;;) asm volatile("" ::: "memory"); }
+constexpr int kSpinLine = __LINE__ + 3;
+[[gnu::noinline]] void spin_without_scheduling_points() {
+  spinning.store(true);
+  for (;;) asm volatile("" ::: "memory");
+}
 
 // Prints "ready" from a plain thread once `ready` returns true.
 template <class Ready>
@@ -605,8 +626,11 @@ TEST(DumpSigquit, IdleMainWithoutSysmon) {
 
 // --- Long-runner report ---------------------------------------------------------------------
 
-constexpr int kLongRunLine = __LINE__ + 1;
-[[gnu::noinline]] void run_until_reported() { while (rt::longrun_reports() == 0) asm volatile("" ::: "memory"); }
+constexpr int kLongRunLine = __LINE__ + 2;
+[[gnu::noinline]] void run_until_reported() {
+  while (rt::longrun_reports() == 0) asm volatile("" ::: "memory");
+  keep_frame();
+}
 
 GORO_CHILD_SCENARIO(long_runner_reported) {
   return goro::run(0, nullptr, [] {

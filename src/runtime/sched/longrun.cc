@@ -106,7 +106,8 @@ void capture_handler(int sig, siginfo_t* info, void* context) {
   }
 
   int n = 0;
-  if (mp->curg.load(std::memory_order_relaxed) == request.g) {
+  if (mp->curg.load(std::memory_order_relaxed) == request.g &&
+      interrupted_outside_switch(mp)) {
     n = capture_interrupted_stack(request.frames, kLongrunFrames);
   }
   request.frame_count = n;

@@ -23,4 +23,17 @@ namespace goro::rt {
   return n - first;
 }
 
+bool interrupted_outside_switch(const M* mp) {
+  if (mp == nullptr) return false;
+  const G* gp = mp->curg.load(std::memory_order_relaxed);
+  if (gp != nullptr) {
+    // Goroutines switch only from runtime mode. The handler runs on the goroutine's own
+    // thread, so it reads the depth the goroutine last stored. A goroutine in
+    // goro::blocking() runs its own code too.
+    const gstatus status = gp->status.load(std::memory_order_relaxed);
+    return gp->runtime_depth == 0 && (status == gstatus::running || status == gstatus::syscall);
+  }
+  return mp->blocked.load(std::memory_order_relaxed);
+}
+
 }  // namespace goro::rt

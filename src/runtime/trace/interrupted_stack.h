@@ -5,6 +5,7 @@
 // allocator's lock. The thread that later prints them symbolises them.
 #pragma once
 
+#include "runtime/sched/runtime2.h"
 #include "runtime/trace/unwind.h"
 
 namespace goro::rt {
@@ -17,5 +18,12 @@ namespace goro::rt {
 //   * the thread is inside goro's own stack capture, for the same reason;
 //   * ThreadSanitizer builds, which reject the unwinder's allocations in a signal handler.
 int capture_interrupted_stack(frame_record* out, int max);
+
+// Returns true when a signal handler running on mp's thread interrupted code that cannot be
+// in the middle of a goroutine switch, where the stack pointer moves from one stack to
+// another and the frames below it are not yet consistent. That is a goroutine in its own
+// code (not in runtime mode, possibly inside goro::blocking), or an M asleep in the
+// scheduler. Call it from the handler.
+bool interrupted_outside_switch(const M* mp);
 
 }  // namespace goro::rt

@@ -106,6 +106,7 @@ void record_signal(const siginfo_t* info, void* context, M* mp) {
 
   G* gp = mp->curg.load(std::memory_order_relaxed);
   record.current = gp;
+  if (!interrupted_outside_switch(mp)) return;
   record.frame_count = capture_interrupted_stack(record.frames, kQuitFrames);
   if (record.frame_count == 0) return;
   record.interrupted = gp;
@@ -207,8 +208,8 @@ void print_registers(int fd) {
     } else {
       write_all("\n");
       print_goroutine_header(main_g, true);
-      write_all("\t(stack unavailable: the signal interrupted an exception unwind or a stack "
-                "walk)\n");
+      write_all("\t(stack unavailable: the signal interrupted the runtime, an exception unwind "
+                "or a stack walk)\n");
     }
     write_all("\n");
     print_registers(2);
@@ -268,9 +269,9 @@ void restore_sigquit_handler() {
 }
 
 void sigquit_dump_if_idle_dumper(M* mp) {
-  if (!sigquit_pending.load(std::memory_order_relaxed)) return;
+  // acquire: pairs with the handler's store, after which `record` is complete.
+  if (!sigquit_pending.load(std::memory_order_acquire)) return;
   if (sched.sysmon_started.load(std::memory_order_acquire)) return;  // sysmon prints it
-  std::atomic_thread_fence(std::memory_order_acquire);  // pairs with the handler's store
   sigquit_dump(mp);
 }
 

@@ -14,11 +14,12 @@ void install_sigquit_handler();
 void restore_sigquit_handler();
 
 // Set by the handler when a dumper thread must print the dump. sysmon polls it every round
-// and an idle M after every wake-up (relaxed: the handler also wakes the thread it picked).
+// and an idle M after every wake-up, both with acquire loads that pair with the handler's
+// store, so the dumper sees the whole record of the signal.
 extern std::atomic<bool> sigquit_pending;
 
 // On an idle M's g0 after it wakes: prints the dump (and never returns) if the handler picked
-// this M because sysmon was not running. A relaxed load when no SIGQUIT is pending.
+// this M because sysmon was not running. One atomic load when no SIGQUIT is pending.
 void sigquit_dump_if_idle_dumper(M* mp);
 
 // On sysmon or on an idle M's g0, holding no P and no runtime lock: prints the dump for the
