@@ -97,8 +97,10 @@ void chain_to_previous(int sig, siginfo_t* info, void* context) {
 void capture_handler(int sig, siginfo_t* info, void* context) {
   const int saved_errno = errno;
   M* mp = getm();
-  int expected = kRequested;
-  if (mp == nullptr || mp != request.m ||
+  // Read request.m only after seeing kRequested (acquire), which orders it after sysmon's
+  // write.
+  int expected = request.state.load(std::memory_order_acquire);
+  if (expected != kRequested || mp == nullptr || mp != request.m ||
       !request.state.compare_exchange_strong(expected, kCapturing, std::memory_order_acquire)) {
     chain_to_previous(sig, info, context);
     errno = saved_errno;

@@ -23,10 +23,10 @@
 // the dump to a thread that is outside the runtime:
 //   * sysmon, when it runs: it holds no P and takes locks only briefly, and polls
 //     sigquit_pending every round (at most 10 ms apart, or woken from its idle sleep).
-//   * without sysmon the program has one M, m0, and one goroutine, main. A signal taken on
-//     another thread is forwarded to m0. On m0 with main running, the handler prints the dump
-//     itself: main is the only goroutine and the handler interrupted it. With m0 idle, m0
-//     does the dump when it wakes (stopm).
+//   * without sysmon the program has one M, m0, and one goroutine, main. With main running,
+//     a signal taken on another thread is forwarded to m0, and the handler there prints the
+//     dump itself: main is the only goroutine and the handler interrupted it. With m0 idle,
+//     the handler (on any thread) wakes it, and m0 prints the dump (stopm, stoplockedm).
 // The dumper stops the world without a P (dump_world.h), prints, and exits, so the world is
 // never restarted. kQuitStopTimeoutNs bounds the stop, so that a wedged M cannot hang the
 // dump.
@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "runtime/sched/fatal.h"
+#include "runtime/sched/sanitizer.h"
 #include "runtime/sched/sched.h"
 #include "runtime/sched/sysmon.h"
 #include "runtime/trace/dump_world.h"
@@ -223,8 +224,10 @@ void quit_handler(int, siginfo_t* info, void* context) {
   M* main_m = m0;
   const bool sysmon_running = sched.sysmon_started.load(std::memory_order_acquire);
 
-  // Without sysmon, m0 is the only M: let it take the signal.
-  if (!sysmon_running && main_m != nullptr && mp != main_m) {
+  // Without sysmon, m0 is the only M. Running main, it must take the signal itself, so that
+  // the handler can capture main's stack; asleep, it only needs waking (below).
+  if (!sysmon_running && main_m != nullptr && mp != main_m &&
+      !main_m->blocked.load(std::memory_order_relaxed)) {
     ::pthread_kill(static_cast<pthread_t>(main_m->thread), SIGQUIT);
     errno = saved_errno;
     return;
@@ -257,6 +260,9 @@ void install_sigquit_handler() {
   struct sigaction sa {};
   sa.sa_sigaction = &quit_handler;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+  // ThreadSanitizer runs a handler only when the intercepted call the thread is in returns,
+  // and SA_RESTART would keep a blocked read(2) from ever returning.
+  if (running_under_tsan()) sa.sa_flags &= ~SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGQUIT, &sa, &old_quit);
   installed = true;
