@@ -37,6 +37,7 @@
 #include "goro/chan.hpp"
 #include "goro/runtime.hpp"
 #include "goro/select.hpp"
+#include "goro/signal.hpp"
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
 #include "goro_fixture.h"
@@ -509,12 +510,22 @@ pid_t find_thread(pid_t pid, const std::string& name) {
   return found;
 }
 
-// Starts the scenario, sends SIGQUIT once it is ready, and returns how it ended.
+// Sends SIGQUIT to child `pid`.
 //
 // ThreadSanitizer runs a handler only when the thread that took the signal passes one of its
 // interceptors, and an idle M waits in a raw futex call, which is none. So under TSan the
 // signal goes to a plain thread blocked in read(2) (start_signal_target), which TSan lets
-// take it at once; elsewhere it goes to the process, as kill(1) sends it.
+// take it at once. Elsewhere it goes to the process, as kill(1) sends it.
+void send_sigquit(pid_t pid) {
+  pid_t target = rt::running_under_tsan() ? find_thread(pid, kSignalTargetName) : 0;
+  if (target != 0) {
+    ::syscall(SYS_tgkill, pid, target, SIGQUIT);
+  } else {
+    ::kill(pid, SIGQUIT);
+  }
+}
+
+// Starts the scenario, sends SIGQUIT once it is ready, and returns how it ended.
 goro_test::child_result quit_child(const std::string& scenario,
                                    const std::vector<std::string>& env) {
   child_process child(scenario, env);
@@ -522,12 +533,7 @@ goro_test::child_result quit_child(const std::string& scenario,
     ADD_FAILURE() << "child never became ready";
     return child.wait(5s);
   }
-  pid_t target = rt::running_under_tsan() ? find_thread(child.pid(), kSignalTargetName) : 0;
-  if (target != 0) {
-    ::syscall(SYS_tgkill, child.pid(), target, SIGQUIT);
-  } else {
-    ::kill(child.pid(), SIGQUIT);
-  }
+  send_sigquit(child.pid());
   return child.wait(20s);
 }
 
@@ -682,6 +688,45 @@ TEST(DumpSigquit, IdleMainWithoutSysmon) {
   const std::string block = goroutine_block(r.err, 1);
   EXPECT_TRUE(block.starts_with("goroutine 1 [sleep]:\n")) << r.err;
   EXPECT_TRUE(std::regex_search(block, frame_at("wait_in_sleep", kSleepLine))) << block;
+}
+
+// goro::signal::notify(SIGQUIT) takes the signal from the dump handler, and reset gives it
+// back: the first SIGQUIT arrives on the channel, the second prints the dump.
+GORO_CHILD_SCENARIO(sigquit_notify_then_reset) {
+  start_signal_target();
+  return goro::run(0, nullptr, [] {
+    goro::chan<int> signals(1);
+    goro::signal::notify(signals, {SIGQUIT});
+    std::fputs("ready\n", stdout);
+    std::fflush(stdout);
+    const std::optional<int> sig = signals.recv();
+    std::printf("received %d\n", sig.value_or(0));
+    goro::signal::reset({SIGQUIT});
+    goro::go([] {
+      yield_until([] { return status_of(1) == rt::gstatus::waiting; });
+      std::fputs("reset\n", stdout);
+      std::fflush(stdout);
+    });
+    // A sleep, not a channel receive: with nothing else left to wake main, a receive would be
+    // a deadlock.
+    wait_in_sleep();
+    return 0;
+  });
+}
+
+TEST(DumpSigquit, NotifyThenResetRestoresDump) {
+  child_process child("sigquit_notify_then_reset", {"GOTRACEBACK"});
+  ASSERT_TRUE(child.wait_for_stdout("ready\n", 20s));
+  send_sigquit(child.pid());
+  ASSERT_TRUE(child.wait_for_stdout("reset\n", 20s));
+  send_sigquit(child.pid());
+  auto r = child.wait(20s);
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_NE(r.out.find("received " + std::to_string(SIGQUIT) + "\n"), std::string::npos)
+      << r.out;
+  EXPECT_TRUE(std::regex_search(r.err, kQuitHead)) << r.err;
+  EXPECT_NE(r.err.find("\ngoroutine 1 [sleep]:\n"), std::string::npos) << r.err;
 }
 
 // --- Long-runner report ---------------------------------------------------------------------

@@ -11,7 +11,8 @@
 // The bootstrap is lazy: goro::run does only what the main goroutine needs. It creates no
 // thread (sysmon starts with the second goroutine or the first blocking call, other Ms when a
 // goroutine is ready and a P is idle), installs only the SIGSEGV/SIGBUS handlers that report
-// stack overflows and the SIGQUIT handler that prints the goroutine dump, and reads the cgroup CPU quota only when GOMAXPROCS is not set.
+// stack overflows and the SIGQUIT handler that prints the goroutine dump, and reads the
+// cgroup CPU quota only when GOMAXPROCS is not set.
 //
 // Phases:
 //   cpu gate      (rt0_go's GOAMD64 check) exit 1 if the CPU lacks an instruction-set

@@ -13,6 +13,7 @@
 #include "runtime/os/sigqueue.h"
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/sched.h"
+#include "runtime/trace/sigquit.h"
 #include "runtime/trace/traceback.h"
 
 namespace goro::rt {
@@ -23,6 +24,7 @@ namespace {
   // Every other M is asleep and will stay so; the dump switches into parked goroutines,
   // which take no scheduler lock, so release ours for the libraries the dump calls.
   sched.lock.unlock();
+  sigquit_ignore();
   write_all("fatal error: all goroutines are asleep - deadlock!\n");
   if (traceback_env.level > 0) {
     M* mp = getm();

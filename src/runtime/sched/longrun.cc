@@ -109,7 +109,7 @@ void capture_handler(int sig, siginfo_t* info, void* context) {
 
   int n = 0;
   if (mp->curg.load(std::memory_order_relaxed) == request.g &&
-      interrupted_outside_switch(mp)) {
+      interrupted_outside_switch(mp, context)) {
     n = capture_interrupted_stack(request.frames, kLongrunFrames);
   }
   request.frame_count = n;

@@ -22,8 +22,9 @@ int capture_interrupted_stack(frame_record* out, int max);
 // Returns true when a signal handler running on mp's thread interrupted code that cannot be
 // in the middle of a goroutine switch, where the stack pointer moves from one stack to
 // another and the frames below it are not yet consistent. That is a goroutine in its own
-// code (not in runtime mode, possibly inside goro::blocking), or an M asleep in the
-// scheduler. Call it from the handler.
-bool interrupted_outside_switch(const M* mp);
+// code (not in runtime mode, possibly inside goro::blocking) whose stack contains the
+// interrupted stack pointer, or an M asleep in the scheduler. `context` is the handler's
+// ucontext_t argument. Call it from the handler.
+bool interrupted_outside_switch(const M* mp, const void* context);
 
 }  // namespace goro::rt

@@ -31,6 +31,7 @@
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/sched.h"
 #include "runtime/trace/dump_world.h"
+#include "runtime/trace/sigquit.h"
 #include "runtime/trace/symbolize.h"
 #include "runtime/trace/traceback.h"
 #include "runtime/trace/unwind.h"
@@ -111,6 +112,7 @@ void on_terminate() {
     ::abort();
   }
 
+  sigquit_ignore();
   auto line = print_line();
   line.str("panic: ");
   try {
@@ -138,6 +140,7 @@ void on_terminate() {
 }
 
 [[noreturn]] void fatal_with_level(std::string_view msg, int level) {
+  sigquit_ignore();
   print_line().str("fatal error: ").str(msg).chr('\n').flush();
   if (level > 0) {
     M* mp = getm();

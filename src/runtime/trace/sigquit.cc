@@ -33,7 +33,8 @@
 //
 // The handler chains to no other handler: SIGQUIT belongs to goro while a run lasts, and the
 // disposition found at boot comes back when the run ends. A second SIGQUIT while the first
-// is being handled is ignored.
+// is being handled is ignored, and so is a SIGQUIT while a panic, fatal error or deadlock
+// report is printed (sigquit_ignore).
 #include "runtime/trace/sigquit.h"
 
 #include <csignal>
@@ -95,10 +96,10 @@ std::uintptr_t context_pc(const mcontext_t& context) {
 #endif
 }
 
-void record_signal(const siginfo_t* info, void* context, M* mp) {
+void record_signal(const siginfo_t* info, const void* context, M* mp) {
   record.code = info != nullptr ? info->si_code : 0;
   if (context != nullptr) {
-    record.context = static_cast<ucontext_t*>(context)->uc_mcontext;
+    record.context = static_cast<const ucontext_t*>(context)->uc_mcontext;
     record.has_context = true;
     record.pc = context_pc(record.context);
   }
@@ -107,7 +108,7 @@ void record_signal(const siginfo_t* info, void* context, M* mp) {
 
   G* gp = mp->curg.load(std::memory_order_relaxed);
   record.current = gp;
-  if (!interrupted_outside_switch(mp)) return;
+  if (!interrupted_outside_switch(mp, context)) return;
   record.frame_count = capture_interrupted_stack(record.frames, kQuitFrames);
   if (record.frame_count == 0) return;
   record.interrupted = gp;
@@ -273,6 +274,8 @@ void restore_sigquit_handler() {
   sigaction(SIGQUIT, &old_quit, nullptr);
   installed = false;
 }
+
+void sigquit_ignore() { quit_started.store(true, std::memory_order_release); }
 
 void sigquit_dump_if_idle_dumper(M* mp) {
   // acquire: pairs with the handler's store, after which `record` is complete.

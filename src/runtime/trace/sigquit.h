@@ -18,6 +18,10 @@ void restore_sigquit_handler();
 // store, so the dumper sees the whole record of the signal.
 extern std::atomic<bool> sigquit_pending;
 
+// Makes every later SIGQUIT a no-op: called when the process starts dying of a panic, a
+// fatal error or a deadlock, whose own report must not interleave with a dump.
+void sigquit_ignore();
+
 // On an idle M's g0 after it wakes: prints the dump (and never returns) if the handler picked
 // this M because sysmon was not running. One atomic load when no SIGQUIT is pending.
 void sigquit_dump_if_idle_dumper(M* mp);
