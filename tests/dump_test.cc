@@ -172,6 +172,17 @@ void expect_parked_block(const std::string& dump, std::int64_t goid, const std::
   EXPECT_TRUE(std::regex_search(block, kCreatedByHelper)) << block;
 }
 
+// Checks what GOTRACEBACK=system adds to a dump whose main goroutine waits in chan receive:
+// gp= and m= in the header, and fp= sp= pc= on frame lines.
+void expect_system_level(const std::string& err) {
+  EXPECT_TRUE(std::regex_search(err, std::regex("\ngoroutine 1 gp=0x[0-9a-f]+ m=nil "
+                                                "\\[chan receive\\]:\n")))
+      << err;
+  EXPECT_TRUE(std::regex_search(err, std::regex(" fp=0x[0-9a-f]+ sp=0x[0-9a-f]+ "
+                                                "pc=0x[0-9a-f]+\n")))
+      << err;
+}
+
 // --- Wait reasons in goro::stack(true) ------------------------------------------------------
 
 TEST(DumpWaitReason, ChanReceive) {
@@ -598,12 +609,7 @@ TEST(DumpSigquit, TracebackSystemAddsAddresses) {
   auto r = quit_child("parked_until_sigquit", {"GOTRACEBACK=system"});
   ASSERT_TRUE(r.exited) << describe(r);
   EXPECT_EQ(r.exit_status, 2) << describe(r);
-  EXPECT_TRUE(std::regex_search(r.err, std::regex("\ngoroutine 1 gp=0x[0-9a-f]+ m=nil "
-                                                  "\\[chan receive\\]:\n")))
-      << r.err;
-  EXPECT_TRUE(std::regex_search(r.err, std::regex(" fp=0x[0-9a-f]+ sp=0x[0-9a-f]+ "
-                                                  "pc=0x[0-9a-f]+\n")))
-      << r.err;
+  expect_system_level(r.err);
   // Runtime frames are shown at this level.
   EXPECT_NE(r.err.find("goro::rt::park("), std::string::npos) << r.err;
 }
@@ -850,12 +856,7 @@ TEST(DumpTraceback, PanicSystemAddsAddresses) {
   EXPECT_TRUE(std::regex_search(r.err, std::regex("\n\ngoroutine [0-9]+ gp=0x[0-9a-f]+ m=[0-9]+ "
                                                   "\\[running\\]:\n")))
       << r.err;
-  EXPECT_TRUE(std::regex_search(r.err, std::regex("\ngoroutine 1 gp=0x[0-9a-f]+ m=nil "
-                                                  "\\[chan receive\\]:\n")))
-      << r.err;
-  EXPECT_TRUE(std::regex_search(r.err, std::regex(" fp=0x[0-9a-f]+ sp=0x[0-9a-f]+ "
-                                                  "pc=0x[0-9a-f]+\n")))
-      << r.err;
+  expect_system_level(r.err);
 }
 
 TEST(DumpTraceback, PanicCrashAborts) {
@@ -906,12 +907,7 @@ TEST(DumpTraceback, DeadlockSystemAddsAddresses) {
   auto r = run_child("deadlock_with_two_goroutines", {"GOTRACEBACK=system"});
   ASSERT_TRUE(r.exited) << describe(r);
   EXPECT_EQ(r.exit_status, 2) << describe(r);
-  EXPECT_TRUE(std::regex_search(r.err, std::regex("\ngoroutine 1 gp=0x[0-9a-f]+ m=nil "
-                                                  "\\[chan receive\\]:\n")))
-      << r.err;
-  EXPECT_TRUE(std::regex_search(r.err, std::regex(" fp=0x[0-9a-f]+ sp=0x[0-9a-f]+ "
-                                                  "pc=0x[0-9a-f]+\n")))
-      << r.err;
+  expect_system_level(r.err);
 }
 
 TEST(DumpTraceback, DeadlockCrashAborts) {
