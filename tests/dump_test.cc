@@ -323,7 +323,7 @@ TEST(DumpStack, AllWhileOthersRun) {
         while (!stop.load(std::memory_order_relaxed)) goro::yield();
       });
     }
-    // One goroutine that reaches no scheduling point until told to stop.
+    // One goroutine that reaches no scheduling point until `stop` is set.
     goro::go([&] {
       started.fetch_add(1);
       while (!stop.load(std::memory_order_relaxed)) {
