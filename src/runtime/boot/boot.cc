@@ -353,6 +353,7 @@ void note_alloc(std::size_t bytes) {
 
 int boot_argc() { return argc_saved; }
 char** boot_argv() { return argv_saved; }
+bool secure_mode() { return auxv.secure; }
 
 void runtime_main() {
   phase_begin();

@@ -21,4 +21,7 @@ void note_alloc(std::size_t bytes);
 int boot_argc();
 char** boot_argv();
 
+// True when the program started set-user-ID or set-group-ID (AT_SECURE), read at boot.
+bool secure_mode();
+
 }  // namespace goro::rt
