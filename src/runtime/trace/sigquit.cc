@@ -74,7 +74,7 @@ struct quit_record {
   const M* m = nullptr;      // the signalled thread's M, or nullptr if it is not an M
   G* current = nullptr;      // goroutine running on the signalled thread, or nullptr
   G* interrupted = nullptr;  // `current` once its stack is in `frames`, else nullptr
-  bool idle_m = false;       // `frames` holds the stack of an M's scheduler (goroutine 0)
+  bool idle_m = false;       // `frames` contains the stack of an M's scheduler (goroutine 0)
   int frame_count = 0;
   frame_record frames[kQuitFrames];
   bool has_context = false;
