@@ -455,6 +455,11 @@ bool symbolize_pc(std::uintptr_t pc, symbol_info* out) {
   return out->function[0] != '\0' || out->file[0] != '\0' || out->entry != 0;
 }
 
+void symbolize_pc_frames(std::uintptr_t pc, void (*visit)(const symbol_info& symbol, void* context),
+                         void* context) {
+  for_each_logical_frame(shared_backtrace_state(), pc, visit, context);
+}
+
 bool is_runtime_frame(const symbol_info& symbol) {
   const std::string_view name = symbol.function;
   return name.starts_with("goro::rt::") || name.starts_with("goro::detail::") ||

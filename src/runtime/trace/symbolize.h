@@ -61,6 +61,12 @@ struct symbol_info {
 // entry was found. `out` is always fully written, with empty fields for what is unknown.
 bool symbolize_pc(std::uintptr_t pc, symbol_info* out);
 
+// Calls visit(symbol, context) for each logical frame at `pc`, innermost first: one per
+// function inlined there, then the physical function (the only call with `inlined` false).
+// Every call gets a fully written symbol_info, with empty fields for what is unknown.
+void symbolize_pc_frames(std::uintptr_t pc, void (*visit)(const symbol_info& symbol, void* context),
+                         void* context);
+
 // Returns true for frames that Go hides below traceback level 2: functions in goro::rt or
 // goro::detail, and the runtime's C-linkage entry points (prefix goro_rt_, such as the
 // goroutine trampoline).
