@@ -6,6 +6,7 @@
 
 #include "goro/runtime.hpp"
 #include "runtime/os/futex.h"
+#include "runtime/pprof/contention.h"
 #include "runtime/sched/lock.h"
 #include "runtime/sched/waiter.h"
 
@@ -23,7 +24,8 @@ struct alignas(kCacheLine) sema_bucket {
   // Waiters that are, or are about to be, queued here. seq_cst: see the header's invariant.
   std::atomic<std::uint32_t> nwait{0};
   // Queue of waiters for every address hashed here, oldest first (lock). A waiter's elem is
-  // the semaphore address it waits on; its ticket is 1 when semrelease handed it a count.
+  // the semaphore address it waits on; its ticket is 1 when semrelease handed it a count;
+  // its time is when it started waiting, for the mutex profile (0 while that is off).
   waiter* head = nullptr;
   waiter* tail = nullptr;
 };
@@ -102,10 +104,13 @@ void semacquire(std::atomic<std::uint32_t>* addr, waitreason reason, bool lifo) 
 
   sema_bucket& b = bucket_for(addr);
   waiter w;
+  // The mutex profile charges the wait from here to the unlocker (semrelease returns it).
+  const std::int64_t wait_start = pprof::mutex_profile_on() ? os::nanotime() : 0;
   for (;;) {
     waiter_init(&w);
     w.elem = addr;
     w.ticket = 0;
+    w.time = wait_start;
     b.lock.lock();
     // Announce the waiter before retrying, so a release from here on sees nwait > 0.
     b.nwait.fetch_add(1, std::memory_order_seq_cst);
@@ -123,28 +128,30 @@ void semacquire(std::atomic<std::uint32_t>* addr, waitreason reason, bool lifo) 
   }
 }
 
-void semrelease(std::atomic<std::uint32_t>* addr, bool handoff) {
+std::int64_t semrelease(std::atomic<std::uint32_t>* addr, bool handoff) {
   sema_bucket& b = bucket_for(addr);
   // seq_cst (and release for the acquirer's CAS): see the header's invariant.
   addr->fetch_add(1, std::memory_order_seq_cst);
-  if (b.nwait.load(std::memory_order_seq_cst) == 0) return;
+  if (b.nwait.load(std::memory_order_seq_cst) == 0) return 0;
 
   b.lock.lock();
   if (b.nwait.load(std::memory_order_relaxed) == 0) {
     b.lock.unlock();
-    return;
+    return 0;
   }
   waiter* w = dequeue(b, addr);
   if (w != nullptr) b.nwait.fetch_sub(1, std::memory_order_seq_cst);
   b.lock.unlock();
-  if (w == nullptr) return;
+  if (w == nullptr) return 0;
 
   bool handed = handoff && try_acquire(addr);
   w->ticket = handed ? 1 : 0;
+  const std::int64_t wait_start = w->time;
   bool waker_is_goroutine = on_goroutine();
   waiter_wake(w);  // w may be gone from here on
   // Let the waiter, now first in this P's run queue, run before the releaser competes again.
   if (handed && waker_is_goroutine) goro::yield();
+  return wait_start;
 }
 
 }  // namespace goro::rt

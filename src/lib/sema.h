@@ -30,6 +30,8 @@ void semacquire(std::atomic<std::uint32_t>* addr, waitreason reason, bool lifo);
 // Increments *addr and wakes the first waiter for addr. With `handoff`, the released count
 // is taken on the woken waiter's behalf before it is woken, so no other caller can take it
 // first (starvation-mode mutex), and a releasing goroutine yields so the waiter runs soon.
-void semrelease(std::atomic<std::uint32_t>* addr, bool handoff);
+// Returns when the woken waiter started waiting (nanotime) if the mutex profile was on when
+// it did, else 0.
+std::int64_t semrelease(std::atomic<std::uint32_t>* addr, bool handoff);
 
 }  // namespace goro::rt

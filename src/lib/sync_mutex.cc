@@ -14,6 +14,7 @@
 
 #include "goro/sync.hpp"
 #include "lib/sema.h"
+#include "runtime/pprof/contention.h"
 #include "runtime/os/futex.h"
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/sched.h"
@@ -128,23 +129,33 @@ void mutex::lock_slow(detail::lock_wait reason) {
   }
 }
 
-void mutex::unlock_slow(std::int32_t now) {
+// noinline so that its return address is in the caller of unlock, where the mutex profile's
+// stack starts.
+[[gnu::noinline]] void mutex::unlock_slow(std::int32_t now) {
   if (((now + kLocked) & kLocked) == 0) rt::fatal("sync: unlock of unlocked mutex");
+  std::int64_t wait_start = 0;  // when the woken waiter began to wait, 0 unless profiled
   if ((now & kStarving) != 0) {
     // Hand the mutex to the head waiter. It stays marked unlocked until the waiter sets the
     // bit, but arriving callers see kStarving and queue instead of taking it.
-    rt::semrelease(&sema_, true);
-    return;
-  }
-  std::int32_t old = now;
-  for (;;) {
-    // No waiters, or someone already holds, woke or owns the mutex: nothing to do.
-    if ((old >> kWaiterShift) == 0 || (old & (kLocked | kWoken | kStarving)) != 0) return;
-    std::int32_t next = (old - (1 << kWaiterShift)) | kWoken;
-    if (state_.compare_exchange_strong(old, next, std::memory_order_relaxed)) {
-      rt::semrelease(&sema_, false);
-      return;
+    wait_start = rt::semrelease(&sema_, true);
+  } else {
+    std::int32_t old = now;
+    for (;;) {
+      // No waiters, or someone already holds, woke or owns the mutex: nothing to do.
+      if ((old >> kWaiterShift) == 0 || (old & (kLocked | kWoken | kStarving)) != 0) return;
+      std::int32_t next = (old - (1 << kWaiterShift)) | kWoken;
+      if (state_.compare_exchange_strong(old, next, std::memory_order_relaxed)) {
+        wait_start = rt::semrelease(&sema_, false);
+        break;
+      }
     }
+  }
+
+  // Mutex profile: this unlock ended a wait that began at wait_start.
+  if (wait_start != 0) [[unlikely]] {
+    rt::pprof::mutex_event(rt::os::nanotime() - wait_start,
+                           reinterpret_cast<std::uintptr_t>(
+                               __builtin_extract_return_addr(__builtin_return_address(0))));
   }
 }
 

@@ -1,6 +1,7 @@
 #include "runtime/sched/waiter.h"
 
 #include "runtime/os/futex.h"
+#include "runtime/pprof/contention.h"
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/sched.h"
 
@@ -56,7 +57,9 @@ void waiter_init(waiter* w) {
   w->select_case = nullptr;
 }
 
-void waiter_block(waiter* w, waitreason reason, bool (*unlockf)(void* arg), void* arg) {
+namespace {
+
+void block_caller(waiter* w, waitreason reason, bool (*unlockf)(void* arg), void* arg) {
   if (w->g != nullptr) {
     unlock_bridge bridge{unlockf, arg};
     park(reason, &run_unlock, &bridge);
@@ -77,6 +80,23 @@ void waiter_block(waiter* w, waitreason reason, bool (*unlockf)(void* arg), void
     os::futex_wait(&w->woken, 0, -1);
   }
   // The waker already counted this thread as active again (see waiter_wake).
+}
+
+}  // namespace
+
+// noinline so that its return address is a point in the blocking primitive, where the block
+// profile's stack starts.
+[[gnu::noinline]] void waiter_block(waiter* w, waitreason reason, bool (*unlockf)(void* arg),
+                                    void* arg) {
+  if (!pprof::block_profile_on()) [[likely]] {
+    block_caller(w, reason, unlockf, arg);
+    return;
+  }
+  const std::int64_t start = os::nanotime();
+  block_caller(w, reason, unlockf, arg);
+  pprof::block_event(os::nanotime() - start,
+                     reinterpret_cast<std::uintptr_t>(
+                         __builtin_extract_return_addr(__builtin_return_address(0))));
 }
 
 void waiter_wake(waiter* w) {

@@ -51,7 +51,8 @@ struct waiter {
 void waiter_init(waiter* w);
 
 // Blocks the caller until waiter_wake(w). unlockf(arg) releases the primitive's lock; on a
-// goroutine it runs after the switch (see above) and must return true.
+// goroutine it runs after the switch (see above) and must return true. While the block
+// profile is on, it also records how long the caller stayed blocked (pprof/contention.h).
 void waiter_block(waiter* w, waitreason reason, bool (*unlockf)(void* arg), void* arg);
 
 // Wakes a blocked waiter. Safe from goroutines, plain threads and timer callbacks.
