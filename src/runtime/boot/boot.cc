@@ -56,6 +56,8 @@
 #include "runtime/os/hash.h"
 #include "runtime/os/sigqueue.h"
 #include "runtime/os/vm_limits.h"
+#include "runtime/pprof/cpu_profile.h"
+#include "runtime/pprof/env_profile.h"
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/longrun.h"
 #include "runtime/sched/sanitizer.h"
@@ -205,9 +207,9 @@ void mstart_phase() {
     }
   }
   minit_signals(m0);
-  m0->thread = static_cast<unsigned long>(pthread_self());
   install_fault_handlers();
   install_sigquit_handler();
+  pprof::cpu_profile_add_thread(m0);
 }
 
 // --- Run lifecycle --------------------------------------------------------------------------
@@ -298,6 +300,7 @@ void shutdown() {
   restore_sigquit_handler();
   restore_longrun_handler();
   restore_panic_handler();
+  pprof::cpu_profile_remove_thread(m0);
   unminit_signals(m0);
   setm(nullptr);
 
@@ -427,11 +430,13 @@ int run_main(int argc, char** argv, main_entry entry, void* main) {
   phase_begin();
   mstart_phase();
   phase_end("runtime.mstart");
+  pprof::start_env_cpu_profile(auxv.secure);
 
   running_flag_set(true);
   schedule_loop(m0);
   running_flag_set(false);
 
+  pprof::stop_env_cpu_profile();
   int status = sched.exit_status;
   // Before shutdown: goro::signal's receiver may still be readying goroutines of this run.
   os::signal_run_end();

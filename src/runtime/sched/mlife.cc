@@ -19,6 +19,7 @@
 
 #include "runtime/netpoll/netpoll.h"
 #include "runtime/os/futex.h"
+#include "runtime/pprof/cpu_profile.h"
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/sanitizer.h"
 #include "runtime/sched/sched.h"
@@ -157,6 +158,7 @@ void* mstart(void* arg) {
   setm(mp);
   mp->tid = static_cast<int>(::syscall(SYS_gettid));
   mp->thread = static_cast<unsigned long>(pthread_self());
+  pprof::cpu_profile_add_thread(mp);
 
   pthread_attr_t attr;
   if (pthread_getattr_np(pthread_self(), &attr) == 0) {
@@ -189,6 +191,7 @@ void* mstart(void* arg) {
 }  // namespace
 
 void mexit(M* mp) {
+  pprof::cpu_profile_remove_thread(mp);
   unminit_signals(mp);
   setm(nullptr);
   // Last touch of shared state: after this the run's teardown may free mp.

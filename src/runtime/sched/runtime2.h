@@ -30,6 +30,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <time.h>  // timer_t
 
 #include "runtime/sched/lock.h"
 #include "runtime/sched/waitreason.h"
@@ -194,6 +195,12 @@ struct M {
 
   // Per-M random state for steal order.
   std::uint64_t rand_state = 0;
+
+  // CPU profiler state (pprof/cpu_profile.cc), guarded by its thread-registry lock: the
+  // registry's list link, and this thread's SIGPROF timer while one is armed.
+  M* cpuprof_link = nullptr;
+  timer_t cpuprof_timer{};
+  bool cpuprof_timer_armed = false;
 
   // Goroutine switches made by this M (the M writes, relaxed; sysmon reads). An M whose count
   // does not move while it has a current G is running one goroutine without a scheduling

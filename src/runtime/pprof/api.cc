@@ -1,0 +1,168 @@
+// goro::pprof (include/goro/pprof.hpp): where the profiles are written, argument checks and
+// the GOROCPUPROFILE environment variable. Recording lives in cpu_profile.cc and
+// contention.cc.
+#include "goro/pprof.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "goro/runtime.hpp"
+#include "runtime/pprof/contention.h"
+#include "runtime/pprof/cpu_profile.h"
+#include "runtime/pprof/env_profile.h"
+#include "runtime/pprof/goroutine_profile.h"
+#include "runtime/sched/fatal.h"
+
+namespace goro::pprof {
+
+profile_error::~profile_error() = default;
+
+namespace {
+
+// Go's default rate (runtime/pprof's StartCPUProfile), which Go's documentation calls frequent
+// enough for useful data and rare enough not to slow the program down.
+constexpr int kDefaultCpuProfileRate = 100;
+// Go's cap on SetCPUProfileRate.
+constexpr int kMaxCpuProfileRate = 1'000'000;
+
+// Serialises start, stop and rate changes, and guards the fields below.
+std::mutex cpu_profile_mutex;
+int cpu_profile_rate = kDefaultCpuProfileRate;
+std::ostream* cpu_output = nullptr;          // where stop writes, valid while a profile runs
+std::unique_ptr<std::ofstream> cpu_file;     // owned output of start_cpu_profile(path)
+std::string cpu_output_name;                 // "the file PATH" or "the output stream"
+bool cpu_profile_from_env = false;           // started by GOROCPUPROFILE
+
+void write_bytes(std::ostream& out, const std::string& bytes, const std::string& description) {
+  if (!out) {
+    throw profile_error("pprof: cannot write the " + description +
+                        ": the output stream is in a failed state");
+  }
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.flush();
+  if (!out) throw profile_error("pprof: writing the " + description + " failed");
+}
+
+// cpu_profile_mutex held.
+void start_locked(std::ostream& out, std::unique_ptr<std::ofstream> file, std::string name) {
+  if (rt::pprof::cpu_profile_running()) throw profile_error("cpu profiling already in use");
+  if (!out) {
+    throw profile_error("pprof: start_cpu_profile: " + name +
+                        " is in a failed state; pass a stream open for writing");
+  }
+  std::string error = rt::pprof::cpu_profile_start(cpu_profile_rate);
+  if (!error.empty()) throw profile_error("pprof: start_cpu_profile: " + error);
+  cpu_output = &out;
+  cpu_file = std::move(file);
+  cpu_output_name = std::move(name);
+}
+
+std::unique_ptr<std::ofstream> create_file(const std::string& path) {
+  auto file = std::make_unique<std::ofstream>(path, std::ios::binary | std::ios::trunc);
+  if (!file->is_open()) {
+    throw profile_error("pprof: cannot create the CPU profile file " + path + ": " +
+                        std::strerror(errno));
+  }
+  return file;
+}
+
+}  // namespace
+
+void start_cpu_profile(std::ostream& out) {
+  std::lock_guard<std::mutex> guard(cpu_profile_mutex);
+  start_locked(out, nullptr, "the output stream");
+}
+
+void start_cpu_profile(const std::string& path) {
+  std::lock_guard<std::mutex> guard(cpu_profile_mutex);
+  if (rt::pprof::cpu_profile_running()) throw profile_error("cpu profiling already in use");
+  std::unique_ptr<std::ofstream> file = create_file(path);
+  std::ostream& out = *file;
+  start_locked(out, std::move(file), "the file " + path);
+}
+
+void stop_cpu_profile() {
+  std::lock_guard<std::mutex> guard(cpu_profile_mutex);
+  std::optional<std::string> profile = rt::pprof::cpu_profile_stop();
+  if (!profile) return;
+  std::ostream* out = cpu_output;
+  std::unique_ptr<std::ofstream> file = std::move(cpu_file);
+  const std::string name = std::move(cpu_output_name);
+  cpu_output = nullptr;
+  cpu_profile_from_env = false;
+  write_bytes(*out, *profile, "CPU profile to " + name);
+  if (file) {
+    file->close();
+    if (file->fail()) throw profile_error("pprof: closing " + name + " failed");
+  }
+}
+
+void set_cpu_profile_rate(int hz) {
+  if (hz < 1 || hz > kMaxCpuProfileRate) {
+    throw panic_error("pprof: set_cpu_profile_rate: invalid rate " + std::to_string(hz) +
+                      " Hz; use 1 to " + std::to_string(kMaxCpuProfileRate));
+  }
+  std::lock_guard<std::mutex> guard(cpu_profile_mutex);
+  if (rt::pprof::cpu_profile_running()) {
+    throw profile_error("cannot set cpu profile rate until previous profile has finished");
+  }
+  cpu_profile_rate = hz;
+}
+
+void write_goroutine_profile(std::ostream& out) {
+  write_bytes(out, rt::pprof::encode_goroutine_profile(), "goroutine profile");
+}
+
+void write_block_profile(std::ostream& out) {
+  write_bytes(out, rt::pprof::encode_block_profile(), "block profile");
+}
+
+void write_mutex_profile(std::ostream& out) {
+  write_bytes(out, rt::pprof::encode_mutex_profile(), "mutex profile");
+}
+
+void set_block_profile_rate(int rate) {
+  rt::pprof::block_profile_rate.store(rate > 0 ? rate : 0, std::memory_order_relaxed);
+}
+
+int set_mutex_profile_fraction(int fraction) {
+  if (fraction < 0) return rt::pprof::mutex_profile_fraction.load(std::memory_order_relaxed);
+  return rt::pprof::mutex_profile_fraction.exchange(fraction, std::memory_order_relaxed);
+}
+
+}  // namespace goro::pprof
+
+namespace goro::rt::pprof {
+
+void start_env_cpu_profile(bool secure) {
+  const char* path = std::getenv("GOROCPUPROFILE");
+  if (path == nullptr || *path == '\0' || secure) return;
+  try {
+    goro::pprof::start_cpu_profile(std::string(path));
+  } catch (const goro::pprof::profile_error& error) {
+    print_line().str("goro: GOROCPUPROFILE: ").str(error.what())
+        .str("; running without a CPU profile\n").flush();
+    return;
+  }
+  std::lock_guard<std::mutex> guard(goro::pprof::cpu_profile_mutex);
+  goro::pprof::cpu_profile_from_env = true;
+}
+
+void stop_env_cpu_profile() {
+  {
+    std::lock_guard<std::mutex> guard(goro::pprof::cpu_profile_mutex);
+    if (!goro::pprof::cpu_profile_from_env) return;
+  }
+  try {
+    goro::pprof::stop_cpu_profile();
+  } catch (const goro::pprof::profile_error& error) {
+    print_line().str("goro: GOROCPUPROFILE: ").str(error.what()).str("\n").flush();
+  }
+}
+
+}  // namespace goro::rt::pprof
