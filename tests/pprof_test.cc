@@ -35,6 +35,7 @@
 [[gnu::noinline]] std::uint64_t pprof_test_burn_cpu(std::int64_t cpu_ns);
 [[gnu::noinline]] void pprof_test_receive_blocked(goro::chan<int>& ch);
 [[gnu::noinline]] void pprof_test_unlock_contended(goro::mutex& mu);
+[[gnu::noinline]] void pprof_test_wait_for_close(goro::chan<int>& ch);
 
 namespace {
 
@@ -70,6 +71,11 @@ void pprof_test_receive_blocked(goro::chan<int>& ch) {
 
 void pprof_test_unlock_contended(goro::mutex& mu) {
   mu.unlock();
+  asm volatile("" ::: "memory");
+}
+
+void pprof_test_wait_for_close(goro::chan<int>& ch) {
+  (void)ch.recv();
   asm volatile("" ::: "memory");
 }
 
@@ -304,6 +310,47 @@ TEST(PprofMisuse, InvalidRateFails) {
     EXPECT_STREQ(error.what(), "cannot set cpu profile rate until previous profile has finished");
   }
   goro::pprof::stop_cpu_profile();
+}
+
+TEST_P(Pprof, GoroutineProfileGroupsStacks) {
+  if (!have_go()) return;
+  constexpr int kWaiters = 5;
+  std::ostringstream out;
+  run("2", [&] {
+    goro::chan<int> ch;
+    goro::wait_group done;
+    done.add(kWaiters);
+    std::atomic<int> started{0};
+    for (int i = 0; i < kWaiters; ++i) {
+      goro::go([&] {
+        started.fetch_add(1);
+        pprof_test_wait_for_close(ch);
+        done.done();
+      });
+    }
+    // Every waiter has started; the snapshot stops the world, so each one is either parked
+    // in recv or gets there before its stack is read.
+    goro_test::yield_until([&] { return started.load() == kWaiters; });
+    goro::pprof::write_goroutine_profile(out);
+    ch.close();
+    done.wait();
+  });
+  const std::string path = temp_path("goroutine.pprof");
+  write_file(path, out.str());
+  const std::string top = go_tool_pprof("-top", path);
+  EXPECT_NE(top.find("Type: goroutine"), std::string::npos) << top;
+  // -traces prints each grouped stack once, under its count.
+  const std::string traces = go_tool_pprof("-traces", path);
+  EXPECT_TRUE(has_trace_with(traces, " " + std::to_string(kWaiters) + " ",
+                             "pprof_test_wait_for_close"))
+      << traces;
+  std::remove(path.c_str());
+}
+
+TEST(PprofMisuse, GoroutineProfileOutsideGoroutineFails) {
+  std::ostringstream out;
+  EXPECT_THROW(goro::pprof::write_goroutine_profile(out), goro::panic_error);
+  EXPECT_TRUE(out.str().empty());
 }
 
 TEST_P(Pprof, BlockProfileShowsChannelWait) {

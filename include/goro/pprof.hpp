@@ -13,8 +13,8 @@
 // With the environment variable GOROCPUPROFILE=path, goro::run profiles the whole run and
 // writes the profile to `path` when it returns. docs/diagnostics.md lists the details.
 //
-// Every function here may be called from goroutines and from plain threads, inside or
-// outside goro::run. The CPU profile samples only the threads of goro::run (its Ms).
+// Every function but write_goroutine_profile may be called from goroutines and from plain
+// threads, inside or outside goro::run. The CPU profile samples only goro::run's threads (Ms).
 #pragma once
 
 #include <ostream>
@@ -55,8 +55,8 @@ GORO_EXPORT void stop_cpu_profile();
 GORO_EXPORT void set_cpu_profile_rate(int hz);
 
 // Writes the stacks of all goroutines, identical stacks grouped with a count (Go's
-// pprof.Lookup("goroutine")). Stops the world while it collects them. Throws profile_error
-// if writing fails.
+// pprof.Lookup("goroutine")). Stops the world while it collects them. Must be called from a
+// goroutine: throws goro::panic_error otherwise. Throws profile_error if writing fails.
 GORO_EXPORT void write_goroutine_profile(std::ostream& out);
 
 // Writes the block profile: where goroutines and threads waited on a channel, select,

@@ -1,13 +1,30 @@
 // Goroutine profile; see goroutine_profile.h.
 #include "runtime/pprof/goroutine_profile.h"
 
-#include "goro/pprof.hpp"
+#include <map>
+#include <vector>
+
+#include "runtime/os/futex.h"
+#include "runtime/pprof/profile_builder.h"
+#include "runtime/trace/snapshot.h"
 
 namespace goro::rt::pprof {
 
 std::string encode_goroutine_profile() {
-  // TODO: build from rt::snapshot_goroutines() (trace/snapshot.h) once it exists.
-  throw goro::pprof::profile_error("pprof: the goroutine profile is not implemented yet");
+  const std::vector<goroutine_snapshot> goroutines = snapshot_goroutines();
+
+  // A goroutine running on another thread has no recorded stack; those are counted together
+  // in one sample without locations, so the total is still the number of goroutines.
+  std::map<std::vector<std::uintptr_t>, std::int64_t> counts;
+  for (const goroutine_snapshot& goroutine : goroutines) ++counts[goroutine.pcs];
+
+  profile_builder builder({{"goroutine", "count"}}, {"goroutine", "count"}, 1);
+  builder.set_time(os::walltime_ns(), 0);
+  for (const auto& [pcs, count] : counts) {
+    const std::int64_t values[] = {count};
+    builder.add_sample(pcs, false, values, {});
+  }
+  return builder.encode();
 }
 
 }  // namespace goro::rt::pprof

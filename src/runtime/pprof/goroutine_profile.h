@@ -6,8 +6,8 @@
 
 namespace goro::rt::pprof {
 
-// Stops the world to collect the stacks, then encodes them. Returns an empty profile when
-// called outside goro::run.
+// Stops the world to collect the stacks (trace/snapshot.h), then encodes them. Must be called
+// from a goroutine: throws goro::panic_error otherwise.
 std::string encode_goroutine_profile();
 
 }  // namespace goro::rt::pprof
