@@ -478,6 +478,21 @@ TEST(PprofEnv, GorocpuprofileWritesAtExit) {
   std::remove(path.c_str());
 }
 
+GORO_CHILD_SCENARIO(exit_while_profiling) {
+  static std::ostringstream out;
+  goro::pprof::set_block_profile_rate(1);
+  goro::pprof::set_mutex_profile_fraction(1);
+  goro::pprof::start_cpu_profile(out);
+  return goro::run(0, nullptr, [] { pprof_test_burn_cpu(kBurnCpuNs / 10); });
+}
+
+TEST(PprofEnv, ExitWhileProfilingIsClean) {
+  // A CPU profile that is never stopped is dropped at exit, without a crash or a hang.
+  const auto result = run_child("exit_while_profiling");
+  ASSERT_TRUE(result.exited) << describe(result);
+  EXPECT_EQ(result.exit_status, 0) << describe(result);
+}
+
 TEST(PprofEnv, UncreatableFileWarns) {
   const auto result =
       run_child("env_cpu_profile", {"GOROCPUPROFILE=/nonexistent-goro-dir/env.pprof"});

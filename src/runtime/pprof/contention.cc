@@ -31,8 +31,10 @@ struct event_table {
   std::map<std::vector<std::uintptr_t>, event_totals> records;  // stack, innermost first
 };
 
-event_table block_table;
-event_table mutex_table;
+// Never freed, so that a goroutine still recording while the process exits does not find
+// a table that static destructors destroyed.
+event_table& block_table = *new event_table;
+event_table& mutex_table = *new event_table;
 
 // A random number for sampling decisions: splitmix64 over a shared counter. Relaxed: the
 // counter only has to hand out distinct values.

@@ -77,7 +77,6 @@ std::int64_t period_ns = 0;
 // restored by stop).
 struct sigaction previous_action {};
 
-// Aggregated samples, written by the reader thread and by stop after the reader has exited.
 struct sample_key {
   std::int64_t goid;
   std::vector<std::uintptr_t> pcs;
@@ -85,15 +84,22 @@ struct sample_key {
     return goid != other.goid ? goid < other.goid : pcs < other.pcs;
   }
 };
-std::map<sample_key, std::int64_t> counts;
-std::uint64_t lost_reported = 0;  // buffer->lost already drained into lost_samples
-std::int64_t lost_samples = 0;
 
-// The reader thread and its stop request (reader_mutex).
-std::thread reader;
-std::mutex reader_mutex;
-std::condition_variable reader_wake;
-bool reader_stop = false;
+// The reader thread and the samples it aggregated. Allocated by the first start and never
+// freed, like the buffer: a profile still running when the process exits must not have its
+// thread or map destroyed under it by static destructors.
+struct reader_state {
+  // Written by the reader thread, and by stop once that thread has exited.
+  std::map<sample_key, std::int64_t> counts;
+  std::uint64_t lost_reported = 0;  // buffer->lost already added to lost_samples
+  std::int64_t lost_samples = 0;
+
+  std::thread thread;
+  std::mutex mutex;  // guards stop
+  std::condition_variable wake;
+  bool stop = false;
+};
+reader_state* reader = nullptr;
 
 std::int64_t start_walltime = 0;
 std::int64_t start_nanotime = 0;
@@ -256,17 +262,17 @@ void drain_buffer() {
     if (slot.state.load(std::memory_order_acquire) != kSlotFull) continue;
     sample_key key{slot.goid, std::vector<std::uintptr_t>(slot.pcs, slot.pcs + slot.depth)};
     slot.state.store(kSlotEmpty, std::memory_order_release);
-    ++counts[std::move(key)];
+    ++reader->counts[std::move(key)];
   }
   const std::uint64_t lost = buffer->lost.load(std::memory_order_relaxed);
-  lost_samples += static_cast<std::int64_t>(lost - lost_reported);
-  lost_reported = lost;
+  reader->lost_samples += static_cast<std::int64_t>(lost - reader->lost_reported);
+  reader->lost_reported = lost;
 }
 
 void reader_loop() {
-  std::unique_lock<std::mutex> guard(reader_mutex);
-  while (!reader_stop) {
-    reader_wake.wait_for(guard, kDrainInterval);
+  std::unique_lock<std::mutex> guard(reader->mutex);
+  while (!reader->stop) {
+    reader->wake.wait_for(guard, kDrainInterval);
     guard.unlock();
     drain_buffer();
     guard.lock();
@@ -276,29 +282,29 @@ void reader_loop() {
 // Starts the reader with every signal blocked, so that no SIGPROF meant for another handler
 // lands on it.
 void start_reader() {
-  reader_stop = false;
+  reader->stop = false;
   sigset_t all;
   sigset_t old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  reader = std::thread(reader_loop);
+  reader->thread = std::thread(reader_loop);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 void stop_reader() {
   {
-    std::lock_guard<std::mutex> guard(reader_mutex);
-    reader_stop = true;
+    std::lock_guard<std::mutex> guard(reader->mutex);
+    reader->stop = true;
   }
-  reader_wake.notify_one();
-  reader.join();
+  reader->wake.notify_one();
+  reader->thread.join();
 }
 
 std::string encode_counts(std::int64_t duration_ns) {
   profile_builder builder({{"samples", "count"}, {"cpu", "nanoseconds"}},
                           {"cpu", "nanoseconds"}, period_ns);
   builder.set_time(start_walltime, duration_ns);
-  for (const auto& [key, count] : counts) {
+  for (const auto& [key, count] : reader->counts) {
     const std::int64_t values[] = {count, count * period_ns};
     if (key.goid != 0) {
       const numeric_label labels[] = {{"goroutine", key.goid}};
@@ -307,10 +313,10 @@ std::string encode_counts(std::int64_t duration_ns) {
       builder.add_sample(key.pcs, true, values, {});
     }
   }
-  if (lost_samples > 0) {
+  if (const std::int64_t lost = reader->lost_samples; lost > 0) {
     // A return address inside lost_profile_samples, so that it symbolises to that function.
     const std::uintptr_t lost_pc = reinterpret_cast<std::uintptr_t>(&lost_profile_samples) + 1;
-    const std::int64_t values[] = {lost_samples, lost_samples * period_ns};
+    const std::int64_t values[] = {lost, lost * period_ns};
     builder.add_sample(std::span<const std::uintptr_t>(&lost_pc, 1), false, values, {});
   }
   return builder.encode();
@@ -345,11 +351,14 @@ bool cpu_profile_running() {
 }
 
 std::string cpu_profile_start(int hz) {
-  if (buffer == nullptr) buffer = new sample_buffer;
+  if (buffer == nullptr) {
+    buffer = new sample_buffer;
+    reader = new reader_state;
+  }
   for (sample_slot& slot : buffer->slots) slot.state.store(kSlotEmpty, std::memory_order_relaxed);
-  counts.clear();
-  lost_samples = 0;
-  lost_reported = buffer->lost.load(std::memory_order_relaxed);
+  reader->counts.clear();
+  reader->lost_samples = 0;
+  reader->lost_reported = buffer->lost.load(std::memory_order_relaxed);
 
   struct sigaction action {};
   action.sa_sigaction = &sigprof_handler;

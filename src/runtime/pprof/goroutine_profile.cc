@@ -13,8 +13,8 @@ namespace goro::rt::pprof {
 std::string encode_goroutine_profile() {
   const std::vector<goroutine_snapshot> goroutines = snapshot_goroutines();
 
-  // A goroutine running on another thread has no recorded stack; those are counted together
-  // in one sample without locations, so the total is still the number of goroutines.
+  // Goroutines running on other threads have no recorded stack. They share one sample
+  // without locations, so the total is still the number of goroutines.
   std::map<std::vector<std::uintptr_t>, std::int64_t> counts;
   for (const goroutine_snapshot& goroutine : goroutines) ++counts[goroutine.pcs];
 
