@@ -136,28 +136,46 @@ class failing_buffer : public std::streambuf {
   std::streamsize xsputn(const char*, std::streamsize) override { return 0; }
 };
 
+// The samples of `go tool pprof -traces` output, one string each: the value line, any label
+// lines, then the stack. The header before the first separator is left out.
+std::vector<std::string> trace_samples(const std::string& traces) {
+  const std::string separator = "-----------+";
+  std::vector<std::string> samples;
+  std::size_t begin = traces.find(separator);
+  while (begin != std::string::npos) {
+    const std::size_t line_end = traces.find('\n', begin);
+    if (line_end == std::string::npos) break;
+    const std::size_t next = traces.find(separator, line_end);
+    const std::size_t end = next == std::string::npos ? traces.size() : next;
+    samples.push_back(traces.substr(line_end + 1, end - line_end - 1));
+    begin = next;
+  }
+  return samples;
+}
+
+// Returns `text` with every run of whitespace turned into one space, since pprof aligns its
+// columns with spaces.
+std::string collapse_spaces(const std::string& text) {
+  std::string collapsed;
+  for (char c : text) {
+    if (std::isspace(static_cast<unsigned char>(c)) == 0) {
+      collapsed.push_back(c);
+    } else if (collapsed.empty() || collapsed.back() != ' ') {
+      collapsed.push_back(' ');
+    }
+  }
+  return collapsed;
+}
+
 // True if one sample of `go tool pprof -traces` output contains both `label` and `function`.
-// Whitespace runs count as one space, since pprof aligns the columns.
 bool has_trace_with(const std::string& traces, const std::string& label,
                     const std::string& function) {
-  const std::string separator = "-----------+";
-  std::size_t begin = 0;
-  while (begin < traces.size()) {
-    std::size_t end = traces.find(separator, begin);
-    if (end == std::string::npos) end = traces.size();
-    std::string sample;
-    for (std::size_t i = begin; i < end; ++i) {
-      const bool space = std::isspace(static_cast<unsigned char>(traces[i])) != 0;
-      if (!space) {
-        sample.push_back(traces[i]);
-      } else if (!sample.empty() && sample.back() != ' ') {
-        sample.push_back(' ');
-      }
-    }
-    if (sample.find(label) != std::string::npos && sample.find(function) != std::string::npos) {
+  for (const std::string& sample : trace_samples(traces)) {
+    const std::string collapsed = collapse_spaces(sample);
+    if (collapsed.find(label) != std::string::npos &&
+        collapsed.find(function) != std::string::npos) {
       return true;
     }
-    begin = end + separator.size();
   }
   return false;
 }
@@ -166,20 +184,10 @@ bool has_trace_with(const std::string& traces, const std::string& label,
 // stack contains `function`.
 std::vector<std::int64_t> trace_values_with(const std::string& traces,
                                             const std::string& function) {
-  const std::string separator = "-----------+";
   std::vector<std::int64_t> values;
-  std::size_t begin = 0;
-  while (begin < traces.size()) {
-    std::size_t end = traces.find(separator, begin);
-    if (end == std::string::npos) end = traces.size();
-    const std::string sample = traces.substr(begin, end - begin);
-    const std::size_t line_end = sample.find('\n');
-    const std::size_t digits = sample.find_first_of("0123456789", line_end);
-    if (sample.find(function) != std::string::npos && line_end != std::string::npos &&
-        digits != std::string::npos) {
-      values.push_back(std::strtoll(sample.c_str() + digits, nullptr, 10));
-    }
-    begin = end + separator.size();
+  for (const std::string& sample : trace_samples(traces)) {
+    if (sample.find(function) == std::string::npos) continue;
+    values.push_back(std::strtoll(sample.c_str(), nullptr, 10));
   }
   return values;
 }
