@@ -359,17 +359,20 @@ TEST_P(Pprof, GoroutineProfileGroupsStacks) {
         done.done();
       });
     }
-    // Every waiter has started; the snapshot stops the world, so each one is either parked
-    // in recv or gets there before its stack is read.
+
+    // Every waiter has started. The world stops for the snapshot, so a waiter that has not
+    // parked in recv yet is recorded where it stopped.
     goro_test::yield_until([&] { return started.load() == kWaiters; });
     goro::pprof::write_goroutine_profile(out);
     ch.close();
     done.wait();
   });
+
   const std::string path = temp_path("goroutine.pprof");
   write_file(path, out.str());
   const std::string top = go_tool_pprof("-top", path);
   EXPECT_NE(top.find("Type: goroutine"), std::string::npos) << top;
+
   // -traces prints each grouped stack once, under its count. Waiters parked at the same
   // return addresses form one sample. One that was stopped on its way to the park has other
   // addresses and a sample of its own, so the counts of all the waiters' samples add up to
