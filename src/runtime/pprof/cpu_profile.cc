@@ -29,8 +29,8 @@ namespace {
 // Frames kept per sample, Go's limit for CPU samples.
 constexpr int kMaxSampleDepth = 64;
 // Slots in the sample buffer. The reader empties it every kDrainInterval, so it overflows
-// only if the threads take more than kSampleSlots samples in that time: above 100 Hz that
-// needs more than 50 threads busy at once.
+// only if the threads take more than kSampleSlots samples in that time. At 100 Hz a busy
+// thread takes 10 samples per drain, so that needs more than 100 threads busy at once.
 constexpr std::uint32_t kSampleSlots = 1024;
 constexpr std::chrono::milliseconds kDrainInterval{100};
 constexpr std::int64_t kNanosPerSecond = 1'000'000'000;
