@@ -3,8 +3,8 @@
 // Every profile is checked by the real reader, `go tool pprof`, which must be installed (CI
 // installs golang-go).
 //
-// Contention cases run with GOMAXPROCS=1, where yield() deterministically lets the other
-// goroutine run up to its block before the yielding one resumes. Every in-process case also
+// Contention cases wait until a goroutine snapshot shows the other goroutine parked before
+// they release it, so the event being profiled always happens. Every in-process case also
 // runs with GODEBUG=goromigrate=1.
 #include <gtest/gtest.h>
 
@@ -30,6 +30,7 @@
 #include "goro/pprof.hpp"
 #include "goro/runtime.hpp"
 #include "goro/sync.hpp"
+#include "runtime/trace/snapshot.h"
 
 // Named, non-inlined functions whose names the profiles must show. Extern linkage keeps the
 // names plain, without "(anonymous namespace)".
@@ -190,6 +191,21 @@ std::vector<std::int64_t> trace_values_with(const std::string& traces,
     values.push_back(std::strtoll(sample.c_str(), nullptr, 10));
   }
   return values;
+}
+
+// Yields until goroutine `goid` (0 until the goroutine stores it) is parked for `reason`, as a
+// goroutine snapshot shows it. Returns false, and fails the test, after yield_until's limit.
+bool yield_until_parked(const std::atomic<std::int64_t>& goid, goro::rt::waitreason reason) {
+  return goro_test::yield_until([&] {
+    const std::int64_t id = goid.load();
+    if (id == 0) return false;
+    for (const goro::rt::goroutine_snapshot& goroutine : goro::rt::snapshot_goroutines()) {
+      if (goroutine.goid == id) {
+        return goroutine.status == goro::rt::gstatus::waiting && goroutine.wait_reason == reason;
+      }
+    }
+    return false;
+  });
 }
 
 class Pprof : public ::testing::TestWithParam<const char*> {
@@ -399,16 +415,17 @@ TEST(PprofMisuse, GoroutineProfileOutsideGoroutineFails) {
 TEST_P(Pprof, BlockProfileShowsChannelWait) {
   if (!have_go()) return;
   goro::pprof::set_block_profile_rate(1);
-  run("1", [&] {
+  run("2", [&] {
     goro::chan<int> ch;
     goro::wait_group done;
+    std::atomic<std::int64_t> receiver{0};
     done.add(1);
     goro::go([&] {
+      receiver.store(goro::goroutine_id());
       pprof_test_receive_blocked(ch);
       done.done();
     });
-    // With one P the receiver runs now and blocks in recv before this goroutine resumes.
-    goro::yield();
+    ASSERT_TRUE(yield_until_parked(receiver, goro::rt::waitreason::chan_receive));
     ch.send(1);
     done.wait();
   });
@@ -429,19 +446,19 @@ TEST_P(Pprof, BlockProfileShowsChannelWait) {
 TEST_P(Pprof, MutexProfileShowsContention) {
   if (!have_go()) return;
   EXPECT_EQ(goro::pprof::set_mutex_profile_fraction(1), 0);
-  run("1", [&] {
+  run("2", [&] {
     goro::mutex mu;
     goro::wait_group done;
+    std::atomic<std::int64_t> locker{0};
     mu.lock();
     done.add(1);
     goro::go([&] {
+      locker.store(goro::goroutine_id());
       mu.lock();
       mu.unlock();
       done.done();
     });
-    // With one P the other goroutine runs now and queues on the mutex (no spinning with a
-    // single P) before this one resumes and unlocks.
-    goro::yield();
+    ASSERT_TRUE(yield_until_parked(locker, goro::rt::waitreason::sync_mutex_lock));
     pprof_test_unlock_contended(mu);
     done.wait();
   });
