@@ -32,8 +32,8 @@
 
 namespace goro::rt::pprof {
 
-// Called on the M's own thread after mp->tid and mp->thread are set, and before it exits.
-// A thread that registers during a profile gets its timer at once.
+// Register an M, on its own thread once mp->tid and mp->thread are set, and unregister it
+// before that thread exits. A thread that registers during a profile gets its timer at once.
 void cpu_profile_add_thread(M* mp);
 void cpu_profile_remove_thread(M* mp);
 
