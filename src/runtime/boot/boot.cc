@@ -66,6 +66,8 @@
 #include "runtime/stack/overflow.h"
 #include "runtime/stack/stack.h"
 #include "runtime/trace/sigquit.h"
+#include "runtime/trace/exectrace.h"
+#include "runtime/trace/schedhooks.h"
 #include "runtime/trace/traceback.h"
 
 namespace goro::rt {
@@ -295,6 +297,7 @@ void shutdown() {
     os::futex_wait(alive, static_cast<std::uint32_t>(n), left < 10'000'000 ? left : 10'000'000);
   }
   bool abandoned = sched.mcount_alive.load(std::memory_order_acquire) > 1;
+  exectrace_run_end();
 
   restore_fault_handlers();
   restore_sigquit_handler();
@@ -390,6 +393,8 @@ int run_main(int argc, char** argv, main_entry entry, void* main) {
   }
 
   reset_sched();
+  // Each run starts with scheduler latency collection off (goro::metrics).
+  sched_hooks.fetch_and(~kHookLatency, std::memory_order_relaxed);
   run_epoch.fetch_add(1, std::memory_order_relaxed);
   trace = phase_trace{};
   trace.on = early_inittrace();
@@ -424,6 +429,7 @@ int run_main(int argc, char** argv, main_entry entry, void* main) {
   sched.allm = m0;
   sched.mcount_alive.store(1, std::memory_order_relaxed);
   setm(m0);
+  exectrace_run_begin();
 
   phase("runtime.procresize", [] { procresize_phase(); });
   phase("runtime.newproc", [&] { new_main_goroutine(m0->p, entry, main); });

@@ -26,6 +26,7 @@
 #include "runtime/sched/sysmon.h"
 #include "runtime/stack/overflow.h"
 #include "runtime/trace/sigquit.h"
+#include "runtime/trace/schedhooks.h"
 
 namespace goro::rt {
 
@@ -41,11 +42,13 @@ void acquirep(M* mp, P* pp) {
   pp->m = mp;
   // release: the new owner's id becomes visible together with everything before it.
   pp->state.store(pstate(mp->id, pstatus::running), std::memory_order_release);
+  trace_proc_start(pp, mp);
 }
 
 P* releasep(M* mp) {
   P* pp = mp->p;
   if (pp == nullptr) throw_bug("releasep: no P");
+  trace_proc_stop(pp, mp);
   mp->p = nullptr;
   pp->m = nullptr;
   return pp;
@@ -171,6 +174,7 @@ void* mstart(void* arg) {
   }
   init_g0(mp);
   minit_signals(mp);
+  trace_thread(true);
 
   sigset_t none;
   sigemptyset(&none);
@@ -191,6 +195,7 @@ void* mstart(void* arg) {
 }  // namespace
 
 void mexit(M* mp) {
+  trace_thread(false);
   pprof::cpu_profile_remove_thread(mp);
   unminit_signals(mp);
   setm(nullptr);

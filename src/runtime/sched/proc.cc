@@ -56,6 +56,7 @@
 #include "runtime/sched/sched.h"
 #include "runtime/stack/stack.h"
 #include "runtime/trace/sigquit.h"
+#include "runtime/trace/schedhooks.h"
 
 namespace goro::rt {
 
@@ -156,6 +157,7 @@ namespace {
 void gopreempt(M* mp, G* gp, P* pp) {
   pp->preempt.store(false, std::memory_order_relaxed);
   setgstatus(gp, gstatus::running, gstatus::runnable);
+  trace_go_sched(gp, pp, trace_sched_reason::preempted);
   mp->pending = after_switch::requeue_global;
   mp->pending_g = gp;
   schedule_next(mp, pp, gp);
@@ -219,11 +221,13 @@ P* reacquire_p(M* mp) {
     }
     if (pp != nullptr) {
       acquirep(mp, pp);
+      if (gp != nullptr) trace_go_start(gp, pp);
       return pp;
     }
 
     // No P: wait in the global queue like any runnable G. g0 stops this M.
     setgstatus(gp, gstatus::running, gstatus::runnable);
+    trace_go_sched(gp, nullptr, trace_sched_reason::no_p);
     mp->pending = after_switch::requeue_global;
     mp->pending_g = gp;
     switch_to(mp, gp, &mp->g0);
@@ -261,6 +265,7 @@ G* gfget(P* pp, std::size_t stack_size) {
   gp->alllink = nullptr;
   gp->wait_reason = waitreason::zero;
   gp->waitsince.store(0, std::memory_order_relaxed);
+  gp->runnable_since = 0;
   gp->entry = nullptr;
   gp->closure = nullptr;
   gp->creator_pc = nullptr;
@@ -345,6 +350,7 @@ void execute(M* mp, G* gp, bool inherit_time) {
   P* pp = mp->p;
   if (!inherit_time) bump_schedtick(pp);
   setgstatus(gp, gstatus::runnable, gstatus::running);
+  trace_go_start(gp, pp);
   switch_to(mp, &mp->g0, gp);
 }
 
@@ -381,6 +387,7 @@ void schedule_next(M* mp, P* pp, G* prev) {
   }
   if (!inherit_time) bump_schedtick(pp);
   setgstatus(next, gstatus::runnable, gstatus::running);
+  trace_go_start(next, pp);
   switch_to(mp, prev, next);
 }
 
@@ -396,6 +403,8 @@ void park(waitreason reason, unlock_fn unlockf, void* arg) {
   gp->wait_reason = reason;
   gp->last_m = mp;
   setgstatus(gp, gstatus::running, gstatus::waiting);
+  // Stamped before the switch: the unlock function that lets a waker in runs after it.
+  trace_go_block(gp, pp, reason);
   mp->pending = after_switch::park;
   mp->pending_g = gp;
   mp->pending_unlock = unlockf;
@@ -411,6 +420,7 @@ void ready(G* gp) {
   gp->waitsince.store(0, std::memory_order_relaxed);
   M* mp = getm();
   P* pp = mp != nullptr ? mp->p : nullptr;
+  trace_go_unblock(gp, pp);
   if (pp == nullptr || pp->state.load(std::memory_order_relaxed) !=
                            pstate(mp->id, pstatus::running)) {
     std::lock_guard<runtime_lock> guard(sched.lock);
@@ -427,6 +437,10 @@ void ready_global(G* gp) {
   gp->waitsince.store(0, std::memory_order_relaxed);
   {
     std::lock_guard<runtime_lock> guard(sched.lock);
+    // Under the lock: checkdead, which also runs under it, must not see gp runnable and in
+    // no queue for longer than it takes to queue it, since a plain thread does not count as
+    // a waker.
+    trace_go_unblock(gp, nullptr);
     globrunqput(gp);
   }
   // Not wakep: it returns while some M counts as spinning, and a spinning M re-checks only
@@ -825,6 +839,7 @@ void goexit(G* gp) {
   pp = mp->p;
 
   setgstatus(gp, gstatus::running, gstatus::dead);
+  trace_go_end(gp, pp);
   if (!gp->is_system) sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
 
   if (gp->lockedm != nullptr) {
@@ -884,6 +899,7 @@ void newproc_commit(P* pp, G* gp, void (*entry)(void*), void* creator_pc, G* par
   gp->goid = next_goid(pp);
   if (!gp->is_system) sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
   setgstatus(gp, gstatus::idle, gstatus::runnable);
+  trace_go_create(gp, pp, gp->parent_goid);
   if (pp != nullptr) {
     runqput(pp, gp, true);
     // A spawner that has filled its P's queue yields at its next scheduling point, so the
@@ -916,6 +932,7 @@ void main_goexit(int status) {
   sched.exiting.store(true, std::memory_order_release);
   netpoll_break();  // the M blocked in the poller, possibly m0, must see `exiting`
   setgstatus(gp, gstatus::running, gstatus::dead);
+  trace_go_end(gp, mp->p);
   sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
   gp->lockedm = nullptr;
   mp->lockedg = nullptr;
@@ -1040,6 +1057,7 @@ void yield() {
   }
 
   setgstatus(gp, gstatus::running, gstatus::runnable);
+  trace_go_sched(gp, pp, trace_sched_reason::yield);
   mp->pending = after_switch::requeue;
   mp->pending_g = gp;
   if (next != nullptr &&
@@ -1053,6 +1071,7 @@ void yield() {
   if (next != nullptr) {
     bump_schedtick(pp);
     setgstatus(next, gstatus::runnable, gstatus::running);
+    trace_go_start(next, pp);
     switch_to(mp, gp, next);
   } else {
     schedule_next(mp, pp, gp);

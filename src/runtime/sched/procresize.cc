@@ -22,6 +22,7 @@
 #include "runtime/sched/sched.h"
 #include "runtime/stack/stack.h"
 #include "runtime/time/timer.h"
+#include "runtime/trace/schedhooks.h"
 
 namespace goro::rt {
 
@@ -49,8 +50,12 @@ bool claim(P* pp) {
   std::uint64_t s = pp->state.load(std::memory_order_acquire);
   auto status = static_cast<pstatus>(s & 0xff);
   if (status != pstatus::user && status != pstatus::syscall) return false;
-  return pp->state.compare_exchange_strong(s, pstate(0, pstatus::gcstop),
-                                           std::memory_order_acq_rel);
+  if (!pp->state.compare_exchange_strong(s, pstate(0, pstatus::gcstop),
+                                         std::memory_order_acq_rel)) {
+    return false;
+  }
+  trace_proc_steal(pp, trace_steal_reason::stop_the_world);
+  return true;
 }
 
 // Moves the caller's own P to gcstop; false if mp no longer owns it.
@@ -190,6 +195,7 @@ P* procresize(std::int32_t nprocs, M* mp) {
     pp->state.store(pstate(0, pstatus::dead), std::memory_order_release);
   }
   sched.gomaxprocs.store(nprocs, std::memory_order_relaxed);
+  trace_gomaxprocs(nprocs);
 
   // The caller keeps its P if it survives, else takes P 0.
   if (mp->p != nullptr && mp->p->id < nprocs) {

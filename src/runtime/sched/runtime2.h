@@ -35,6 +35,8 @@
 #include "runtime/sched/lock.h"
 #include "runtime/sched/waitreason.h"
 #include "runtime/stack/stack.h"
+#include "runtime/trace/latency_histogram.h"
+#include "runtime/trace/tracebuf.h"
 
 namespace goro::rt {
 
@@ -91,6 +93,10 @@ struct G {
   // on a free list it holds the time it was freed (stack scavenger). Relaxed: a stale value
   // only misprints the minutes field.
   std::atomic<std::int64_t> waitsince{0};
+  // nanotime when the G last became runnable, while scheduler latencies are collected
+  // (schedhooks.cc); 0 otherwise. Written by whoever makes the G runnable and read by the M
+  // that runs it next, ordered by the status change between them.
+  std::int64_t runnable_since = 0;
 
   // Entry and closure; the closure lives at the top of the G's own stack.
   void (*entry)(void*) = nullptr;
@@ -209,6 +215,9 @@ struct M {
   std::uint32_t sysmon_nswitch = 0;    // sysmon only
   std::int64_t sysmon_switchwhen = 0;  // sysmon only
   bool sysmon_reported = false;        // sysmon only
+
+  // Execution trace buffer (exectrace.cc).
+  trace_writer trace;
 };
 
 enum class pstatus : std::uint32_t {
@@ -282,6 +291,11 @@ struct P {
   std::int32_t timers_cap = 0;
   // Earliest `when` in the heap, 0 if empty; read lock-free by findrunnable (acquire/release).
   std::atomic<std::int64_t> timer0_when{0};
+
+  // Scheduler latency histogram (latency_histogram.h), counting the Gs this P started while
+  // latencies were collected. Only the owner M writes (a relaxed load and store, no locked
+  // instruction); goro::metrics::read sums every P's counts with relaxed loads.
+  std::atomic<std::uint64_t> latency_counts[kLatencyBuckets] = {};
 };
 
 // Global scheduler state, Go's `sched`.

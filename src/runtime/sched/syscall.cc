@@ -16,6 +16,7 @@
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/sched.h"
 #include "runtime/sched/sysmon.h"
+#include "runtime/trace/schedhooks.h"
 
 namespace goro::detail {
 
@@ -36,6 +37,7 @@ void enter_blocking() noexcept {
   while (mp->is_m0 && !gp->is_main && gp->lockedm == nullptr) {
     gp->avoid_m0 = true;
     setgstatus(gp, gstatus::running, gstatus::runnable);
+    trace_go_sched(gp, pp, trace_sched_reason::off_m0);
     mp->pending = after_switch::requeue_global;
     mp->pending_g = gp;
     schedule_next(mp, pp, gp);
@@ -47,6 +49,7 @@ void enter_blocking() noexcept {
   gp->runtime_depth--;  // the call itself is not a runtime section
 
   setgstatus(gp, gstatus::running, gstatus::syscall);
+  trace_go_syscall(gp, pp);
   sched.nblocking.fetch_add(1, std::memory_order_relaxed);
   pp->syscalltick.fetch_add(1, std::memory_order_relaxed);
   mp->oldp = pp;
@@ -80,10 +83,12 @@ void exit_blocking() noexcept {
       pp->state.compare_exchange_strong(expected, pstate(mp->id, pstatus::user),
                                         std::memory_order_acq_rel)) {
     setgstatus(gp, gstatus::syscall, gstatus::running);
+    trace_go_syscall_exit(gp, pp, true);
     return;
   }
 
   // The P was taken. Claim any P (or wait for one) through the runtime-mode slow path.
+  trace_go_syscall_exit(gp, nullptr, false);
   mp->p = nullptr;
   setgstatus(gp, gstatus::syscall, gstatus::running);
   acquire_p(mp);

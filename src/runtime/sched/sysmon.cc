@@ -33,6 +33,7 @@
 #include "runtime/sched/sched.h"
 #include "runtime/stack/stack.h"
 #include "runtime/trace/sigquit.h"
+#include "runtime/trace/schedhooks.h"
 
 namespace goro::rt {
 
@@ -67,11 +68,13 @@ int retake(std::int64_t now) {
         // First ask the G to yield at its next scheduling point (cheap, and enough for a G
         // that makes runtime calls); the retake below handles one that never makes any.
         pp->preempt.store(true, std::memory_order_relaxed);
+        trace_preempt_request(pp);
       } else if (status == pstatus::user && now - pp->sysmon_schedwhen >= 2 * kForcePreemptNs) {
         // A goroutine has held this P for a whole time slice. Take the P; the goroutine
         // keeps its thread and claims a P back at its next scheduling point.
         if (pp->state.compare_exchange_strong(s, pstate(0, pstatus::running),
                                               std::memory_order_acq_rel)) {
+          trace_proc_steal(pp, trace_steal_reason::long_running);
           longrun_note_preempted(pp, now - pp->sysmon_schedwhen);
           pp->sysmon_schedwhen = now;
           handoffp(pp);
@@ -99,6 +102,7 @@ int retake(std::int64_t now) {
     if (pp->state.compare_exchange_strong(s, pstate(0, pstatus::running),
                                           std::memory_order_acq_rel)) {
       pp->syscalltick.fetch_add(1, std::memory_order_relaxed);
+      trace_proc_steal(pp, trace_steal_reason::syscall);
       handoffp(pp);
       n++;
     }

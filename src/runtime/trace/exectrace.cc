@@ -1,0 +1,318 @@
+// Recording the execution trace: per-M buffers filled by the scheduler hooks (schedhooks.h),
+// started and stopped by goro::trace::start and stop, or for a whole run by GOROTRACE.
+//
+// Model. A trace session owns a list of 128 KiB buffers (trace_chunk). Each M writes its
+// own events into its own current buffer without a lock, and takes the trace lock only to
+// get the next buffer. Plain threads (a thread that readies a goroutine from outside the
+// scheduler) share one buffer under the trace lock. At stop, every buffer of the session
+// goes to the JSON writer (exectrace_json.cc), which merges them by timestamp.
+//
+// Protocol between a writing M and the stopper, Go's trace seqlock:
+//   writer (trace_event)                        stopper (stop_recording)
+//   1. seq += 1 (seq_cst): odd, writing         1. recording = false (seq_cst)
+//   2. load recording (seq_cst); if false,      2. for every M: if its seq is odd, wait
+//      seq += 1 and return                         until it changes
+//   3. new buffer if needed (trace lock)         3. take the trace lock once: a plain
+//   4. write the record, seq += 1 (release)         thread's write is then over too
+//                                                4. hand the buffers to the JSON writer
+// The two first steps form a StoreLoad pair: either the writer reads recording == false, or
+// the stopper reads the writer's odd seq and waits for it. An M keeps a pointer into its
+// last buffer after the session ends; the session id stored with it tells the M not to use
+// it again.
+//
+// Timestamps are os::nanotime() read after step 2, made strictly increasing per writer, so
+// one writer's records keep their order when merged. Hooks sit where a transition becomes
+// visible to other threads (schedhooks.h), so a cause is stamped before its effect.
+//
+// Memory grows with the number of events until stop: about 32 bytes per event.
+// NOTE: there is no cap; a trace of a long run at a high event rate can use gigabytes.
+#include "runtime/trace/exectrace.h"
+
+#include <sched.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "goro/runtime.hpp"
+#include "goro/trace.hpp"
+#include "runtime/os/futex.h"
+#include "runtime/sched/fatal.h"
+#include "runtime/sched/sched.h"
+#include "runtime/trace/schedhooks.h"
+
+namespace goro::rt {
+
+namespace {
+
+// Set while a session records; see the protocol above (seq_cst on both sides).
+std::atomic<bool> recording{false};
+
+// Serialises start, stop and the end of a run (goro::trace API level, not the hot path).
+enum class api_state : int { idle, busy, active };
+std::atomic<api_state> state{api_state::idle};
+
+struct session {
+  // Guards id, chunks, chunk_count, dropped and plain. Never held while waiting for a
+  // writer's seq.
+  runtime_lock lock;
+  std::uint64_t id = 0;
+  trace_chunk* chunks = nullptr;  // newest first
+  std::uint64_t chunk_count = 0;
+  std::uint64_t dropped = 0;
+  std::int64_t start_ts = 0;
+  trace_writer plain;  // shared by plain threads
+
+  // Where stop writes, set by start (only start and stop touch these, one at a time).
+  std::ostream* out = nullptr;
+  std::unique_ptr<std::ofstream> file;
+  std::string path;  // the file's name for messages, empty for a caller's stream
+};
+session current;
+
+// Lock held. Gives w a fresh buffer of the current session; false if out of memory.
+bool take_chunk(trace_writer& w, std::int64_t m_id) {
+  void* memory = std::calloc(1, sizeof(trace_chunk));
+  if (memory == nullptr) {
+    current.dropped++;
+    return false;
+  }
+  auto* chunk = static_cast<trace_chunk*>(memory);
+  chunk->next = current.chunks;
+  chunk->m_id = m_id;
+  chunk->order = current.chunk_count++;
+  current.chunks = chunk;
+  w.session = current.id;
+  w.next = chunk->records;
+  w.end = chunk->records + kTraceChunkRecords;
+  return true;
+}
+
+void append(trace_writer& w, trace_kind kind, std::int32_t p, std::int64_t g, std::int64_t arg,
+            std::uint8_t reason) {
+  std::int64_t ts = os::nanotime();
+  if (ts <= w.last_ts) ts = w.last_ts + 1;
+  w.last_ts = ts;
+  *w.next++ = trace_record{ts, g, arg, p, kind, reason};
+}
+
+void plain_event(trace_kind kind, std::int32_t p, std::int64_t g, std::int64_t arg,
+                 std::uint8_t reason) {
+  std::lock_guard<runtime_lock> guard(current.lock);
+  // Under the lock, relaxed is enough: the stopper clears the flag before it takes the lock.
+  if (!recording.load(std::memory_order_relaxed)) return;
+  trace_writer& w = current.plain;
+  if ((w.session != current.id || w.next == w.end) && !take_chunk(w, -1)) return;
+  append(w, kind, p, g, arg, reason);
+}
+
+// Step 2 of the stopper: waits until no M is in the middle of a record.
+void wait_for_writers() {
+  std::lock_guard<runtime_lock> guard(sched.lock);
+  for (M* mp = sched.allm; mp != nullptr; mp = mp->alllink) {
+    std::uint64_t seq = mp->trace.seq.load(std::memory_order_seq_cst);
+    if ((seq & 1) == 0) continue;
+    // acquire: pairs with the writer's release increment, so its record is complete.
+    while (mp->trace.seq.load(std::memory_order_acquire) == seq) ::sched_yield();
+  }
+}
+
+void start_recording() {
+  {
+    std::lock_guard<runtime_lock> guard(current.lock);
+    current.id++;
+    current.chunks = nullptr;
+    current.chunk_count = 0;
+    current.dropped = 0;
+    current.start_ts = os::nanotime();
+    current.plain.session = 0;  // its next event takes a buffer of the new session
+  }
+  recording.store(true, std::memory_order_seq_cst);
+  sched_hooks.fetch_or(kHookTrace, std::memory_order_relaxed);
+}
+
+trace_session_data stop_recording() {
+  sched_hooks.fetch_and(~kHookTrace, std::memory_order_relaxed);
+  recording.store(false, std::memory_order_seq_cst);
+  wait_for_writers();
+
+  trace_session_data data;
+  data.stop_ts = os::nanotime();
+  std::lock_guard<runtime_lock> guard(current.lock);
+  for (trace_chunk* c = current.chunks; c != nullptr; c = c->next) data.chunks.push_back(c);
+  data.start_ts = current.start_ts;
+  data.dropped = current.dropped;
+  current.chunks = nullptr;
+  return data;
+}
+
+void free_chunks(const trace_session_data& data) {
+  for (const trace_chunk* c : data.chunks) std::free(const_cast<trace_chunk*>(c));
+}
+
+// Records what the caller's own goroutine and P are doing, so its slice opens at the start
+// of the trace instead of at its first event. Other goroutines appear at their next event.
+void record_initial_state() {
+  trace_gomaxprocs(sched.gomaxprocs.load(std::memory_order_relaxed));
+  M* mp = getm();
+  if (mp == nullptr) return;
+  G* gp = mp->curg.load(std::memory_order_relaxed);
+  P* pp = mp->p;
+  if (gp == nullptr || pp == nullptr) return;
+  trace_proc_start(pp, mp);
+  trace_event(trace_kind::go_start, pp->id, gp->goid, 0, 0);
+}
+
+// Writes the session to the stream chosen at start and closes the file, if any. Returns
+// false if writing failed.
+bool write_session(const trace_session_data& data) {
+  bool ok = write_trace_json(*current.out, data);
+  current.out->flush();
+  ok = ok && !current.out->fail();
+  if (current.file) {
+    current.file->close();
+    ok = ok && !current.file->fail();
+  }
+  current.file.reset();
+  current.out = nullptr;
+  return ok;
+}
+
+}  // namespace
+
+void trace_event(trace_kind kind, std::int32_t p, std::int64_t g, std::int64_t arg,
+                 std::uint8_t reason) {
+  M* mp = getm();
+  if (mp == nullptr) {
+    plain_event(kind, p, g, arg, reason);
+    return;
+  }
+  trace_writer& w = mp->trace;
+  std::uint64_t seq = w.seq.fetch_add(1, std::memory_order_seq_cst) + 1;
+  if (recording.load(std::memory_order_seq_cst)) {
+    bool have_room = w.session == current.id && w.next != w.end;
+    if (!have_room) {
+      std::lock_guard<runtime_lock> guard(current.lock);
+      have_room = take_chunk(w, mp->id);
+    }
+    if (have_room) append(w, kind, p, g, arg, reason);
+  }
+  // release: the record is complete before the stopper reads an even seq.
+  w.seq.store(seq + 1, std::memory_order_release);
+}
+
+void exectrace_run_begin() {
+  const char* path = std::getenv("GOROTRACE");
+  if (path == nullptr || *path == '\0') return;
+  auto file = std::make_unique<std::ofstream>(path, std::ios::out | std::ios::trunc);
+  if (!file->is_open()) {
+    int err = errno;
+    print_line().str("goro: GOROTRACE: cannot open ").str(path).str(" for writing: ")
+        .str(std::strerror(err)).str("; this run is not traced\n").flush();
+    return;
+  }
+  state.store(api_state::active, std::memory_order_relaxed);
+  current.path = path;
+  current.out = file.get();
+  current.file = std::move(file);
+  start_recording();
+  trace_thread(true);
+}
+
+void exectrace_run_end() {
+  api_state expected = api_state::active;
+  if (!state.compare_exchange_strong(expected, api_state::busy, std::memory_order_acq_rel)) {
+    return;
+  }
+  trace_session_data data = stop_recording();
+  if (!write_session(data)) {
+    print_line().str("goro: writing the execution trace")
+        .str(current.path.empty() ? std::string_view() : std::string_view(" to "))
+        .str(current.path).str(" failed\n").flush();
+  }
+  free_chunks(data);
+  current.path.clear();
+  state.store(api_state::idle, std::memory_order_release);
+}
+
+}  // namespace goro::rt
+
+// --- Public API -------------------------------------------------------------------------------
+
+namespace goro::trace {
+
+trace_error::~trace_error() = default;
+
+namespace {
+
+// Claims the right to start; throws if a trace is already recording or being started or
+// stopped.
+void claim_start(const char* function) {
+  using namespace rt;
+  if (!runtime_running()) {
+    throw trace_error(std::string(function) +
+                      ": called outside goro::run; set GOROTRACE=path to trace a whole run");
+  }
+  api_state expected = api_state::idle;
+  if (!state.compare_exchange_strong(expected, api_state::busy, std::memory_order_acq_rel)) {
+    throw trace_error(std::string(function) +
+                      ": tracing is already enabled; call goro::trace::stop first");
+  }
+}
+
+void begin(std::ostream* out, std::unique_ptr<std::ofstream> file, std::string path) {
+  using namespace rt;
+  current.out = out;
+  current.file = std::move(file);
+  current.path = std::move(path);
+  start_recording();
+  record_initial_state();
+  state.store(api_state::active, std::memory_order_release);
+}
+
+}  // namespace
+
+void start(std::ostream& out) {
+  claim_start("goro::trace::start");
+  begin(&out, nullptr, std::string());
+}
+
+void start(const std::string& path) {
+  claim_start("goro::trace::start");
+  auto file = std::make_unique<std::ofstream>(path, std::ios::out | std::ios::trunc);
+  if (!file->is_open()) {
+    int err = errno;
+    rt::state.store(rt::api_state::idle, std::memory_order_release);
+    throw trace_error("goro::trace::start: cannot open " + path + " for writing: " +
+                      std::strerror(err));
+  }
+  std::ostream* out = file.get();
+  begin(out, std::move(file), path);
+}
+
+void stop() {
+  using namespace rt;
+  api_state expected = api_state::active;
+  if (!state.compare_exchange_strong(expected, api_state::busy, std::memory_order_acq_rel)) {
+    throw trace_error("goro::trace::stop: tracing is not enabled; call goro::trace::start first");
+  }
+  trace_session_data data = stop_recording();
+  // Converting and writing can take a while: let other goroutines have the P meanwhile.
+  bool ok = goro::blocking([&data] { return write_session(data); });
+  free_chunks(data);
+  std::string path = std::move(current.path);
+  current.path.clear();
+  state.store(api_state::idle, std::memory_order_release);
+  if (!ok) {
+    throw trace_error("goro::trace::stop: writing the trace" +
+                      (path.empty() ? std::string(" to the stream") : " to " + path) +
+                      " failed");
+  }
+}
+
+bool enabled() { return rt::state.load(std::memory_order_acquire) == rt::api_state::active; }
+
+}  // namespace goro::trace

@@ -1,0 +1,44 @@
+// Execution trace internals shared by the recorder (exectrace.cc), the Chrome JSON writer
+// (exectrace_json.cc) and the bootstrap (boot.cc). The scheduler's hooks are in schedhooks.h.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <ostream>
+#include <vector>
+
+#include "runtime/trace/tracebuf.h"
+
+namespace goro::rt {
+
+// Records per buffer: 4096 records of 32 bytes make a 128 KiB buffer, so an M takes the
+// trace lock about once per 4096 events.
+inline constexpr std::size_t kTraceChunkRecords = 4096;
+
+// A buffer of records written by one M (or by plain threads, m_id -1). Allocated zeroed, so
+// the first record with ts 0 marks the end of what was written.
+struct trace_chunk {
+  trace_chunk* next;   // the session's chunk list (trace lock)
+  std::int64_t m_id;   // writer
+  std::uint64_t order; // allocation order within the session: one writer's chunks ascend
+  trace_record records[kTraceChunkRecords];
+};
+
+// What the JSON writer needs from a finished session.
+struct trace_session_data {
+  std::vector<const trace_chunk*> chunks;
+  std::int64_t start_ts = 0;
+  std::int64_t stop_ts = 0;
+  std::uint64_t dropped = 0;  // records lost because a buffer could not be allocated
+};
+
+// Writes the session as Chrome trace-event JSON (exectrace_json.cc). Returns false if the
+// stream failed.
+bool write_trace_json(std::ostream& out, const trace_session_data& data);
+
+// Bootstrap hooks (exectrace.cc). run_begin starts a whole-run trace when GOROTRACE names a
+// file; run_end finishes any trace still recording, after every M has left the scheduler.
+void exectrace_run_begin();
+void exectrace_run_end();
+
+}  // namespace goro::rt

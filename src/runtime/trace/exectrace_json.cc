@@ -1,0 +1,497 @@
+// Converts a trace session's records into Chrome trace-event JSON (the "JSON Object Format"
+// that chrome://tracing and Perfetto read).
+//
+// Layout of the output, one process (pid 1):
+//   {"displayTimeUnit":"ns","traceEvents":[...],"otherData":{...}}
+// Tracks (tid):
+//   P tracks, tid = P id: each run of a goroutine on the P is a B/E slice named "G<id>".
+//   M tracks, tid = kThreadTrackBase + M id: events of an M without a P, and the slice of a
+//     goroutine that goes on running (in its own code or in goro::blocking) after its P was
+//     taken or stopped, until it gets a P again.
+//   kPlainTrack: events from plain threads; kUnknownThreadTrack: goroutines whose M is not
+//     known because its P was acquired before the trace started.
+// Event phases: B/E (goroutine slices), i (thread-scoped instants named after Go's tracer
+// events: GoCreate, GoBlock, GoUnblock, GoSched, GoPreempt, GoEnd, GoSysCall, GoSysExit,
+// ProcStart, ProcStop, ProcSteal, PreemptRequest, ThreadStart, ThreadStop), s/f (flow arrows
+// from a creation or an unblocking to the run that follows), C (the GOMAXPROCS counter) and
+// M (track names). Timestamps are microseconds since the trace started, with nanosecond
+// precision.
+//
+// Reconstruction. Records from all writers are sorted by timestamp; on a tie between
+// writers, events that end something (a block, a P stop) come before events that create or
+// ready something, and those before starts, because a start can only follow the others.
+// One writer's records never tie (exectrace.cc). The converter then replays them, tracking
+// each goroutine's open slice and each P's running goroutine. A goroutine that was already
+// running when the trace started gets its slice opened at its first event that implies it
+// was running, from the last earlier event on that track, with args.inferred = true. A start
+// on a P that the converter still thinks is busy closes the other slice and counts one
+// inconsistency in otherData, so a recording bug shows up as a number instead of a broken
+// file.
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/sched/waitreason.h"
+#include "runtime/trace/exectrace.h"
+
+namespace goro::rt {
+
+namespace {
+
+// Above any P id (at most kMaxProcs, 1024), so P tracks sort first.
+constexpr std::int64_t kThreadTrackBase = 100000;
+constexpr std::int64_t kPlainTrack = kThreadTrackBase - 1;
+constexpr std::int64_t kUnknownThreadTrack = kThreadTrackBase - 2;
+// Bytes of JSON kept in memory before they are written to the stream.
+constexpr std::size_t kFlushBytes = 1 << 20;
+
+bool is_p_track(std::int64_t track) { return track >= 0 && track < kUnknownThreadTrack; }
+
+// Tie-break rank for records with equal timestamps from different writers.
+int tie_rank(trace_kind kind) {
+  switch (kind) {
+    case trace_kind::go_block:
+    case trace_kind::go_sched:
+    case trace_kind::go_end:
+    case trace_kind::go_syscall:
+    case trace_kind::proc_stop:
+    case trace_kind::proc_steal:
+    case trace_kind::thread_stop:
+      return 0;
+    case trace_kind::go_create:
+    case trace_kind::go_unblock:
+    case trace_kind::go_syscall_exit:
+    case trace_kind::preempt_request:
+    case trace_kind::gomaxprocs:
+      return 1;
+    case trace_kind::go_start:
+    case trace_kind::proc_start:
+    case trace_kind::thread_start:
+      return 2;
+  }
+  return 1;
+}
+
+std::string_view sched_reason_text(std::uint8_t reason) {
+  switch (static_cast<trace_sched_reason>(reason)) {
+    case trace_sched_reason::yield:
+      return "yield";
+    case trace_sched_reason::preempted:
+      return "preempted";
+    case trace_sched_reason::no_p:
+      return "no idle P";
+    case trace_sched_reason::off_m0:
+      return "moving off the thread of goro::run";
+  }
+  return "unknown";
+}
+
+std::string_view steal_reason_text(std::uint8_t reason) {
+  switch (static_cast<trace_steal_reason>(reason)) {
+    case trace_steal_reason::syscall:
+      return "blocking call";
+    case trace_steal_reason::long_running:
+      return "long-running goroutine";
+    case trace_steal_reason::stop_the_world:
+      return "stop the world";
+  }
+  return "unknown";
+}
+
+struct entry {
+  const trace_record* record;
+  std::int64_t m_id;
+  std::uint64_t order;  // chunk order, then index, keeps one writer's sequence
+  std::uint32_t index;
+};
+
+// JSON text built in memory and written to the stream in large pieces.
+class json_writer {
+ public:
+  explicit json_writer(std::ostream& out) : out_(out) { text_.reserve(kFlushBytes + 4096); }
+
+  // Opens an event object with the fields every event has.
+  void open_event(std::string_view name, std::string_view cat, char phase, std::int64_t track,
+                  std::int64_t ts) {
+    text_ += first_ ? "\n{\"name\":" : ",\n{\"name\":";
+    first_ = false;
+    string(name);
+    text_ += ",\"cat\":";
+    string(cat);
+    text_ += ",\"ph\":\"";
+    text_ += phase;
+    text_ += "\",\"pid\":1,\"tid\":";
+    number(track);
+    text_ += ",\"ts\":";
+    micros(ts);
+  }
+  void close_event() {
+    text_ += '}';
+    if (text_.size() >= kFlushBytes) flush();
+  }
+
+  void raw(std::string_view s) { text_ += s; }
+  void number(std::int64_t v) {
+    char digits[24];
+    auto result = std::to_chars(digits, digits + sizeof digits, v);
+    text_.append(digits, result.ptr);
+  }
+  // Nanoseconds since the trace started, written as microseconds with three decimals.
+  void micros(std::int64_t ns) {
+    if (ns < 0) ns = 0;
+    number(ns / 1000);
+    char frac[4] = {'.', static_cast<char>('0' + ns / 100 % 10),
+                    static_cast<char>('0' + ns / 10 % 10), static_cast<char>('0' + ns % 10)};
+    text_.append(frac, sizeof frac);
+  }
+  void string(std::string_view s) {
+    text_ += '"';
+    for (char c : s) {
+      if (c == '"' || c == '\\') {
+        text_ += '\\';
+        text_ += c;
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        text_ += "\\u00";
+        text_ += kHex[(c >> 4) & 0xf];
+        text_ += kHex[c & 0xf];
+      } else {
+        text_ += c;
+      }
+    }
+    text_ += '"';
+  }
+
+  void flush() {
+    out_.write(text_.data(), static_cast<std::streamsize>(text_.size()));
+    text_.clear();
+  }
+
+ private:
+  std::ostream& out_;
+  std::string text_;
+  bool first_ = true;
+};
+
+class converter {
+ public:
+  converter(json_writer& json, std::int64_t origin) : json_(json), origin_(origin) {}
+
+  void replay(const entry& e) {
+    const trace_record& r = *e.record;
+    std::int64_t track = writer_track(r, e.m_id);
+    touch(track, r.ts);
+    switch (r.kind) {
+      case trace_kind::go_create:
+        instant(track, r.ts, "GoCreate", r.g, "parent", r.arg);
+        send_flow(r.g, "create", track, r.ts);
+        break;
+      case trace_kind::go_start:
+        start_on_p(r.g, r.p, r.ts);
+        break;
+      case trace_kind::go_block: {
+        std::int64_t at = ensure_running(r.g, track, r.ts);
+        std::string_view reason = waitreason_string(static_cast<waitreason>(r.reason));
+        instant_with_reason(at, r.ts, "GoBlock", r.g, reason);
+        end_slice(r.g, r.ts, "GoBlock", reason);
+        break;
+      }
+      case trace_kind::go_unblock:
+        instant(track, r.ts, "GoUnblock", r.g, "by", r.arg);
+        send_flow(r.g, "unblock", track, r.ts);
+        break;
+      case trace_kind::go_sched: {
+        std::int64_t at = ensure_running(r.g, track, r.ts);
+        bool preempted = static_cast<trace_sched_reason>(r.reason) == trace_sched_reason::preempted;
+        const char* name = preempted ? "GoPreempt" : "GoSched";
+        instant_with_reason(at, r.ts, name, r.g, sched_reason_text(r.reason));
+        end_slice(r.g, r.ts, name, sched_reason_text(r.reason));
+        break;
+      }
+      case trace_kind::go_end: {
+        std::int64_t at = ensure_running(r.g, track, r.ts);
+        instant(at, r.ts, "GoEnd", r.g, nullptr, 0);
+        end_slice(r.g, r.ts, "GoEnd", {});
+        goroutines_.erase(r.g);
+        break;
+      }
+      case trace_kind::go_syscall: {
+        std::int64_t at = ensure_running(r.g, track, r.ts);
+        instant(at, r.ts, "GoSysCall", r.g, nullptr, 0);
+        break;
+      }
+      case trace_kind::go_syscall_exit: {
+        std::int64_t at = ensure_running(r.g, track, r.ts);
+        instant(at, r.ts, "GoSysExit", r.g, "kept_p", r.arg);
+        break;
+      }
+      case trace_kind::proc_start:
+        p_owner_[r.p] = r.arg;
+        instant(r.p, r.ts, "ProcStart", 0, "m", r.arg);
+        break;
+      case trace_kind::proc_stop:
+        instant(r.p, r.ts, "ProcStop", 0, "m", r.arg);
+        move_off_p(r.p, r.ts, "ProcStop", r.arg);
+        p_owner_.erase(r.p);
+        break;
+      case trace_kind::proc_steal: {
+        auto owner = p_owner_.find(r.p);
+        std::int64_t m_id = owner != p_owner_.end() ? owner->second : -1;
+        instant_with_reason(r.p, r.ts, "ProcSteal", 0, steal_reason_text(r.reason));
+        move_off_p(r.p, r.ts, "ProcSteal", m_id);
+        p_owner_.erase(r.p);
+        break;
+      }
+      case trace_kind::preempt_request:
+        instant(r.p, r.ts, "PreemptRequest", 0, nullptr, 0);
+        break;
+      case trace_kind::thread_start:
+        instant(kThreadTrackBase + e.m_id, r.ts, "ThreadStart", 0, nullptr, 0);
+        break;
+      case trace_kind::thread_stop:
+        instant(kThreadTrackBase + e.m_id, r.ts, "ThreadStop", 0, nullptr, 0);
+        break;
+      case trace_kind::gomaxprocs:
+        json_.open_event("GOMAXPROCS", "sched", 'C', 0, r.ts - origin_);
+        json_.raw(",\"args\":{\"GOMAXPROCS\":");
+        json_.number(r.arg);
+        json_.raw("}");
+        json_.close_event();
+        break;
+    }
+  }
+
+  // Closes every slice still open at the end of the trace.
+  void finish(std::int64_t stop_ts) {
+    std::map<std::int64_t, goroutine> open(goroutines_.begin(), goroutines_.end());
+    for (auto& [goid, g] : open) {
+      if (g.track >= 0) end_slice(goid, stop_ts, "trace stop", {});
+    }
+  }
+
+  void write_track_names() {
+    json_.open_event("process_name", "__metadata", 'M', 0, 0);
+    json_.raw(",\"args\":{\"name\":\"goro\"}");
+    json_.close_event();
+    for (const auto& [track, last] : track_last_ts_) {
+      (void)last;
+      std::string name;
+      if (is_p_track(track)) {
+        name = "P" + std::to_string(track);
+      } else if (track == kPlainTrack) {
+        name = "plain threads";
+      } else if (track == kUnknownThreadTrack) {
+        name = "M (unknown)";
+      } else {
+        name = "M" + std::to_string(track - kThreadTrackBase);
+      }
+      json_.open_event("thread_name", "__metadata", 'M', track, 0);
+      json_.raw(",\"args\":{\"name\":");
+      json_.string(name);
+      json_.raw("}");
+      json_.close_event();
+      json_.open_event("thread_sort_index", "__metadata", 'M', track, 0);
+      json_.raw(",\"args\":{\"sort_index\":");
+      json_.number(track);
+      json_.raw("}");
+      json_.close_event();
+    }
+  }
+
+  std::uint64_t inconsistencies() const { return inconsistencies_; }
+
+ private:
+  struct goroutine {
+    std::int64_t track = -1;         // track of the open slice, -1 if not running
+    std::int64_t flow_id = 0;        // arrow waiting for the next run, 0 if none
+    const char* flow_name = nullptr;
+  };
+
+  std::int64_t writer_track(const trace_record& r, std::int64_t m_id) const {
+    if (r.p >= 0) return r.p;
+    return m_id >= 0 ? kThreadTrackBase + m_id : kPlainTrack;
+  }
+
+  void touch(std::int64_t track, std::int64_t ts) { track_last_ts_[track] = ts; }
+
+  void instant(std::int64_t track, std::int64_t ts, std::string_view name, std::int64_t goid,
+               const char* key, std::int64_t value) {
+    touch(track, ts);
+    json_.open_event(name, "sched", 'i', track, ts - origin_);
+    json_.raw(",\"s\":\"t\",\"args\":{");
+    bool comma = false;
+    if (goid != 0) {
+      json_.raw("\"g\":");
+      json_.number(goid);
+      comma = true;
+    }
+    if (key != nullptr) {
+      json_.raw(comma ? ",\"" : "\"");
+      json_.raw(key);
+      json_.raw("\":");
+      json_.number(value);
+    }
+    json_.raw("}");
+    json_.close_event();
+  }
+
+  void instant_with_reason(std::int64_t track, std::int64_t ts, std::string_view name,
+                           std::int64_t goid, std::string_view reason) {
+    touch(track, ts);
+    json_.open_event(name, "sched", 'i', track, ts - origin_);
+    json_.raw(",\"s\":\"t\",\"args\":{");
+    if (goid != 0) {
+      json_.raw("\"g\":");
+      json_.number(goid);
+      json_.raw(",");
+    }
+    json_.raw("\"reason\":");
+    json_.string(reason);
+    json_.raw("}");
+    json_.close_event();
+  }
+
+  void send_flow(std::int64_t goid, const char* name, std::int64_t track, std::int64_t ts) {
+    goroutine& g = goroutines_[goid];
+    g.flow_id = next_flow_++;
+    g.flow_name = name;
+    json_.open_event(name, "flow", 's', track, ts - origin_);
+    json_.raw(",\"id\":");
+    json_.number(g.flow_id);
+    json_.close_event();
+  }
+
+  void begin_slice(std::int64_t goid, std::int64_t track, std::int64_t ts, bool inferred) {
+    goroutine& g = goroutines_[goid];
+    touch(track, ts);
+    json_.open_event("G" + std::to_string(goid), "goroutine", 'B', track, ts - origin_);
+    json_.raw(",\"args\":{\"g\":");
+    json_.number(goid);
+    if (inferred) json_.raw(",\"inferred\":true");
+    json_.raw("}");
+    json_.close_event();
+    g.track = track;
+    if (is_p_track(track)) p_running_[track] = goid;
+
+    if (g.flow_id != 0) {
+      // bp "e": the arrow ends at the slice that encloses this point, the run just begun.
+      json_.open_event(g.flow_name, "flow", 'f', track, ts - origin_);
+      json_.raw(",\"bp\":\"e\",\"id\":");
+      json_.number(g.flow_id);
+      json_.close_event();
+      g.flow_id = 0;
+    }
+  }
+
+  void end_slice(std::int64_t goid, std::int64_t ts, std::string_view end,
+                 std::string_view reason) {
+    auto it = goroutines_.find(goid);
+    if (it == goroutines_.end() || it->second.track < 0) return;
+    std::int64_t track = it->second.track;
+    touch(track, ts);
+    json_.open_event("G" + std::to_string(goid), "goroutine", 'E', track, ts - origin_);
+    json_.raw(",\"args\":{\"end\":");
+    json_.string(end);
+    if (!reason.empty()) {
+      json_.raw(",\"reason\":");
+      json_.string(reason);
+    }
+    json_.raw("}");
+    json_.close_event();
+    if (is_p_track(track)) {
+      auto p = p_running_.find(static_cast<std::int32_t>(track));
+      if (p != p_running_.end() && p->second == goid) p_running_.erase(p);
+    }
+    it->second.track = -1;
+  }
+
+  void start_on_p(std::int64_t goid, std::int32_t p, std::int64_t ts) {
+    goroutine& g = goroutines_[goid];
+    if (g.track >= 0) end_slice(goid, ts, "ProcStart", {});  // it had been running without a P
+    auto other = p_running_.find(p);
+    if (other != p_running_.end()) {
+      inconsistencies_++;
+      end_slice(other->second, ts, "inconsistent", {});
+    }
+    begin_slice(goid, p, ts, false);
+  }
+
+  // Opens a slice for a goroutine that the records show running but whose start the trace
+  // did not see; returns the track its events go on.
+  std::int64_t ensure_running(std::int64_t goid, std::int64_t track, std::int64_t ts) {
+    goroutine& g = goroutines_[goid];
+    if (g.track >= 0) return g.track;
+    if (is_p_track(track) && p_running_.count(static_cast<std::int32_t>(track)) != 0) {
+      track = kUnknownThreadTrack;
+    }
+    std::int64_t from = origin_;
+    auto last = track_last_ts_.find(track);
+    if (last != track_last_ts_.end() && last->second < ts) from = last->second;
+    begin_slice(goid, track, from, true);
+    return track;
+  }
+
+  // The P's goroutine goes on running on its M's track after the P was stopped or taken.
+  void move_off_p(std::int32_t p, std::int64_t ts, std::string_view end, std::int64_t m_id) {
+    auto running = p_running_.find(p);
+    if (running == p_running_.end()) return;
+    std::int64_t goid = running->second;
+    end_slice(goid, ts, end, {});
+    begin_slice(goid, m_id >= 0 ? kThreadTrackBase + m_id : kUnknownThreadTrack, ts, false);
+  }
+
+  json_writer& json_;
+  std::int64_t origin_;
+  std::unordered_map<std::int64_t, goroutine> goroutines_;
+  std::unordered_map<std::int32_t, std::int64_t> p_running_;  // P id -> goid
+  std::unordered_map<std::int32_t, std::int64_t> p_owner_;    // P id -> M id
+  std::map<std::int64_t, std::int64_t> track_last_ts_;        // every track used, ordered
+  std::int64_t next_flow_ = 1;
+  std::uint64_t inconsistencies_ = 0;
+};
+
+std::vector<entry> merge_records(const trace_session_data& data) {
+  std::vector<entry> entries;
+  for (const trace_chunk* chunk : data.chunks) {
+    for (std::uint32_t i = 0; i < kTraceChunkRecords && chunk->records[i].ts != 0; ++i) {
+      entries.push_back(entry{&chunk->records[i], chunk->m_id, chunk->order, i});
+    }
+  }
+  std::sort(entries.begin(), entries.end(), [](const entry& a, const entry& b) {
+    if (a.record->ts != b.record->ts) return a.record->ts < b.record->ts;
+    int ra = tie_rank(a.record->kind);
+    int rb = tie_rank(b.record->kind);
+    if (ra != rb) return ra < rb;
+    if (a.order != b.order) return a.order < b.order;
+    return a.index < b.index;
+  });
+  return entries;
+}
+
+}  // namespace
+
+bool write_trace_json(std::ostream& out, const trace_session_data& data) {
+  std::vector<entry> entries = merge_records(data);
+  json_writer json(out);
+  json.raw("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[");
+  converter replay(json, data.start_ts);
+  for (const entry& e : entries) replay.replay(e);
+  replay.finish(data.stop_ts);
+  replay.write_track_names();
+
+  json.raw("\n],\"otherData\":{\"format\":\"goro execution trace 1\",\"events\":");
+  json.number(static_cast<std::int64_t>(entries.size()));
+  json.raw(",\"dropped_events\":");
+  json.number(static_cast<std::int64_t>(data.dropped));
+  json.raw(",\"inconsistencies\":");
+  json.number(static_cast<std::int64_t>(replay.inconsistencies()));
+  json.raw("}}\n");
+  json.flush();
+  return !out.fail();
+}
+
+}  // namespace goro::rt

@@ -1,0 +1,46 @@
+// The out-of-line halves of the scheduler hooks that serve both the execution trace and the
+// scheduler latency histogram (see schedhooks.h for the cost model).
+//
+// Scheduler latency is the time from a G's transition to runnable until an M starts running
+// it, as Go's /sched/latencies:seconds. The runnable side stamps G::runnable_since; the
+// start side takes the difference and counts it in the starting P's histogram. Every run
+// started while collection is on is sampled, which costs two clock reads per scheduling
+// decision; that is why collection is off until goro::metrics::collect_sched_latencies
+// turns it on (docs/benchmarks.md has the measurement).
+#include "runtime/trace/schedhooks.h"
+
+#include "runtime/os/futex.h"
+#include "runtime/sched/sched.h"
+
+namespace goro::rt {
+
+std::atomic<std::uint32_t> sched_hooks{0};
+std::atomic<std::int64_t> latency_collect_since{0};
+
+void hook_runnable(G* gp, P* pp, trace_kind kind, std::int64_t arg, std::uint8_t reason) {
+  std::uint32_t hooks = sched_hooks.load(std::memory_order_relaxed);
+  if ((hooks & kHookLatency) != 0) gp->runnable_since = os::nanotime();
+  if ((hooks & kHookTrace) == 0) return;
+
+  if (kind == trace_kind::go_unblock) {
+    M* mp = getm();
+    G* readier = mp != nullptr ? mp->curg.load(std::memory_order_relaxed) : nullptr;
+    arg = readier != nullptr ? readier->goid : 0;
+  }
+  trace_event(kind, trace_p_id(pp), gp->goid, arg, reason);
+}
+
+void hook_start(G* gp, P* pp) {
+  std::uint32_t hooks = sched_hooks.load(std::memory_order_relaxed);
+  std::int64_t since = gp->runnable_since;
+  if ((hooks & kHookLatency) != 0 && since != 0) {
+    gp->runnable_since = 0;
+    if (since >= latency_collect_since.load(std::memory_order_relaxed)) {
+      std::atomic<std::uint64_t>& count = pp->latency_counts[latency_bucket(os::nanotime() - since)];
+      count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+  }
+  if ((hooks & kHookTrace) != 0) trace_event(trace_kind::go_start, pp->id, gp->goid, 0, 0);
+}
+
+}  // namespace goro::rt
