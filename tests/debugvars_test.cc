@@ -56,7 +56,7 @@ TEST(DebugVarTable, ListsEveryKey) {
       "inittrace",      "schedtrace",  "scheddetail",   "gctrace",
       "asyncpreemptoff", "madvdontneed", "containermaxprocs", "updatemaxprocs",
       "tracebackancestors", "goromigrate", "gorostacksize", "gorolongrun",
-      "gorostackguard",
+      "gorostackguard", "goroschedlatency",
   };
   std::size_t count = 0;
   rt::debug_var_table(&count);

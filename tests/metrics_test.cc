@@ -125,6 +125,19 @@ TEST_P(Metrics, LatencyCollectionStartsOffInEachRun) {
   }, "1");
 }
 
+TEST(MetricsGodebug, SchedLatencyKeyCollectsFromStart) {
+  goro_test::run_with_godebug("goroschedlatency=1", "1", [] {
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go([&wg] { wg.done(); });
+    wg.wait();
+    goro::metrics::sample s = goro::metrics::read();
+    EXPECT_TRUE(s.sched_latencies_collected);
+    // At least the main goroutine's first run and the new goroutine's.
+    EXPECT_GE(s.sched_latencies.total(), 2u);
+  });
+}
+
 TEST(MetricsHistogram, BucketLayout) {
   using namespace goro::rt;
   goro::metrics::histogram h;

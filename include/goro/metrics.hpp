@@ -81,7 +81,8 @@ GORO_EXPORT sample read();
 
 // Turns the scheduler latency histogram on or off and returns the previous setting. Off by
 // default, because it reads the clock twice per scheduling decision (docs/benchmarks.md has
-// the cost). Turning it off keeps the counts; goro::run starts each run with it off.
+// the cost). Turning it off keeps the counts. Each goro::run starts with it off, or on with
+// GODEBUG=goroschedlatency=1.
 GORO_EXPORT bool collect_sched_latencies(bool on);
 
 // Formats a sample as a table, one metric per line (a name and its value), the histogram

@@ -393,8 +393,6 @@ int run_main(int argc, char** argv, main_entry entry, void* main) {
   }
 
   reset_sched();
-  // Each run starts with scheduler latency collection off (goro::metrics).
-  sched_hooks.fetch_and(~kHookLatency, std::memory_order_relaxed);
   run_epoch.fetch_add(1, std::memory_order_relaxed);
   trace = phase_trace{};
   trace.on = early_inittrace();
@@ -406,6 +404,14 @@ int run_main(int argc, char** argv, main_entry entry, void* main) {
   phase("runtime.args", [] { args(); });
   reset_debug_vars(&debug);
   parse_godebug(std::getenv("GODEBUG"), auxv.secure);
+  // Scheduler latency collection (goro::metrics) is off at the start of a run unless
+  // GODEBUG=goroschedlatency=1 asks for it.
+  if (debug.goroschedlatency != 0) {
+    latency_collect_since.store(os::nanotime(), std::memory_order_relaxed);
+    sched_hooks.fetch_or(kHookLatency, std::memory_order_relaxed);
+  } else {
+    sched_hooks.fetch_and(~kHookLatency, std::memory_order_relaxed);
+  }
   phase("runtime.osinit", [] { osinit(); });
   phase("runtime.cpuinit", [] { cpuinit(); });
   phase("runtime.alginit", [] { alginit(); });

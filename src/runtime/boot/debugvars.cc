@@ -56,6 +56,8 @@ constexpr debug_var kDebugVars[] = {
              "N > 0 reports goroutines that run N milliseconds without a scheduling point"),
     goro_key("goromigrate", &debug_vars::goromigrate, 0, 0, 1,
              "1 moves a goroutine to another thread at every park (finds cached TLS addresses)"),
+    goro_key("goroschedlatency", &debug_vars::goroschedlatency, 0, 0, 1,
+             "1 collects the scheduler latency histogram of goro::metrics from the start"),
     goro_key("gorostackguard", &debug_vars::gorostackguard, 2, 0, 2,
              "0 checks a stack canary only, 1 puts a guard page under every stack, "
              "2 chooses from vm.max_map_count"),

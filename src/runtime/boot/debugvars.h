@@ -42,6 +42,7 @@ struct debug_vars {
   std::int64_t gorostacksize = 256 * 1024;       // default goroutine stack reservation, bytes
   std::int32_t gorolongrun = 0;                  // N > 0: report goroutines running > N ms
   std::int32_t gorostackguard = 2;               // 0 canary, 1 guard page per stack, 2 auto
+  std::int32_t goroschedlatency = 0;             // 1: collect scheduler latencies from the start
 };
 
 // The process's GODEBUG values: defaults until the bootstrap calls parse_godebug.

@@ -153,11 +153,12 @@ namespace {
 // Cooperative preemption: sysmon set pp->preempt because the current G has held the P for
 // a whole time slice (Go's gp.preempt). The G is at a scheduling point, so it yields here,
 // to the back of the global queue as Go's gopreempt_m does. Returns with the G running again,
-// possibly on another M.
-void gopreempt(M* mp, G* gp, P* pp) {
+// possibly on another M. Not inlined: it is rare, and inlined it would make every
+// release_p_to_user save registers for it.
+[[gnu::noinline]] void gopreempt(M* mp, G* gp, P* pp) {
   pp->preempt.store(false, std::memory_order_relaxed);
   setgstatus(gp, gstatus::running, gstatus::runnable);
-  trace_go_sched(gp, pp, trace_sched_reason::preempted);
+  trace_go_sched(gp, trace_sched_reason::preempted);
   mp->pending = after_switch::requeue_global;
   mp->pending_g = gp;
   schedule_next(mp, pp, gp);
@@ -221,13 +222,13 @@ P* reacquire_p(M* mp) {
     }
     if (pp != nullptr) {
       acquirep(mp, pp);
-      if (gp != nullptr) trace_go_start(gp, pp);
+      if (gp != nullptr) trace_go_start(gp);
       return pp;
     }
 
     // No P: wait in the global queue like any runnable G. g0 stops this M.
     setgstatus(gp, gstatus::running, gstatus::runnable);
-    trace_go_sched(gp, nullptr, trace_sched_reason::no_p);
+    trace_go_sched(gp, trace_sched_reason::no_p);
     mp->pending = after_switch::requeue_global;
     mp->pending_g = gp;
     switch_to(mp, gp, &mp->g0);
@@ -350,7 +351,7 @@ void execute(M* mp, G* gp, bool inherit_time) {
   P* pp = mp->p;
   if (!inherit_time) bump_schedtick(pp);
   setgstatus(gp, gstatus::runnable, gstatus::running);
-  trace_go_start(gp, pp);
+  trace_go_start(gp);
   switch_to(mp, &mp->g0, gp);
 }
 
@@ -387,7 +388,7 @@ void schedule_next(M* mp, P* pp, G* prev) {
   }
   if (!inherit_time) bump_schedtick(pp);
   setgstatus(next, gstatus::runnable, gstatus::running);
-  trace_go_start(next, pp);
+  trace_go_start(next);
   switch_to(mp, prev, next);
 }
 
@@ -404,7 +405,7 @@ void park(waitreason reason, unlock_fn unlockf, void* arg) {
   gp->last_m = mp;
   setgstatus(gp, gstatus::running, gstatus::waiting);
   // Stamped before the switch: the unlock function that lets a waker in runs after it.
-  trace_go_block(gp, pp, reason);
+  trace_go_block(gp);
   mp->pending = after_switch::park;
   mp->pending_g = gp;
   mp->pending_unlock = unlockf;
@@ -418,9 +419,9 @@ void ready(G* gp) {
   casgstatus(gp, gstatus::waiting, gstatus::runnable);
   gp->wait_reason = waitreason::zero;
   gp->waitsince.store(0, std::memory_order_relaxed);
+  trace_go_unblock(gp);
   M* mp = getm();
   P* pp = mp != nullptr ? mp->p : nullptr;
-  trace_go_unblock(gp, pp);
   if (pp == nullptr || pp->state.load(std::memory_order_relaxed) !=
                            pstate(mp->id, pstatus::running)) {
     std::lock_guard<runtime_lock> guard(sched.lock);
@@ -440,7 +441,7 @@ void ready_global(G* gp) {
     // Under the lock: checkdead, which also runs under it, must not see gp runnable and in
     // no queue for longer than it takes to queue it, since a plain thread does not count as
     // a waker.
-    trace_go_unblock(gp, nullptr);
+    trace_go_unblock(gp);
     globrunqput(gp);
   }
   // Not wakep: it returns while some M counts as spinning, and a spinning M re-checks only
@@ -839,7 +840,7 @@ void goexit(G* gp) {
   pp = mp->p;
 
   setgstatus(gp, gstatus::running, gstatus::dead);
-  trace_go_end(gp, pp);
+  trace_go_end(gp);
   if (!gp->is_system) sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
 
   if (gp->lockedm != nullptr) {
@@ -899,7 +900,7 @@ void newproc_commit(P* pp, G* gp, void (*entry)(void*), void* creator_pc, G* par
   gp->goid = next_goid(pp);
   if (!gp->is_system) sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
   setgstatus(gp, gstatus::idle, gstatus::runnable);
-  trace_go_create(gp, pp, gp->parent_goid);
+  trace_go_create(gp);
   if (pp != nullptr) {
     runqput(pp, gp, true);
     // A spawner that has filled its P's queue yields at its next scheduling point, so the
@@ -932,7 +933,7 @@ void main_goexit(int status) {
   sched.exiting.store(true, std::memory_order_release);
   netpoll_break();  // the M blocked in the poller, possibly m0, must see `exiting`
   setgstatus(gp, gstatus::running, gstatus::dead);
-  trace_go_end(gp, mp->p);
+  trace_go_end(gp);
   sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
   gp->lockedm = nullptr;
   mp->lockedg = nullptr;
@@ -1057,7 +1058,7 @@ void yield() {
   }
 
   setgstatus(gp, gstatus::running, gstatus::runnable);
-  trace_go_sched(gp, pp, trace_sched_reason::yield);
+  trace_go_sched(gp, trace_sched_reason::yield);
   mp->pending = after_switch::requeue;
   mp->pending_g = gp;
   if (next != nullptr &&
@@ -1071,7 +1072,7 @@ void yield() {
   if (next != nullptr) {
     bump_schedtick(pp);
     setgstatus(next, gstatus::runnable, gstatus::running);
-    trace_go_start(next, pp);
+    trace_go_start(next);
     switch_to(mp, gp, next);
   } else {
     schedule_next(mp, pp, gp);

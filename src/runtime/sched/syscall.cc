@@ -37,7 +37,7 @@ void enter_blocking() noexcept {
   while (mp->is_m0 && !gp->is_main && gp->lockedm == nullptr) {
     gp->avoid_m0 = true;
     setgstatus(gp, gstatus::running, gstatus::runnable);
-    trace_go_sched(gp, pp, trace_sched_reason::off_m0);
+    trace_go_sched(gp, trace_sched_reason::off_m0);
     mp->pending = after_switch::requeue_global;
     mp->pending_g = gp;
     schedule_next(mp, pp, gp);
@@ -49,7 +49,7 @@ void enter_blocking() noexcept {
   gp->runtime_depth--;  // the call itself is not a runtime section
 
   setgstatus(gp, gstatus::running, gstatus::syscall);
-  trace_go_syscall(gp, pp);
+  trace_go_syscall(gp);
   sched.nblocking.fetch_add(1, std::memory_order_relaxed);
   pp->syscalltick.fetch_add(1, std::memory_order_relaxed);
   mp->oldp = pp;
@@ -83,13 +83,13 @@ void exit_blocking() noexcept {
       pp->state.compare_exchange_strong(expected, pstate(mp->id, pstatus::user),
                                         std::memory_order_acq_rel)) {
     setgstatus(gp, gstatus::syscall, gstatus::running);
-    trace_go_syscall_exit(gp, pp, true);
+    trace_go_syscall_exit(gp, true);
     return;
   }
 
   // The P was taken. Claim any P (or wait for one) through the runtime-mode slow path.
-  trace_go_syscall_exit(gp, nullptr, false);
   mp->p = nullptr;
+  trace_go_syscall_exit(gp, false);
   setgstatus(gp, gstatus::syscall, gstatus::running);
   acquire_p(mp);
   release_p_to_user(getm());

@@ -14,7 +14,8 @@
 // events: GoCreate, GoBlock, GoUnblock, GoSched, GoPreempt, GoEnd, GoSysCall, GoSysExit,
 // ProcStart, ProcStop, ProcSteal, PreemptRequest, ThreadStart, ThreadStop), s/f (flow arrows
 // from a creation or an unblocking to the run that follows), C (the GOMAXPROCS counter) and
-// M (track names). Timestamps are microseconds since the trace started, with nanosecond
+// M (track names). Go* instants, the slices and the arrows have category "goroutine", the
+// others "sched". Timestamps are microseconds since the trace started, with nanosecond
 // precision.
 //
 // Reconstruction. Records from all writers are sorted by timestamp; on a tie between
@@ -49,7 +50,16 @@ constexpr std::int64_t kUnknownThreadTrack = kThreadTrackBase - 2;
 // Bytes of JSON kept in memory before they are written to the stream.
 constexpr std::size_t kFlushBytes = 1 << 20;
 
+// Goroutine slices, the instants about goroutines and the flow arrows share one category:
+// chrome://tracing binds a flow end to the event with the same category, track and time,
+// and Perfetto pairs a flow's two ends by category and name.
+constexpr std::string_view kGoroutineCategory = "goroutine";
+
 bool is_p_track(std::int64_t track) { return track >= 0 && track < kUnknownThreadTrack; }
+
+std::string_view instant_category(std::string_view name) {
+  return name.substr(0, 2) == "Go" ? kGoroutineCategory : std::string_view("sched");
+}
 
 // Tie-break rank for records with equal timestamps from different writers.
 int tie_rank(trace_kind kind) {
@@ -321,7 +331,7 @@ class converter {
   void instant(std::int64_t track, std::int64_t ts, std::string_view name, std::int64_t goid,
                const char* key, std::int64_t value) {
     touch(track, ts);
-    json_.open_event(name, "sched", 'i', track, ts - origin_);
+    json_.open_event(name, instant_category(name), 'i', track, ts - origin_);
     json_.raw(",\"s\":\"t\",\"args\":{");
     bool comma = false;
     if (goid != 0) {
@@ -342,7 +352,7 @@ class converter {
   void instant_with_reason(std::int64_t track, std::int64_t ts, std::string_view name,
                            std::int64_t goid, std::string_view reason) {
     touch(track, ts);
-    json_.open_event(name, "sched", 'i', track, ts - origin_);
+    json_.open_event(name, instant_category(name), 'i', track, ts - origin_);
     json_.raw(",\"s\":\"t\",\"args\":{");
     if (goid != 0) {
       json_.raw("\"g\":");
@@ -359,7 +369,7 @@ class converter {
     goroutine& g = goroutines_[goid];
     g.flow_id = next_flow_++;
     g.flow_name = name;
-    json_.open_event(name, "flow", 's', track, ts - origin_);
+    json_.open_event(name, kGoroutineCategory, 's', track, ts - origin_);
     json_.raw(",\"id\":");
     json_.number(g.flow_id);
     json_.close_event();
@@ -368,7 +378,7 @@ class converter {
   void begin_slice(std::int64_t goid, std::int64_t track, std::int64_t ts, bool inferred) {
     goroutine& g = goroutines_[goid];
     touch(track, ts);
-    json_.open_event("G" + std::to_string(goid), "goroutine", 'B', track, ts - origin_);
+    json_.open_event("G" + std::to_string(goid), kGoroutineCategory, 'B', track, ts - origin_);
     json_.raw(",\"args\":{\"g\":");
     json_.number(goid);
     if (inferred) json_.raw(",\"inferred\":true");
@@ -379,7 +389,7 @@ class converter {
 
     if (g.flow_id != 0) {
       // bp "e": the arrow ends at the slice that encloses this point, the run just begun.
-      json_.open_event(g.flow_name, "flow", 'f', track, ts - origin_);
+      json_.open_event(g.flow_name, kGoroutineCategory, 'f', track, ts - origin_);
       json_.raw(",\"bp\":\"e\",\"id\":");
       json_.number(g.flow_id);
       json_.close_event();
@@ -393,7 +403,7 @@ class converter {
     if (it == goroutines_.end() || it->second.track < 0) return;
     std::int64_t track = it->second.track;
     touch(track, ts);
-    json_.open_event("G" + std::to_string(goid), "goroutine", 'E', track, ts - origin_);
+    json_.open_event("G" + std::to_string(goid), kGoroutineCategory, 'E', track, ts - origin_);
     json_.raw(",\"args\":{\"end\":");
     json_.string(end);
     if (!reason.empty()) {

@@ -17,21 +17,35 @@ namespace goro::rt {
 std::atomic<std::uint32_t> sched_hooks{0};
 std::atomic<std::int64_t> latency_collect_since{0};
 
-void hook_runnable(G* gp, P* pp, trace_kind kind, std::int64_t arg, std::uint8_t reason) {
+namespace {
+
+// The P of the calling M, where the event happens: -1 on a plain thread or an M without one.
+std::int32_t current_p_id() {
+  M* mp = getm();
+  return mp != nullptr && mp->p != nullptr ? mp->p->id : -1;
+}
+
+}  // namespace
+
+void hook_runnable(G* gp, trace_kind kind, std::uint8_t reason) {
   std::uint32_t hooks = sched_hooks.load(std::memory_order_relaxed);
   if ((hooks & kHookLatency) != 0) gp->runnable_since = os::nanotime();
   if ((hooks & kHookTrace) == 0) return;
 
-  if (kind == trace_kind::go_unblock) {
+  std::int64_t arg = 0;
+  if (kind == trace_kind::go_create) {
+    arg = gp->parent_goid;
+  } else if (kind == trace_kind::go_unblock) {
     M* mp = getm();
     G* readier = mp != nullptr ? mp->curg.load(std::memory_order_relaxed) : nullptr;
     arg = readier != nullptr ? readier->goid : 0;
   }
-  trace_event(kind, trace_p_id(pp), gp->goid, arg, reason);
+  trace_event(kind, current_p_id(), gp->goid, arg, reason);
 }
 
-void hook_start(G* gp, P* pp) {
+void hook_start(G* gp) {
   std::uint32_t hooks = sched_hooks.load(std::memory_order_relaxed);
+  P* pp = getm()->p;
   std::int64_t since = gp->runnable_since;
   if ((hooks & kHookLatency) != 0 && since != 0) {
     gp->runnable_since = 0;
@@ -41,6 +55,11 @@ void hook_start(G* gp, P* pp) {
     }
   }
   if ((hooks & kHookTrace) != 0) trace_event(trace_kind::go_start, pp->id, gp->goid, 0, 0);
+}
+
+void hook_goroutine(G* gp, trace_kind kind, std::int64_t arg) {
+  std::uint8_t reason = kind == trace_kind::go_block ? static_cast<std::uint8_t>(gp->wait_reason) : 0;
+  trace_event(kind, current_p_id(), gp->goid, arg, reason);
 }
 
 }  // namespace goro::rt

@@ -38,60 +38,57 @@ inline bool hook_on(std::uint32_t mask) {
   return __builtin_expect((sched_hooks.load(std::memory_order_relaxed) & mask) != 0, 0);
 }
 
-// Out-of-line parts (schedhooks.cc, exectrace.cc).
-void hook_runnable(G* gp, P* pp, trace_kind kind, std::int64_t arg, std::uint8_t reason);
-void hook_start(G* gp, P* pp);
+// Out-of-line parts (schedhooks.cc, exectrace.cc). The goroutine hooks take the G and find
+// the P through the current M, so that at the call site no extra value stays live across
+// the call: a hook that kept the P in a register would make the compiler save registers in
+// the prologue of every caller, which costs more than the hook's own load and branch.
+void hook_runnable(G* gp, trace_kind kind, std::uint8_t reason);
+void hook_start(G* gp);
+void hook_goroutine(G* gp, trace_kind kind, std::int64_t arg);
 void trace_event(trace_kind kind, std::int32_t p, std::int64_t g, std::int64_t arg,
                  std::uint8_t reason);
 
-inline std::int32_t trace_p_id(const P* pp) { return pp != nullptr ? pp->id : -1; }
-
 // --- Transitions into runnable: trace event and latency timestamp ---------------------------
 
-// A new goroutine, made runnable by newproc_commit.
-inline void trace_go_create(G* gp, P* pp, std::int64_t parent_goid) {
-  if (hook_on(kHookAll)) hook_runnable(gp, pp, trace_kind::go_create, parent_goid, 0);
+// A new goroutine, made runnable by newproc_commit (parent: gp->parent_goid).
+inline void trace_go_create(G* gp) {
+  if (hook_on(kHookAll)) hook_runnable(gp, trace_kind::go_create, 0);
 }
 
-// A waiting goroutine made runnable by ready or ready_global (pp: the caller's P, if any).
-inline void trace_go_unblock(G* gp, P* pp) {
-  if (hook_on(kHookAll)) hook_runnable(gp, pp, trace_kind::go_unblock, 0, 0);
+// A waiting goroutine made runnable by ready or ready_global.
+inline void trace_go_unblock(G* gp) {
+  if (hook_on(kHookAll)) hook_runnable(gp, trace_kind::go_unblock, 0);
 }
 
 // A running goroutine that goes back to a run queue.
-inline void trace_go_sched(G* gp, P* pp, trace_sched_reason reason) {
-  if (hook_on(kHookAll)) {
-    hook_runnable(gp, pp, trace_kind::go_sched, 0, static_cast<std::uint8_t>(reason));
-  }
+inline void trace_go_sched(G* gp, trace_sched_reason reason) {
+  if (hook_on(kHookAll)) hook_runnable(gp, trace_kind::go_sched, static_cast<std::uint8_t>(reason));
 }
 
-// --- Start of a run on a P: trace event and latency sample ----------------------------------
+// --- Start of a run on the current M's P: trace event and latency sample ---------------------
 
-inline void trace_go_start(G* gp, P* pp) {
-  if (hook_on(kHookAll)) hook_start(gp, pp);
+inline void trace_go_start(G* gp) {
+  if (hook_on(kHookAll)) hook_start(gp);
 }
 
 // --- Trace-only events ----------------------------------------------------------------------
 
-inline void trace_go_block(G* gp, P* pp, waitreason reason) {
-  if (hook_on(kHookTrace)) {
-    trace_event(trace_kind::go_block, trace_p_id(pp), gp->goid, 0,
-                static_cast<std::uint8_t>(reason));
-  }
+// The goroutine parks, with gp->wait_reason set.
+inline void trace_go_block(G* gp) {
+  if (hook_on(kHookTrace)) hook_goroutine(gp, trace_kind::go_block, 0);
 }
 
-inline void trace_go_end(G* gp, P* pp) {
-  if (hook_on(kHookTrace)) trace_event(trace_kind::go_end, trace_p_id(pp), gp->goid, 0, 0);
+inline void trace_go_end(G* gp) {
+  if (hook_on(kHookTrace)) hook_goroutine(gp, trace_kind::go_end, 0);
 }
 
-inline void trace_go_syscall(G* gp, P* pp) {
-  if (hook_on(kHookTrace)) trace_event(trace_kind::go_syscall, trace_p_id(pp), gp->goid, 0, 0);
+inline void trace_go_syscall(G* gp) {
+  if (hook_on(kHookTrace)) hook_goroutine(gp, trace_kind::go_syscall, 0);
 }
 
-inline void trace_go_syscall_exit(G* gp, P* pp, bool kept_p) {
-  if (hook_on(kHookTrace)) {
-    trace_event(trace_kind::go_syscall_exit, trace_p_id(pp), gp->goid, kept_p ? 1 : 0, 0);
-  }
+// kept_p: the goroutine got its P back at once (the P it reports is the current M's).
+inline void trace_go_syscall_exit(G* gp, bool kept_p) {
+  if (hook_on(kHookTrace)) hook_goroutine(gp, trace_kind::go_syscall_exit, kept_p ? 1 : 0);
 }
 
 inline void trace_proc_start(P* pp, M* mp) {
