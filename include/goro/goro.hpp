@@ -3,8 +3,10 @@
 
 #include "goro/chan.hpp"
 #include "goro/context.hpp"
+#include "goro/metrics.hpp"
 #include "goro/runtime.hpp"
 #include "goro/select.hpp"
 #include "goro/signal.hpp"
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
+#include "goro/trace.hpp"
