@@ -7,10 +7,10 @@
 //   goro::metrics::sample s = goro::metrics::read();
 //   std::cout << s;  // one line per metric, named as Go names them where Go has the metric
 //
-// A sample is read without stopping the world, as Go reads its counters: each value is
-// exact when read, but values move while they are being read, so a sample taken while
-// goroutines run need not add up (running + runnable + waiting + syscall may differ from
-// goroutines by the goroutines that changed state meanwhile).
+// A sample is read without stopping the world, as Go reads its counters. Each value is
+// exact when read, but values move while the sample is read. So a sample taken while
+// goroutines run need not add up: running + runnable + waiting + syscall may differ from
+// goroutines by the goroutines that changed state meanwhile.
 #pragma once
 
 #include <cstdint>
@@ -31,8 +31,8 @@ struct histogram {
 
   // Returns the number of values counted, the sum of counts.
   GORO_EXPORT std::uint64_t total() const;
-  // Returns the upper boundary of the bucket that holds the q-quantile (0 <= q <= 1), an
-  // upper estimate of that quantile in seconds; 0 if the histogram is empty.
+  // Returns the upper boundary of the bucket that contains the q-quantile (0 <= q <= 1), an
+  // upper estimate of that quantile in seconds, or 0 if the histogram is empty.
   GORO_EXPORT double quantile_upper_bound(double q) const;
 };
 

@@ -405,7 +405,7 @@ int run_main(int argc, char** argv, main_entry entry, void* main) {
   reset_debug_vars(&debug);
   parse_godebug(std::getenv("GODEBUG"), auxv.secure);
   // Scheduler latency collection (goro::metrics) is off at the start of a run unless
-  // GODEBUG=goroschedlatency=1 asks for it.
+  // GODEBUG=goroschedlatency=1 requests it.
   if (debug.goroschedlatency != 0) {
     latency_collect_since.store(os::nanotime(), std::memory_order_relaxed);
     sched_hooks.fetch_or(kHookLatency, std::memory_order_relaxed);

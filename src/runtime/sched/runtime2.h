@@ -94,8 +94,8 @@ struct G {
   // only misprints the minutes field.
   std::atomic<std::int64_t> waitsince{0};
   // nanotime when the G last became runnable, while scheduler latencies are collected
-  // (schedhooks.cc); 0 otherwise. Written by whoever makes the G runnable and read by the M
-  // that runs it next, ordered by the status change between them.
+  // (schedhooks.cc); 0 otherwise. Written by the thread that makes the G runnable and read
+  // by the M that runs it next, ordered by the run queue hand-off between them.
   std::int64_t runnable_since = 0;
 
   // Entry and closure; the closure lives at the top of the G's own stack.

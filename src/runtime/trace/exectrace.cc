@@ -17,8 +17,8 @@
 //                                                4. hand the buffers to the JSON writer
 // The two first steps form a StoreLoad pair: either the writer reads recording == false, or
 // the stopper reads the writer's odd seq and waits for it. An M keeps a pointer into its
-// last buffer after the session ends; the session id stored with it tells the M not to use
-// it again.
+// last buffer after the session ends. The session id stored with the pointer marks it as
+// stale, so the M takes a new buffer at its next event.
 //
 // Timestamps are os::nanotime() read after step 2, made strictly increasing per writer, so
 // one writer's records keep their order when merged. Hooks sit where a transition becomes

@@ -24,7 +24,7 @@ struct trace_chunk {
   trace_record records[kTraceChunkRecords];
 };
 
-// What the JSON writer needs from a finished session.
+// A finished session, as the JSON writer reads it.
 struct trace_session_data {
   std::vector<const trace_chunk*> chunks;
   std::int64_t start_ts = 0;

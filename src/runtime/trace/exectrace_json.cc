@@ -18,9 +18,9 @@
 // others "sched". Timestamps are microseconds since the trace started, with nanosecond
 // precision.
 //
-// Reconstruction. Records from all writers are merged by timestamp; on a tie between
-// writers, events that end something (a block, a P stop) come before events that create or
-// ready something, and those before starts, because a start can only follow the others.
+// Reconstruction. Records from all writers are merged by timestamp. On a tie between
+// writers, events that end something (a block, a P stop) come first, then events that
+// create or ready something, then starts, because a start can only follow the others.
 // One writer's records never tie (exectrace.cc). The converter then replays them, tracking
 // each goroutine's open slice and each P's running goroutine. A goroutine that was already
 // running when the trace started gets its slice opened at its first event that implies it
@@ -453,8 +453,8 @@ class converter {
     begin_slice(goid, p, ts, false);
   }
 
-  // Opens a slice for a goroutine that the records show running but whose start the trace
-  // did not see; returns the track its events go on.
+  // Opens a slice for a goroutine that the records show running although the trace has no
+  // start for it. Returns the track that its events go on.
   std::int64_t ensure_running(std::int64_t goid, std::int64_t track, std::int64_t ts) {
     goroutine& g = goroutines_[goid];
     if (g.track >= 0) return g.track;

@@ -13,14 +13,14 @@
 
 namespace goro::rt {
 
-inline constexpr int kLatencyMinBit = 9;   // bucket 0 holds [0, 512 ns)
-inline constexpr int kLatencyMaxBit = 48;  // the last bucket holds [2^48 ns, +inf)
+inline constexpr int kLatencyMinBit = 9;   // bucket 0 counts [0, 512 ns)
+inline constexpr int kLatencyMaxBit = 48;  // the last bucket counts [2^48 ns, +inf)
 inline constexpr int kLatencySubBucketBits = 2;
 inline constexpr int kLatencySubBuckets = 1 << kLatencySubBucketBits;
 inline constexpr int kLatencyBuckets =
     1 + (kLatencyMaxBit - kLatencyMinBit) * kLatencySubBuckets + 1;
 
-// Index of the bucket that holds a duration of `ns` nanoseconds (negative counts as 0).
+// Index of the bucket that counts a duration of `ns` nanoseconds (negative counts as 0).
 constexpr int latency_bucket(std::int64_t ns) {
   if (ns < (std::int64_t{1} << kLatencyMinBit)) return 0;
   auto v = static_cast<std::uint64_t>(ns);

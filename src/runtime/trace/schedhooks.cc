@@ -2,11 +2,11 @@
 // scheduler latency histogram (see schedhooks.h for the cost model).
 //
 // Scheduler latency is the time from a G's transition to runnable until an M starts running
-// it, as Go's /sched/latencies:seconds. The runnable side stamps G::runnable_since; the
-// start side takes the difference and counts it in the starting P's histogram. Every run
-// started while collection is on is sampled, which costs two clock reads per scheduling
-// decision; that is why collection is off until goro::metrics::collect_sched_latencies
-// turns it on (docs/benchmarks.md has the measurement).
+// it, as Go's /sched/latencies:seconds. The runnable side stamps G::runnable_since, and the
+// start side counts the difference in the starting P's histogram. Every run started while
+// collection is on is sampled, at two clock reads per scheduling decision. That is why
+// collection stays off until goro::metrics::collect_sched_latencies or
+// GODEBUG=goroschedlatency=1 turns it on (docs/benchmarks.md has the measurement).
 #include "runtime/trace/schedhooks.h"
 
 #include "runtime/os/futex.h"

@@ -1,8 +1,8 @@
 // Scheduler hooks for the execution trace (exectrace.cc) and the scheduler latency
 // histogram (metrics.cc).
 //
-// Cost model. Each hook is inline and starts with one relaxed load of `sched_hooks` and a
-// branch that is predicted not taken; only when a consumer is on does it call out of line.
+// Cost model. Each hook is inline: one relaxed load of `sched_hooks` and a branch that is
+// predicted not taken. Only when a consumer is on does it call out of line.
 // With every diagnostic off, a scheduling decision pays a few loads and never reads the
 // clock. The scheduler calls each hook at the point where the transition it reports becomes
 // visible to other threads, so that timestamps follow causality (see exectrace.cc).
@@ -26,8 +26,8 @@ inline constexpr std::uint32_t kHookTrace = 1;    // an execution trace is being
 inline constexpr std::uint32_t kHookLatency = 2;  // scheduler latencies are being collected
 inline constexpr std::uint32_t kHookAll = kHookTrace | kHookLatency;
 
-// Which consumers are on. Changed with fetch_or/fetch_and by trace start/stop and by
-// goro::metrics::collect_sched_latencies.
+// Bit set of the consumers that are on. Changed with fetch_or and fetch_and by trace start
+// and stop and by goro::metrics::collect_sched_latencies.
 extern std::atomic<std::uint32_t> sched_hooks;
 
 // nanotime when latency collection was last switched on. A G whose runnable_since is older
@@ -39,9 +39,9 @@ inline bool hook_on(std::uint32_t mask) {
 }
 
 // Out-of-line parts (schedhooks.cc, exectrace.cc). The goroutine hooks take the G and find
-// the P through the current M, so that at the call site no extra value stays live across
-// the call: a hook that kept the P in a register would make the compiler save registers in
-// the prologue of every caller, which costs more than the hook's own load and branch.
+// the P through the current M, so that no extra value stays live across the call. A hook
+// that kept the P in a register would make every caller save registers in its prologue,
+// which costs more than the hook's own load and branch.
 void hook_runnable(G* gp, trace_kind kind, std::uint8_t reason);
 void hook_start(G* gp);
 void hook_goroutine(G* gp, trace_kind kind, std::int64_t arg);

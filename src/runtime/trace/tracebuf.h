@@ -7,7 +7,7 @@
 
 namespace goro::rt {
 
-// What a trace record describes. Names follow the events of Go's execution tracer.
+// The event a trace record describes. Names follow the events of Go's execution tracer.
 enum class trace_kind : std::uint8_t {
   go_create,         // g: new goroutine, arg: parent goid (0 from a plain thread)
   go_start,          // g starts or resumes running on P p
@@ -20,13 +20,13 @@ enum class trace_kind : std::uint8_t {
   proc_start,        // P p is acquired by the writing M
   proc_stop,         // P p is released by the writing M
   proc_steal,        // sysmon or stop-the-world takes P p from its M; reason: trace_steal_reason
-  preempt_request,   // sysmon asks P p's goroutine to yield at its next scheduling point
+  preempt_request,   // sysmon requests that P p's goroutine yield at its next scheduling point
   thread_start,      // the writing M starts
   thread_stop,       // the writing M exits
   gomaxprocs,        // arg: the new number of Ps
 };
 
-// Why a goroutine stopped running while staying runnable (go_sched).
+// Reason a goroutine stopped running while staying runnable (go_sched).
 enum class trace_sched_reason : std::uint8_t {
   yield,      // goro::yield
   preempted,  // sysmon asked it to yield (time slice used up)
@@ -34,7 +34,7 @@ enum class trace_sched_reason : std::uint8_t {
   off_m0,     // it leaves the thread of goro::run before a blocking call
 };
 
-// Why a P was taken from its M (proc_steal).
+// Reason a P was taken from its M (proc_steal).
 enum class trace_steal_reason : std::uint8_t {
   syscall,          // its goroutine was in goro::blocking too long
   long_running,     // its goroutine ran a whole time slice without a scheduling point
@@ -46,7 +46,7 @@ struct trace_record {
   std::int64_t ts;   // os::nanotime(), strictly increasing within one writer
   std::int64_t g;    // goroutine id, or 0
   std::int64_t arg;  // see trace_kind
-  std::int32_t p;    // P id, or -1 when the writer holds no P
+  std::int32_t p;    // P id, or -1 when the writer has no P
   trace_kind kind;
   std::uint8_t reason;
 };
@@ -55,7 +55,7 @@ struct trace_record {
 struct trace_writer {
   // Odd while the M is writing a record (Go's trace seqlock). The M increments it with
   // seq_cst before it loads the enable flag, and the stopper clears the flag with seq_cst
-  // before it loads this, so one of the two sees the other (a StoreLoad pair).
+  // before it loads this, so one of the two observes the other's store (a StoreLoad pair).
   std::atomic<std::uint64_t> seq{0};
   // The trace session the buffer below belongs to; a different session means the buffer
   // was handed to the JSON writer and must not be touched.
