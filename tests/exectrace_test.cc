@@ -398,6 +398,28 @@ TEST_P(Exectrace, UnopenablePathFailsAndLeavesTracingOff) {
   });
 }
 
+TEST_P(Exectrace, FailedStreamIsReportedByStop) {
+  run([] {
+    std::ostringstream out;
+    out.setstate(std::ios::badbit);
+    goro::trace::start(out);
+    try {
+      goro::trace::stop();
+      ADD_FAILURE() << "stop on a failed stream did not throw";
+    } catch (const goro::trace::trace_error& e) {
+      EXPECT_NE(std::string(e.what()).find("writing the trace to the stream failed"),
+                std::string::npos)
+          << e.what();
+    }
+    EXPECT_FALSE(goro::trace::enabled());
+    // The failure left tracing usable.
+    std::ostringstream again;
+    goro::trace::start(again);
+    goro::trace::stop();
+    EXPECT_NE(again.str().find("\"traceEvents\""), std::string::npos);
+  });
+}
+
 TEST(ExectraceApi, StartOutsideRunFails) {
   std::ostringstream out;
   EXPECT_THROW(goro::trace::start(out), goro::trace::trace_error);

@@ -167,14 +167,20 @@ void record_initial_state() {
 }
 
 // Writes the session to the stream chosen at start and closes the file, if any. Returns
-// false if writing failed.
-bool write_session(const trace_session_data& data) {
-  bool ok = write_trace_json(*current.out, data);
-  current.out->flush();
-  ok = ok && !current.out->fail();
-  if (current.file) {
-    current.file->close();
-    ok = ok && !current.file->fail();
+// false if writing failed, so that the callers can report it and still reset the state.
+bool write_session(const trace_session_data& data) noexcept {
+  bool ok = false;
+  try {
+    ok = write_trace_json(*current.out, data);
+    current.out->flush();
+    ok = ok && !current.out->fail();
+    if (current.file) {
+      current.file->close();
+      ok = ok && !current.file->fail();
+    }
+  } catch (const std::exception&) {
+    // Out of memory while merging the records, or a caller's stream with exceptions on.
+    ok = false;
   }
   current.file.reset();
   current.out = nullptr;
