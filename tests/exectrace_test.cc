@@ -141,7 +141,8 @@ std::string temp_path(const std::string& name) {
 }
 
 // Runs the checker on a trace file with python3 and returns its "key=value" lines. Uses
-// posix_spawnp, not popen's fork, for the reason child_process.h gives.
+// posix_spawnp, which does not copy the test process's mappings as fork does: a fork can
+// fail with ENOMEM once a sanitized process has reserved many goroutine stacks.
 std::map<std::string, std::string> check_trace(const std::string& path) {
   std::string script = temp_path("checker") + ".py";
   {
