@@ -220,12 +220,13 @@ void exectrace_run_begin() {
         .str(std::strerror(err)).str("; this run is not traced\n").flush();
     return;
   }
-  state.store(api_state::active, std::memory_order_relaxed);
   current.path = path;
   current.out = file.get();
   current.file = std::move(file);
   start_recording();
   trace_thread(true);
+  // release: a goroutine that calls goro::trace::stop reads the fields above.
+  state.store(api_state::active, std::memory_order_release);
 }
 
 void exectrace_run_end() {
