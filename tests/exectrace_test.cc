@@ -1,6 +1,7 @@
 // Tests for the execution trace (goro::trace and GOROTRACE). Each case records a workload
-// with goroutines, channels, sleeps, a blocking call, a contended mutex and a plain thread,
-// then parses the JSON with Python's json module and checks the event invariants:
+// with goroutines, channels, sleeps, a blocking call, a contended mutex, a network poller
+// wait and a plain thread, then parses the JSON with Python's json module and checks the
+// event invariants:
 //   * the file is valid JSON and the converter found no inconsistency;
 //   * every B (a goroutine's run) has its E on the same track, one run per track at a time;
 //   * a goroutine never runs on two Ps, or on a P and a thread, at the same time;
@@ -12,6 +13,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +36,7 @@
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
 #include "goro/trace.hpp"
+#include "runtime/netpoll/netpoll.h"
 
 extern char** environ;
 
@@ -214,10 +217,33 @@ void expect_invariants(const std::map<std::string, std::string>& v) {
 }
 
 // Goroutines that workload() creates.
-constexpr int kWorkloadGoroutines = 8;
+constexpr int kWorkloadGoroutines = 9;
+
+// Blocks the calling goroutine in the network poller until fd is readable, then reads one
+// byte. Returns the byte, or -1 if the poller or the read failed.
+int poll_read_byte(int fd) {
+  namespace rt = goro::rt;
+  rt::poll_desc* pd = rt::poll_open(fd);
+  if (pd == nullptr) return -1;
+  int result = -1;
+  for (;;) {
+    if (rt::poll_reset(pd, rt::poll_mode::read) != rt::poll_status::ok) break;
+    char byte = 0;
+    ssize_t got = ::read(fd, &byte, 1);
+    if (got == 1) {
+      result = byte;
+      break;
+    }
+    if (got == 0 || errno != EAGAIN) break;
+    if (rt::poll_wait(pd, rt::poll_mode::read) != rt::poll_status::ok) break;
+  }
+  rt::poll_close(pd);
+  return result;
+}
 
 // Goroutines, channels, sleeps, a blocking call that outlasts sysmon's retake threshold, a
-// contended mutex and a plain thread that readies a goroutine. Runs on the main goroutine.
+// contended mutex, a wait in the network poller and a plain thread that readies a
+// goroutine. Runs on the main goroutine.
 void workload() {
   constexpr int kPingPongs = 200;
   constexpr int kSleepers = 4;
@@ -261,6 +287,20 @@ void workload() {
     done.done();
   });
   done.wait();
+
+  // A goroutine waits in the network poller until main writes to its socket.
+  int sockets[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sockets), 0);
+  done.add(1);
+  goro::go([&] {
+    EXPECT_EQ(poll_read_byte(sockets[0]), 'x');
+    done.done();
+  });
+  yield_until([] { return goro::metrics::read().netpoll_waiters == 1; });
+  ASSERT_EQ(::write(sockets[1], "x", 1), 1);
+  done.wait();
+  ::close(sockets[0]);
+  ::close(sockets[1]);
 
   // A plain thread sends to a goroutine parked in a receive. Main waits by yielding, not by
   // parking: checkdead counts a plain thread as a possible waker only once it has blocked in
@@ -313,6 +353,7 @@ TEST_P(Exectrace, WorkloadKeepsInvariants) {
   EXPECT_NE(reasons.find("sleep"), std::string::npos) << reasons;
   EXPECT_NE(reasons.find("sync.Mutex.Lock"), std::string::npos) << reasons;
   EXPECT_NE(reasons.find("sync.WaitGroup.Wait"), std::string::npos) << reasons;
+  EXPECT_NE(reasons.find("IO wait"), std::string::npos) << reasons;
   std::remove(path.c_str());
 }
 

@@ -1,9 +1,11 @@
 // Tests for goro::metrics: goroutine counts by state against a known set of parked,
-// sleeping and blocked goroutines, thread and P counts, stack memory, the scheduler latency
-// histogram's sample count and bucket layout, the printed table, and misuse.
+// sleeping and blocked goroutines, a network poller waiter, thread and P counts, stack
+// memory, the scheduler latency histogram's sample count and bucket layout, the printed
+// table, and misuse.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,6 +19,7 @@
 #include "goro/runtime.hpp"
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
+#include "runtime/netpoll/netpoll.h"
 #include "runtime/trace/latency_histogram.h"
 
 namespace {
@@ -86,6 +89,38 @@ TEST_P(Metrics, CountsMatchParkedGoroutines) {
     ::close(fds[1]);
     s = goro::metrics::read();
     EXPECT_EQ(s.goroutines_syscall, 0);
+  }, "2");
+}
+
+TEST_P(Metrics, CountsNetpollWaiter) {
+  run([] {
+    int sockets[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sockets), 0);
+    goro::rt::poll_desc* pd = goro::rt::poll_open(sockets[0]);
+    ASSERT_NE(pd, nullptr);
+    goro::wait_group done;
+    done.add(1);
+    goro::go([&] {
+      // Nothing was written yet, so the wait parks until main writes.
+      EXPECT_EQ(goro::rt::poll_reset(pd, goro::rt::poll_mode::read), goro::rt::poll_status::ok);
+      EXPECT_EQ(goro::rt::poll_wait(pd, goro::rt::poll_mode::read), goro::rt::poll_status::ok);
+      done.done();
+    });
+
+    goro::metrics::sample s;
+    yield_until([&] {
+      s = goro::metrics::read();
+      return s.netpoll_waiters == 1;
+    });
+    EXPECT_EQ(s.netpoll_waiters, 1);
+    EXPECT_EQ(s.goroutines_waiting, 1);
+
+    ASSERT_EQ(::write(sockets[1], "x", 1), 1);
+    done.wait();
+    EXPECT_EQ(goro::metrics::read().netpoll_waiters, 0);
+    goro::rt::poll_close(pd);
+    ::close(sockets[0]);
+    ::close(sockets[1]);
   }, "2");
 }
 

@@ -62,7 +62,7 @@ struct sample {
   std::vector<std::int64_t> runqueue_local;      // per P, runnext included, P 0 first
 
   std::int64_t timers = 0;           // pending timers in all Ps' heaps
-  std::int64_t netpoll_waiters = 0;  // goroutines parked on the network poller
+  std::int64_t netpoll_waiters = 0;  // goroutines and plain threads waiting in the poller
 
   // Stack reservations of the slots that hold a live goroutine, and of all slabs. Stacks are
   // committed lazily, so both are address space; resident memory is lower.

@@ -453,6 +453,11 @@ void ready_global(G* gp) {
 
 void inject_glist(G* head, std::int32_t n) {
   if (head == nullptr) return;
+  // The poller made these Gs runnable (netpoll.cc). Their unblock events are stamped here,
+  // before any of them is queued where another M could start it.
+  if (hook_on(kHookAll)) {
+    for (G* gp = head; gp != nullptr; gp = gp->schedlink) trace_go_unblock(gp);
+  }
   M* mp = getm();
   P* pp = mp != nullptr ? mp->p : nullptr;
   if (pp != nullptr && pp->state.load(std::memory_order_relaxed) ==

@@ -119,11 +119,6 @@ void check_timers(P* pp, std::int64_t now, std::int64_t* next);
 std::int64_t earliest_timer();  // across all Ps, 0 if none
 bool any_timers();
 
-// --- Network poller -------------------------------------------------------------------------
-// Goroutines parked on the poller, for goro::metrics. metrics.cc has a weak definition that
-// returns 0; the poller's strong definition replaces it.
-std::int64_t netpoll_waiters();
-
 // --- Deadlock detection (checkdead.cc) ------------------------------------------------------
 // sched.lock held.
 void checkdead();

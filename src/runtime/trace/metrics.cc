@@ -8,7 +8,7 @@
 //   timers                sched.ntimers
 //   stacks                the slots of live goroutines, and read_stack_stats()
 //   latencies             the sum of every P's histogram (schedhooks.cc records them)
-//   poller waiters        netpoll_waiters(), 0 until the poller provides it
+//   poller waiters        netpoll_waiters(), goroutines and plain threads in poll_wait
 // Nothing stops the world: a sample taken while goroutines run is a set of values that were
 // each true at some moment of the read.
 #include "goro/metrics.hpp"
@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "goro/runtime.hpp"
+#include "runtime/netpoll/netpoll.h"
 #include "runtime/os/futex.h"
 #include "runtime/sched/sanitizer.h"
 #include "runtime/sched/sched.h"
@@ -26,10 +27,6 @@
 #include "runtime/trace/schedhooks.h"
 
 namespace goro::rt {
-
-// TODO: the network poller should define this and return the goroutines parked in it. Its
-// strong definition replaces this one; until then no goroutine can wait on the poller.
-[[gnu::weak]] std::int64_t netpoll_waiters() { return 0; }
 
 namespace {
 
