@@ -296,7 +296,10 @@ void workload() {
     EXPECT_EQ(poll_read_byte(sockets[0]), 'x');
     done.done();
   });
-  yield_until([] { return goro::metrics::read().netpoll_waiters == 1; });
+  yield_until([] {
+    goro::metrics::sample s = goro::metrics::read();
+    return s.netpoll_waiters == 1 && s.goroutines_waiting == 1;
+  });
   ASSERT_EQ(::write(sockets[1], "x", 1), 1);
   done.wait();
   ::close(sockets[0]);

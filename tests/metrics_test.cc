@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <sstream>
 #include <string>
 
 #include "goro_fixture.h"
@@ -19,6 +20,7 @@
 #include "goro/runtime.hpp"
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
+#include "goro/trace.hpp"
 #include "runtime/netpoll/netpoll.h"
 #include "runtime/trace/latency_histogram.h"
 
@@ -107,10 +109,11 @@ TEST_P(Metrics, CountsNetpollWaiter) {
       done.done();
     });
 
+    // The poller counts the waiter just before the goroutine parks, so wait for both.
     goro::metrics::sample s;
     yield_until([&] {
       s = goro::metrics::read();
-      return s.netpoll_waiters == 1;
+      return s.netpoll_waiters == 1 && s.goroutines_waiting == 1;
     });
     EXPECT_EQ(s.netpoll_waiters, 1);
     EXPECT_EQ(s.goroutines_waiting, 1);
@@ -124,22 +127,42 @@ TEST_P(Metrics, CountsNetpollWaiter) {
   }, "2");
 }
 
+// Returns how many times `needle` occurs in `text`.
+std::size_t count_of(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
 TEST_P(Metrics, LatencyHistogramCountsEachStart) {
   constexpr int kGoroutines = 50;
   run([] {
+    // The trace counts the transitions to runnable while collection is on. Each is followed
+    // by exactly one start, so each adds one sample: every goroutine's creation, main's
+    // unblock from wg.wait, and any yield or sysmon preemption, which depend on timing.
+    std::ostringstream trace;
+    goro::trace::start(trace);
     EXPECT_FALSE(goro::metrics::collect_sched_latencies(true));
     goro::wait_group wg;
     wg.add(kGoroutines);
     for (int i = 0; i < kGoroutines; ++i) goro::go([&wg] { wg.done(); });
     wg.wait();
+    // Every goroutine must have exited, so none is runnable and not yet started.
+    yield_until([] { return goro::num_goroutine() == 1; });
     EXPECT_TRUE(goro::metrics::collect_sched_latencies(false));
+    goro::trace::stop();
 
-    // One sample for each goroutine's only run and one for main's return from wg.wait. A
-    // sysmon preemption (main held the P 10 ms, possible on a loaded machine) adds one.
+    std::string events = trace.str();
+    std::size_t creates = count_of(events, "\"name\":\"GoCreate\"");
+    std::size_t runnable = creates + count_of(events, "\"name\":\"GoUnblock\"") +
+                           count_of(events, "\"name\":\"GoSched\"") +
+                           count_of(events, "\"name\":\"GoPreempt\"");
+    EXPECT_EQ(creates, static_cast<std::size_t>(kGoroutines));
     goro::metrics::sample s = goro::metrics::read();
-    std::uint64_t expected = kGoroutines + 1;
-    EXPECT_GE(s.sched_latencies.total(), expected);
-    EXPECT_LE(s.sched_latencies.total(), expected + 2);
+    EXPECT_EQ(s.sched_latencies.total(), runnable);
+    EXPECT_GE(s.sched_latencies.total(), static_cast<std::uint64_t>(kGoroutines));
     EXPECT_FALSE(s.sched_latencies_collected);
 
     // Off: more scheduling adds nothing.
