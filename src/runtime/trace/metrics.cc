@@ -162,6 +162,8 @@ double histogram::quantile_upper_bound(double q) const {
 
 sample read() {
   using namespace rt;
+  // NOTE: a plain thread that reads while goro::run is returning can still race with the
+  // teardown that frees the Ps; read from a goroutine, or before main returns.
   if (!runtime_running()) {
     throw panic_error("goro::metrics::read: called outside goro::run; read metrics from a "
                       "goroutine or a thread while goro::run is active");
