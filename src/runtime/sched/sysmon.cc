@@ -4,9 +4,10 @@
 // (ensure_sysmon), so a program that never needs it never creates its thread.
 //
 // Each round it sleeps `delay`: 20 µs while it keeps finding work, doubling after 50 idle
-// rounds up to 10 ms. When every P is idle (and no schedtrace is due) it sleeps on
-// sched.sysmonnote instead, so an idle program burns no CPU; taking an idle P
-// (pidleget) or entering a blocking call wakes it.
+// rounds up to 10 ms. When every P is idle (and no schedtrace is due) it first keeps
+// polling every 10 ms for a second, so the short idle gaps of a busy server cost no
+// wake-ups, and then sleeps on sched.sysmonnote, so an idle program burns no CPU. While it
+// sleeps there, taking an idle P (pidleget) or entering a blocking call wakes it.
 //
 // Each round:
 //   1. retake: a P whose G has been in goro::blocking() for a sysmon tick or more is handed
@@ -45,6 +46,10 @@ constexpr int kIdleRoundsBeforeBackoff = 50;
 // Deep sleep cap: sysmon wakes at least this often even when idle (Go: forcegcperiod/2).
 constexpr std::int64_t kDeepSleepNs = 60'000'000'000;
 constexpr std::int64_t kScavengePeriodNs = 1'000'000'000;
+// How long sysmon keeps polling at kMaxDelayNs once every P is idle, before it sleeps until
+// woken: long enough to span the gaps of a busy server, short enough that an idle program
+// stops waking within a second.
+constexpr std::int64_t kLightSleepWindowNs = 1'000'000'000;
 // Sysmon polls the network when no M has for this long (Go: 10 ms).
 constexpr std::int64_t kNetpollStaleNs = 10'000'000;
 
@@ -145,6 +150,7 @@ void sysmon_loop(M* mp) {
   int idle = 0;
   std::int64_t last_trace = 0;
   std::int64_t last_scavenge = os::nanotime();
+  std::int64_t last_busy = last_scavenge;  // the last round that found a P in use
 
   for (;;) {
     if (sched.exiting.load(std::memory_order_acquire)) return;
@@ -161,6 +167,15 @@ void sysmon_loop(M* mp) {
     std::int64_t now = os::nanotime();
     if (debug.schedtrace <= 0 && debug.gorolongrun <= 0 && all_ps_idle() &&
         sched.nblocking.load(std::memory_order_relaxed) == 0) {
+      // A server between requests has every P idle for microseconds at a time. If sysmon
+      // slept deeply then, each request's pidleget would pay a futex wake-up for it. So for
+      // a while after the last busy round it keeps polling at the slowest rate, without
+      // announcing sysmonwait, and only then sleeps until woken.
+      if (now - last_busy < kLightSleepWindowNs) {
+        idle = kIdleRoundsBeforeBackoff + 1;  // keeps delay at kMaxDelayNs
+        delay = kMaxDelayNs;
+        continue;
+      }
       sched.sysmonnote.clear();
       sched.sysmonwait.store(true, std::memory_order_seq_cst);
       // Re-check after announcing the wait (seq_cst store, then load): a P taken between
@@ -172,9 +187,11 @@ void sysmon_loop(M* mp) {
       sched.sysmonwait.store(false, std::memory_order_relaxed);
       idle = 0;
       delay = kMinDelayNs;
+      last_busy = os::nanotime();
       continue;
     }
 
+    last_busy = now;
     std::lock_guard<runtime_lock> guard(sched.sysmonlock);
     now = os::nanotime();
     if (retake(now) > 0) {
