@@ -4,6 +4,8 @@
 #include "goro/chan.hpp"
 #include "goro/context.hpp"
 #include "goro/metrics.hpp"
+#include "goro/net.hpp"
+#include "goro/os.hpp"
 #include "goro/runtime.hpp"
 #include "goro/select.hpp"
 #include "goro/signal.hpp"
