@@ -15,9 +15,9 @@
 // goro::blocking, so a slow resolver holds one thread, not a P.
 //
 // Handles. conn, listener and packet_conn are copyable handles to one shared socket, as
-// goro::chan is. The socket is closed by close() or when the last handle goes away. One
-// read and one write may run at once on a socket, from different goroutines or threads.
-// Further readers (or writers) wait their turn.
+// goro::chan is, so their calls are const. The socket is closed by close() or when the last
+// handle goes away. One read and one write may run at once on a socket, from different
+// goroutines or threads. Further readers (or writers) wait their turn.
 //
 // Error convention. Every operation has a throwing form. The form that throws raises
 // goro::net::op_error, a std::system_error whose code() is the cause and whose what() reads
@@ -111,8 +111,9 @@ class GORO_EXPORT addr {
 
 // The error every throwing goro::net call raises. code() is the cause (see the top of this
 // file). what() joins the operation, the network and the addresses that are known with
-// spaces, then ": ", the detail if any and ": ", then the reason (by default
-// code().message()).
+// spaces, then ": ", the detail if any and ": ", then the reason. The reason defaults to
+// code().message(), where an OS error's first letter is lower-cased as in Go's texts
+// ("connection refused", not glibc's "Connection refused").
 class GORO_EXPORT op_error : public std::system_error {
  public:
   op_error(std::error_code cause, std::string op, std::string network, net::addr source,
@@ -149,37 +150,38 @@ class GORO_EXPORT conn {
   conn() = default;  // no socket: every call throws op_error with errc::closed
 
   // Reads up to n bytes. Returns the number read (> 0), or 0 at end of stream or when n is 0.
-  std::size_t read(void* buf, std::size_t n);
-  std::size_t read(void* buf, std::size_t n, std::error_code& ec) noexcept;
+  std::size_t read(void* buf, std::size_t n) const;
+  std::size_t read(void* buf, std::size_t n, std::error_code& ec) const noexcept;
 
   // Writes all n bytes, waiting as often as the socket's send buffer requires, or throws.
-  void write(const void* buf, std::size_t n);
+  void write(const void* buf, std::size_t n) const;
   // Returns the bytes written before the error (all n when ec is clear).
-  std::size_t write(const void* buf, std::size_t n, std::error_code& ec) noexcept;
+  std::size_t write(const void* buf, std::size_t n, std::error_code& ec) const noexcept;
 
   // Closes the socket. Calls blocked on it in other goroutines or threads return
   // errc::closed, and close() returns once they have left it and the descriptor is closed.
   // Throws op_error with errc::closed if the socket was already closed.
-  void close();
+  void close() const;
   // shutdown(SHUT_RD): reads return 0 from now on.
-  void close_read();
+  void close_read() const;
   // shutdown(SHUT_WR): the peer reads end of stream; this side can still read.
-  void close_write();
+  void close_write() const;
 
   // Sets the read and write deadlines. A default-constructed time_point clears them.
-  void set_deadline(std::chrono::steady_clock::time_point t);
-  void set_read_deadline(std::chrono::steady_clock::time_point t);
-  void set_write_deadline(std::chrono::steady_clock::time_point t);
+  void set_deadline(std::chrono::steady_clock::time_point t) const;
+  void set_read_deadline(std::chrono::steady_clock::time_point t) const;
+  void set_write_deadline(std::chrono::steady_clock::time_point t) const;
 
   addr local_addr() const;
   addr remote_addr() const;
 
   // TCP options. TCP connections start with no-delay on and keep-alive on with a 15 s
   // period, as Go's do. On a Unix socket these throw op_error (operation not supported).
-  void set_no_delay(bool on);
-  void set_keep_alive(bool on);
-  // Sets both the idle time before the first probe and the interval between probes.
-  void set_keep_alive_period(std::chrono::seconds period);
+  void set_no_delay(bool on) const;
+  void set_keep_alive(bool on) const;
+  // Sets both the idle time before the first probe and the interval between probes, in whole
+  // seconds from 1 to 32767 (Linux's range); other values are clamped into it.
+  void set_keep_alive_period(std::chrono::seconds period) const;
 
   // The socket's descriptor, or -1 once closed. For socket options goro does not wrap. Do
   // not close it and do not change its non-blocking mode.
@@ -202,12 +204,12 @@ class GORO_EXPORT listener {
   // runs out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), accept waits 5 ms,
   // doubling up to 1 s, and retries, logging one line to stderr when such an episode starts.
   // close() ends that wait too.
-  conn accept();
+  conn accept() const;
   // Closes the socket (a Unix listener also removes its path). A blocked accept returns
   // errc::closed.
-  void close();
+  void close() const;
   // The deadline for accept. A default-constructed time_point clears it.
-  void set_deadline(std::chrono::steady_clock::time_point t);
+  void set_deadline(std::chrono::steady_clock::time_point t) const;
   addr local_addr() const;
   int fd() const;
 
@@ -227,18 +229,18 @@ class GORO_EXPORT packet_conn {
 
   // Reads one datagram (truncated to n bytes) and stores its sender in `from`. Returns the
   // number of bytes stored.
-  std::size_t read_from(void* buf, std::size_t n, addr& from);
-  std::size_t read_from(void* buf, std::size_t n, addr& from, std::error_code& ec) noexcept;
+  std::size_t read_from(void* buf, std::size_t n, addr& from) const;
+  std::size_t read_from(void* buf, std::size_t n, addr& from, std::error_code& ec) const noexcept;
   // Sends one datagram of n bytes to `to` (an addr from resolve_addr, read_from or
   // local_addr). Returns n.
-  std::size_t write_to(const void* buf, std::size_t n, const addr& to);
+  std::size_t write_to(const void* buf, std::size_t n, const addr& to) const;
   std::size_t write_to(const void* buf, std::size_t n, const addr& to,
-                       std::error_code& ec) noexcept;
+                       std::error_code& ec) const noexcept;
 
-  void close();
-  void set_deadline(std::chrono::steady_clock::time_point t);
-  void set_read_deadline(std::chrono::steady_clock::time_point t);
-  void set_write_deadline(std::chrono::steady_clock::time_point t);
+  void close() const;
+  void set_deadline(std::chrono::steady_clock::time_point t) const;
+  void set_read_deadline(std::chrono::steady_clock::time_point t) const;
+  void set_write_deadline(std::chrono::steady_clock::time_point t) const;
   addr local_addr() const;
   int fd() const;
 
@@ -262,7 +264,7 @@ struct listen_config {
 // Listens on `address` for `network`:
 //   "tcp", "tcp4", "tcp6": "host:port", ":0", "[::1]:0". An empty host listens on every
 //     address: for "tcp" on IPv6 and IPv4 (a dual-stack socket) where the machine has IPv6.
-//     Port 0 picks a free port; local_addr() tells which.
+//     Port 0 picks a free port, which local_addr() returns.
 //   "unix": a file system path. The path must not exist yet; close() removes it.
 GORO_EXPORT listener listen(std::string_view network, std::string_view address,
                             const listen_config& config = {});

@@ -39,7 +39,7 @@ class GORO_EXPORT path_error : public std::system_error {
   std::string message_;
 };
 
-// What stat returns: Go's os.FileInfo.
+// File metadata from stat: Go's os.FileInfo.
 struct file_info {
   std::string name;  // the last element of the path
   std::int64_t size = 0;

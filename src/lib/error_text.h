@@ -7,11 +7,13 @@
 
 namespace goro::rt {
 
-// The message of `ec`. An OS error's strerror text starts lower-case, as Go's table has it
-// ("connection refused" where glibc says "Connection refused"); a leading acronym stays.
+// Returns the message of `ec`. An OS error's strerror text starts lower-case, as in Go's
+// table ("connection refused" where glibc writes "Connection refused"). A leading acronym
+// keeps its case.
 inline std::string go_error_text(std::error_code ec) {
   std::string text = ec.message();
-  bool os_error = ec.category() == std::system_category() || ec.category() == std::generic_category();
+  bool os_error =
+      ec.category() == std::system_category() || ec.category() == std::generic_category();
   if (os_error && text.size() > 1 && std::isupper(static_cast<unsigned char>(text[0])) &&
       std::islower(static_cast<unsigned char>(text[1]))) {
     text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));

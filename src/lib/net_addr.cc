@@ -301,8 +301,11 @@ bool resolve(const net_spec& spec, std::string_view address, bool passive,
   // An empty host: the wildcard address to listen on, the local machine to dial.
   if (host.empty()) {
     bool v6 = spec.family == AF_INET6 || (spec.family == AF_UNSPEC && passive && ipv6_supported());
-    std::string_view literal = passive ? (v6 ? "::" : "0.0.0.0") : (v6 ? "::1" : "127.0.0.1");
-    host = literal;
+    if (passive) {
+      host = v6 ? "::" : "0.0.0.0";
+    } else {
+      host = v6 ? "::1" : "127.0.0.1";
+    }
   }
 
   sock_address literal;

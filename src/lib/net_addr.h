@@ -42,15 +42,15 @@ struct sock_address {
 const char* split_host_port_reason(std::string_view hostport, std::string_view* host,
                                    std::string_view* port);
 
-// Parses `network` for the operations that accept it; `packet` selects listen_packet's
-// networks (udp*) instead of the stream ones (tcp*, unix), and `allow_udp_dial` lets dial
-// take both.
+// Parses `network` into *spec. `packet` selects listen_packet's networks (udp*) instead of
+// the stream ones (tcp*, unix). `allow_udp_dial` accepts both, for dial.
 bool parse_network(std::string_view network, bool packet, bool allow_udp_dial, net_spec* spec,
                    address_failure* failure);
 
-// Resolves `address` for `spec`. For dial, every usable endpoint in resolver order; for
-// listen (`passive`), one: an empty host becomes the wildcard address and IPv4 is preferred
-// for "tcp" and "udp", as Go does. Host names are resolved in goro::blocking.
+// Resolves `address` for `spec`. For dial it returns every usable endpoint in resolver
+// order. For listen (`passive`) it returns one, where an empty host is the wildcard address
+// and IPv4 is preferred for "tcp" and "udp", as Go does. Host names are resolved in
+// goro::blocking.
 bool resolve(const net_spec& spec, std::string_view address, bool passive,
              std::vector<sock_address>* out, address_failure* failure);
 

@@ -13,14 +13,14 @@ namespace goro::net {
 using detail::require;
 using detail::throw_socket_error;
 
-std::size_t conn::read(void* buf, std::size_t n) {
+std::size_t conn::read(void* buf, std::size_t n) const {
   detail::socket_state& s = require(state_, "read");
   rt::io_result r = s.fd.read(buf, n);
   if (r.error) throw_socket_error(s, "read", r.error, r.syscall);
   return r.bytes;
 }
 
-std::size_t conn::read(void* buf, std::size_t n, std::error_code& ec) noexcept {
+std::size_t conn::read(void* buf, std::size_t n, std::error_code& ec) const noexcept {
   if (state_ == nullptr) {
     ec = errc::closed;
     return 0;
@@ -30,13 +30,13 @@ std::size_t conn::read(void* buf, std::size_t n, std::error_code& ec) noexcept {
   return r.bytes;
 }
 
-void conn::write(const void* buf, std::size_t n) {
+void conn::write(const void* buf, std::size_t n) const {
   detail::socket_state& s = require(state_, "write");
   rt::io_result r = s.fd.write(buf, n);
   if (r.error) throw_socket_error(s, "write", r.error, r.syscall);
 }
 
-std::size_t conn::write(const void* buf, std::size_t n, std::error_code& ec) noexcept {
+std::size_t conn::write(const void* buf, std::size_t n, std::error_code& ec) const noexcept {
   if (state_ == nullptr) {
     ec = errc::closed;
     return 0;
@@ -46,30 +46,30 @@ std::size_t conn::write(const void* buf, std::size_t n, std::error_code& ec) noe
   return r.bytes;
 }
 
-void conn::close() {
+void conn::close() const {
   detail::socket_state& s = require(state_, "close");
   if (std::error_code ec = s.fd.close()) throw_socket_error(s, "close", ec);
 }
 
-void conn::close_read() {
+void conn::close_read() const {
   detail::socket_state& s = require(state_, "close");
   if (std::error_code ec = s.fd.shutdown(SHUT_RD)) throw_socket_error(s, "close", ec, "shutdown");
 }
 
-void conn::close_write() {
+void conn::close_write() const {
   detail::socket_state& s = require(state_, "close");
   if (std::error_code ec = s.fd.shutdown(SHUT_WR)) throw_socket_error(s, "close", ec, "shutdown");
 }
 
-void conn::set_deadline(std::chrono::steady_clock::time_point t) {
+void conn::set_deadline(std::chrono::steady_clock::time_point t) const {
   detail::set_deadline(state_, t, rt::poll_mode::read_write);
 }
 
-void conn::set_read_deadline(std::chrono::steady_clock::time_point t) {
+void conn::set_read_deadline(std::chrono::steady_clock::time_point t) const {
   detail::set_deadline(state_, t, rt::poll_mode::read);
 }
 
-void conn::set_write_deadline(std::chrono::steady_clock::time_point t) {
+void conn::set_write_deadline(std::chrono::steady_clock::time_point t) const {
   detail::set_deadline(state_, t, rt::poll_mode::write);
 }
 
@@ -89,11 +89,15 @@ void set_option(const std::shared_ptr<detail::socket_state>& handle, int level, 
 
 }  // namespace
 
-void conn::set_no_delay(bool on) { set_option(state_, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0); }
+void conn::set_no_delay(bool on) const {
+  set_option(state_, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
+}
 
-void conn::set_keep_alive(bool on) { set_option(state_, SOL_SOCKET, SO_KEEPALIVE, on ? 1 : 0); }
+void conn::set_keep_alive(bool on) const {
+  set_option(state_, SOL_SOCKET, SO_KEEPALIVE, on ? 1 : 0);
+}
 
-void conn::set_keep_alive_period(std::chrono::seconds period) {
+void conn::set_keep_alive_period(std::chrono::seconds period) const {
   // The kernel counts whole seconds from 1 up to 32767 (MAX_TCP_KEEPIDLE in Linux's tcp.h).
   constexpr std::int64_t kMaxSeconds = 32767;
   auto seconds = static_cast<int>(std::clamp<std::int64_t>(period.count(), 1, kMaxSeconds));

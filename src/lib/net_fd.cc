@@ -60,8 +60,8 @@ void net_fd::decref() {
 }
 
 void net_fd::destroy() {
-  // NOTE: poll_close needs the descriptor still open, so it runs before ::close; between the
-  // two no other call can start (the closed bit is set and no reference is left).
+  // NOTE: poll_close needs the descriptor still open, so it runs before ::close. No other
+  // call can start between the two, because the closed bit is set and no reference is left.
   poll_close(pd_);
   ::close(sysfd_);
   destroyed_.store(true, std::memory_order_release);
@@ -244,8 +244,8 @@ io_result net_fd::connect_locked(const sockaddr* to, socklen_t to_len) {
     return result;
   }
 
-  // Wait for the connect to finish: the socket becomes writable, and SO_ERROR tells how it
-  // ended. poll_reset comes before the check, so a readiness edge after it is not lost.
+  // Wait for the connect to finish: the socket becomes writable, and SO_ERROR holds the
+  // result. poll_reset comes before the check, so a readiness edge after it is not lost.
   for (;;) {
     if (poll_status st = poll_wait(pd_, poll_mode::write); st != poll_status::ok) {
       result.error = status_error(st);

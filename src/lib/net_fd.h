@@ -30,7 +30,7 @@
 
 namespace goro::rt {
 
-// What one I/O call did: bytes moved, and the failed system call's name with its error.
+// The outcome of one I/O call: bytes moved, and the failed system call's name with its error.
 struct io_result {
   std::size_t bytes = 0;
   std::error_code error;
@@ -89,8 +89,9 @@ class net_fd {
   bool incref();
   void decref();
   void destroy();
-  // Runs one read-side or write-side attempt in Go's poll loop: reset, attempt, and on
-  // EAGAIN wait for readiness. `attempt` returns the system call's result (< 0 with errno).
+  // Runs Go's poll loop for one operation on the `mode` side: reset, attempt, and on EAGAIN
+  // wait for readiness, until the attempt succeeds or fails. `attempt` returns the system
+  // call's result (< 0 with errno set).
   template <class Attempt>
   io_result poll_loop(poll_mode mode, const char* syscall, Attempt&& attempt);
   io_result connect_locked(const sockaddr* to, socklen_t to_len);  // write_lock_ held

@@ -4,9 +4,10 @@
 // Back-off. accept4 failing with EMFILE, ENFILE, ENOBUFS or ENOMEM leaves the connection in
 // the kernel's queue, and the socket stays readable, so retrying at once would spin. accept
 // waits 5 ms, doubling up to 1 s (the delays of Go's http.Server), until an accept succeeds.
-// It writes one line to stderr when such an episode starts and nothing for the retries. The
-// wait selects on the listener's `closing` channel, so close() ends it at once; on a plain
-// thread it sleeps in steps of kPlainThreadStep and checks whether the listener was closed.
+// It writes one line to stderr when such an episode starts and nothing for the retries. A
+// goroutine's wait selects on the listener's `closing` channel, so close() ends it at once.
+// A plain thread sleeps in steps of kPlainThreadStep and checks whether the listener was
+// closed after each.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -43,6 +44,8 @@ bool out_of_resources(std::error_code ec) {
 }
 
 // Waits `delay` or until the listener is closed, whichever comes first.
+// NOTE: an accept deadline that passes during the wait takes effect at the next attempt, up
+// to kMaxBackoff late, because the deadline lives in the poller and the wait does not see it.
 void backoff_wait(socket_state& s, std::chrono::milliseconds delay) {
   backoff_count.fetch_add(1, std::memory_order_relaxed);
   if (goro::goroutine_id() != 0) {
@@ -111,7 +114,7 @@ listener listen(std::string_view network, std::string_view address, const listen
   return detail::socket_state::make_listener(std::move(s));
 }
 
-conn listener::accept() {
+conn listener::accept() const {
   detail::socket_state& s = detail::require(state_, "accept");
   bool in_backoff = false;
   std::chrono::milliseconds delay = detail::kFirstBackoff;
@@ -135,7 +138,8 @@ conn listener::accept() {
       return detail::socket_state::make_conn(std::move(c));
     }
 
-    op_error error(r.error, "accept", s.network, {}, s.local, r.syscall != nullptr ? r.syscall : "");
+    op_error error(r.error, "accept", s.network, {}, s.local,
+                   r.syscall != nullptr ? r.syscall : "");
     if (!detail::out_of_resources(r.error)) throw error;
     if (!in_backoff) {
       detail::log_backoff_start(error);
@@ -146,7 +150,7 @@ conn listener::accept() {
   }
 }
 
-void listener::close() {
+void listener::close() const {
   detail::socket_state& s = detail::require(state_, "close");
   if (std::error_code ec = s.fd.close()) {
     throw op_error(ec, "close", s.network, {}, s.local);
@@ -155,7 +159,7 @@ void listener::close() {
   if (!s.unlink_path.empty()) ::unlink(s.unlink_path.c_str());
 }
 
-void listener::set_deadline(std::chrono::steady_clock::time_point t) {
+void listener::set_deadline(std::chrono::steady_clock::time_point t) const {
   detail::set_deadline(state_, t, rt::poll_mode::read);
 }
 

@@ -52,7 +52,7 @@ packet_conn listen_packet(std::string_view network, std::string_view address) {
   return detail::socket_state::make_packet_conn(std::move(s));
 }
 
-std::size_t packet_conn::read_from(void* buf, std::size_t n, addr& from) {
+std::size_t packet_conn::read_from(void* buf, std::size_t n, addr& from) const {
   std::error_code ec;
   std::size_t got = read_from(buf, n, from, ec);
   if (ec) {
@@ -64,7 +64,7 @@ std::size_t packet_conn::read_from(void* buf, std::size_t n, addr& from) {
 }
 
 std::size_t packet_conn::read_from(void* buf, std::size_t n, addr& from,
-                                   std::error_code& ec) noexcept {
+                                   std::error_code& ec) const noexcept {
   if (state_ == nullptr) {
     ec = errc::closed;
     return 0;
@@ -78,7 +78,7 @@ std::size_t packet_conn::read_from(void* buf, std::size_t n, addr& from,
   return r.bytes;
 }
 
-std::size_t packet_conn::write_to(const void* buf, std::size_t n, const addr& to) {
+std::size_t packet_conn::write_to(const void* buf, std::size_t n, const addr& to) const {
   detail::socket_state& s = detail::require(state_, "write");
   rt::sock_address target;
   rt::address_failure failure;
@@ -95,7 +95,7 @@ std::size_t packet_conn::write_to(const void* buf, std::size_t n, const addr& to
 }
 
 std::size_t packet_conn::write_to(const void* buf, std::size_t n, const addr& to,
-                                  std::error_code& ec) noexcept {
+                                  std::error_code& ec) const noexcept {
   try {
     return write_to(buf, n, to);
   } catch (const std::system_error& e) {
@@ -106,20 +106,20 @@ std::size_t packet_conn::write_to(const void* buf, std::size_t n, const addr& to
   return 0;
 }
 
-void packet_conn::close() {
+void packet_conn::close() const {
   detail::socket_state& s = detail::require(state_, "close");
   if (std::error_code ec = s.fd.close()) detail::throw_socket_error(s, "close", ec);
 }
 
-void packet_conn::set_deadline(std::chrono::steady_clock::time_point t) {
+void packet_conn::set_deadline(std::chrono::steady_clock::time_point t) const {
   detail::set_deadline(state_, t, rt::poll_mode::read_write);
 }
 
-void packet_conn::set_read_deadline(std::chrono::steady_clock::time_point t) {
+void packet_conn::set_read_deadline(std::chrono::steady_clock::time_point t) const {
   detail::set_deadline(state_, t, rt::poll_mode::read);
 }
 
-void packet_conn::set_write_deadline(std::chrono::steady_clock::time_point t) {
+void packet_conn::set_write_deadline(std::chrono::steady_clock::time_point t) const {
   detail::set_deadline(state_, t, rt::poll_mode::write);
 }
 

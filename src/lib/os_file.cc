@@ -162,8 +162,8 @@ std::string read_file(std::string_view path) {
   constexpr std::size_t kMinRead = 512;
   std::int64_t size_hint = f.stat().size;
   std::string data;
-  data.resize(std::max<std::size_t>(static_cast<std::size_t>(std::max<std::int64_t>(size_hint, 0)) + 1,
-                                    kMinRead));
+  std::size_t expected = static_cast<std::size_t>(std::max<std::int64_t>(size_hint, 0));
+  data.resize(std::max(expected + 1, kMinRead));
   std::size_t length = 0;
   for (;;) {
     if (length == data.size()) data.resize(data.size() * 2);
