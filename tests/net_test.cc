@@ -93,21 +93,15 @@ class temp_dir {
   std::string path_;
 };
 
-// Both ends of one connection.
-struct conn_pair {
-  conn client;
-  conn server;
-};
-
-// Dials ln and accepts the connection. The accept has a deadline as a safety net: if it
-// fires, the accepting goroutine panics and the test process fails.
-conn_pair connect_pair(const listener& ln, std::string_view network) {
+// Dials ln and accepts the connection, storing both ends. The accept has a deadline as a
+// safety net: if it fires, the accepting goroutine panics and the test process fails. (Out
+// parameters rather than a struct, because Clang 14 cannot capture structured bindings.)
+void connect_pair(const listener& ln, std::string_view network, conn* client, conn* server) {
   ln.set_deadline(steady::now() + kSafetyNet);
   goro::chan<conn> accepted(1);
   goro::go([ln, accepted] { accepted.send(ln.accept()); });
-  conn client = goro::net::dial(network, ln.local_addr().to_string());
-  std::optional<conn> server = accepted.recv();
-  return {client, *server};
+  *client = goro::net::dial(network, ln.local_addr().to_string());
+  *server = *accepted.recv();
 }
 
 // Reads exactly n bytes or fails the test.
@@ -187,7 +181,9 @@ TEST_P(Net, AddressesOfBothEnds) {
     EXPECT_EQ(ln.local_addr().network(), "tcp");
     EXPECT_EQ(ln.local_addr().ip(), "127.0.0.1");
     EXPECT_NE(ln.local_addr().port(), 0);
-    auto [client, server] = connect_pair(ln, "tcp");
+    conn client;
+    conn server;
+    connect_pair(ln, "tcp", &client, &server);
     EXPECT_EQ(client.local_addr(), server.remote_addr());
     EXPECT_EQ(client.remote_addr(), server.local_addr());
     EXPECT_EQ(server.local_addr(), ln.local_addr());
@@ -200,7 +196,9 @@ TEST_P(Net, AddressesOfBothEnds) {
 TEST_P(Net, PartialReadsAndLargeWrite) {
   run([] {
     listener ln = goro::net::listen("tcp", "127.0.0.1:0");
-    auto [client, server] = connect_pair(ln, "tcp");
+    conn client;
+    conn server;
+    connect_pair(ln, "tcp", &client, &server);
     // Far larger than the socket buffers, so write() must wait for the reader many times.
     constexpr std::size_t kSize = 8 << 20;
     std::string data(kSize, '\0');
@@ -236,7 +234,9 @@ TEST_P(Net, PartialReadsAndLargeWrite) {
 TEST_P(Net, WriteTimeoutReportsBytesWritten) {
   run([] {
     listener ln = goro::net::listen("tcp", "127.0.0.1:0");
-    auto [client, server] = connect_pair(ln, "tcp");
+    conn client;
+    conn server;
+    connect_pair(ln, "tcp", &client, &server);
     // No goroutine reads the server end, so the write fills both buffers and then waits.
     std::string data(64 << 20, 'x');
     client.set_write_deadline(steady::now() + 200ms);
@@ -264,7 +264,9 @@ TEST_P(Net, WriteTimeoutReportsBytesWritten) {
 TEST_P(Net, HalfClose) {
   run([] {
     listener ln = goro::net::listen("tcp", "127.0.0.1:0");
-    auto [client, server] = connect_pair(ln, "tcp");
+    conn client;
+    conn server;
+    connect_pair(ln, "tcp", &client, &server);
     client.set_deadline(steady::now() + kSafetyNet);
     server.set_deadline(steady::now() + kSafetyNet);
 
@@ -288,7 +290,9 @@ TEST_P(Net, HalfClose) {
 TEST_P(Net, CloseReadGivesEndOfStream) {
   run([] {
     listener ln = goro::net::listen("tcp", "127.0.0.1:0");
-    auto [client, server] = connect_pair(ln, "tcp");
+    conn client;
+    conn server;
+    connect_pair(ln, "tcp", &client, &server);
     server.set_deadline(steady::now() + kSafetyNet);
     server.close_read();
     char buf[16];
@@ -306,7 +310,9 @@ TEST_P(Net, CloseReadGivesEndOfStream) {
 TEST_P(Net, PeerResetIsReported) {
   run([] {
     listener ln = goro::net::listen("tcp", "127.0.0.1:0");
-    auto [client, server] = connect_pair(ln, "tcp");
+    conn client;
+    conn server;
+    connect_pair(ln, "tcp", &client, &server);
     // SO_LINGER with a zero timeout makes close() send RST instead of FIN.
     linger abort_on_close{1, 0};
     ASSERT_EQ(::setsockopt(server.fd(), SOL_SOCKET, SO_LINGER, &abort_on_close,
@@ -337,7 +343,9 @@ TEST_P(Net, PeerResetIsReported) {
 TEST_P(Net, ReadDeadlineFires) {
   run([] {
     listener ln = goro::net::listen("tcp", "127.0.0.1:0");
-    auto [client, server] = connect_pair(ln, "tcp");
+    conn client;
+    conn server;
+    connect_pair(ln, "tcp", &client, &server);
     auto start = steady::now();
     server.set_read_deadline(start + 50ms);
     char buf[16];
@@ -366,7 +374,9 @@ TEST_P(Net, ReadDeadlineFires) {
 TEST_P(Net, DeadlineShortenedWhileBlocked) {
   run([] {
     listener ln = goro::net::listen("tcp", "127.0.0.1:0");
-    auto [client, server] = connect_pair(ln, "tcp");
+    conn client;
+    conn server;
+    connect_pair(ln, "tcp", &client, &server);
     goro::chan<std::error_code> result(1);
     server.set_read_deadline(steady::now() + kSafetyNet);
     goro::go([server, result] {
@@ -387,7 +397,9 @@ TEST_P(Net, DeadlineShortenedWhileBlocked) {
 TEST_P(Net, DeadlineExtendedWhileBlocked) {
   run([] {
     listener ln = goro::net::listen("tcp", "127.0.0.1:0");
-    auto [client, server] = connect_pair(ln, "tcp");
+    conn client;
+    conn server;
+    connect_pair(ln, "tcp", &client, &server);
     constexpr auto kFirstDeadline = 300ms;
     // The extension must land before the first deadline. On a badly overloaded machine it may
     // not; such an attempt proves nothing and is repeated, up to kAttempts times.
@@ -426,7 +438,9 @@ TEST_P(Net, DeadlineExtendedWhileBlocked) {
 TEST_P(Net, CloseWakesBlockedCalls) {
   run([] {
     listener ln = goro::net::listen("tcp", "127.0.0.1:0");
-    auto [client, server] = connect_pair(ln, "tcp");
+    conn client;
+    conn server;
+    connect_pair(ln, "tcp", &client, &server);
     server.set_deadline(steady::now() + kSafetyNet);
     client.set_deadline(steady::now() + kSafetyNet);
     goro::chan<std::error_code> reader(1);
@@ -470,7 +484,9 @@ TEST_P(Net, CloseWakesBlockedCalls) {
 TEST_P(Net, CallsAfterCloseFail) {
   run([] {
     listener ln = goro::net::listen("tcp", "127.0.0.1:0");
-    auto [client, server] = connect_pair(ln, "tcp");
+    conn client;
+    conn server;
+    connect_pair(ln, "tcp", &client, &server);
     client.close();
     char buf[4];
     std::error_code ec;
@@ -506,7 +522,9 @@ TEST_P(Net, CallsAfterCloseFail) {
 TEST_P(Net, ReusedFdGetsOnlyItsOwnEvents) {
   run([] {
     listener ln = goro::net::listen("tcp", "127.0.0.1:0");
-    auto [old_client, old_server] = connect_pair(ln, "tcp");
+    conn old_client;
+    conn old_server;
+    connect_pair(ln, "tcp", &old_client, &old_server);
     int old_fd = old_server.fd();
     goro::chan<std::error_code> old_reader(1);
     old_server.set_read_deadline(steady::now() + kSafetyNet);
@@ -521,7 +539,9 @@ TEST_P(Net, ReusedFdGetsOnlyItsOwnEvents) {
     // close() returns once the descriptor is closed, so the next socket takes its number.
     old_server.close();
     EXPECT_EQ(*old_reader.recv(), errc::closed);
-    auto [new_client, new_server] = connect_pair(ln, "tcp");
+    conn new_client;
+    conn new_server;
+    connect_pair(ln, "tcp", &new_client, &new_server);
     int reused = new_client.fd() == old_fd ? new_client.fd() : new_server.fd();
     ASSERT_EQ(reused, old_fd) << "no new socket reused descriptor " << old_fd;
     conn reuser = new_client.fd() == old_fd ? new_client : new_server;
@@ -647,7 +667,9 @@ TEST_P(Net, UnixListenerErrors) {
     } catch (const op_error& e) {
       EXPECT_EQ(e.what(), "listen unix " + path + ": bind: address already in use");
     }
-    auto [client, server] = connect_pair(ln, "unix");
+    conn client;
+    conn server;
+    connect_pair(ln, "unix", &client, &server);
     EXPECT_THROW(client.set_no_delay(true), op_error);
     client.close();
     server.close();
@@ -666,7 +688,9 @@ TEST_P(Net, SocketOptions) {
     // Closed before dialing: the kernel would hand the connection to either listener.
     second.close();
 
-    auto [client, server] = connect_pair(first, "tcp");
+    conn client;
+    conn server;
+    connect_pair(first, "tcp", &client, &server);
     auto option = [](const conn& c, int level, int name) {
       int value = -1;
       socklen_t len = sizeof value;
