@@ -96,6 +96,9 @@ TEST_P(OsFile, FileReadWriteStat) {
     EXPECT_EQ(rest, "456789");
     EXPECT_EQ(r.read(buf, sizeof buf), 0u);
 
+    goro::os::file again = goro::os::file::open(path);
+    EXPECT_EQ(again.read(buf, sizeof buf), 4u);
+
     goro::os::file moved = std::move(r);
     EXPECT_FALSE(r.is_open());
     EXPECT_TRUE(moved.is_open());

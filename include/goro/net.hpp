@@ -147,7 +147,7 @@ struct socket_state;  // src/lib/net_socket.h
 // A stream connection (TCP or Unix), or a connected UDP socket from dial("udp", ...).
 class GORO_EXPORT conn {
  public:
-  conn() = default;  // no socket: every call throws op_error with errc::closed
+  conn() = default;  // no socket: I/O calls fail with errc::closed, fd() returns -1
 
   // Reads up to n bytes. Returns the number read (> 0), or 0 at end of stream or when n is 0.
   std::size_t read(void* buf, std::size_t n) const;

@@ -61,6 +61,9 @@ class GORO_EXPORT file {
   file& operator=(const file&) = delete;
   ~file();
 
+  // The same as goro::os::open(path), for callers that spell it as a member of the class.
+  static file open(std::string_view path);
+
   // Reads up to n bytes; returns 0 at end of file (or when n is 0).
   std::size_t read(void* buf, std::size_t n);
   // Writes all n bytes or throws.

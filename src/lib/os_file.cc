@@ -93,6 +93,8 @@ file open_file(std::string_view path, int flags, unsigned permissions) {
 
 file open(std::string_view path) { return open_file(path, O_RDONLY); }
 
+file file::open(std::string_view path) { return os::open(path); }
+
 file create(std::string_view path) { return open_file(path, O_RDWR | O_CREAT | O_TRUNC, 0666); }
 
 file::file(file&& other) noexcept
