@@ -1,10 +1,11 @@
 // Tests for goro::net over real sockets on loopback (127.0.0.1, ::1) and Unix sockets in a
-// temporary directory. They cover echo over each network, partial reads and writes, half close, peer
-// reset, deadlines that fire, are shortened and are extended while a goroutine is blocked,
-// close while blocked, fd-number reuse, dial errors and time limits, UDP, a slow client
-// that never finishes its headers, and calls from plain threads. Each in-process test runs
-// with and without GODEBUG=goromigrate=1. net_scale_test.cc has the tests that need child
-// processes (10 000 connections, EMFILE).
+// temporary directory. Each in-process test runs with and without GODEBUG=goromigrate=1.
+//
+// Covered: echo over each network; partial reads and writes; half close; peer reset;
+// deadlines that fire, and deadlines shortened or extended while a goroutine is blocked;
+// close while blocked; fd-number reuse; dial errors and time limits; UDP; a slow client that
+// never finishes its headers; calls from plain threads. net_scale_test.cc has the tests that
+// need child processes (10 000 connections, EMFILE).
 //
 // Waits for "a goroutine is blocked" poll rt::netpoll_waiters(); every blocking call also has
 // a deadline or a closing peer as a safety net, so a bug fails the test instead of hanging it.
@@ -173,6 +174,30 @@ TEST_P(Net, EchoUnix) {
   std::string path = dir.file("echo.sock");
   run([&] { check_echo("unix", path); });
   EXPECT_FALSE(std::filesystem::exists(path)) << "listener close left " << path;
+}
+
+TEST_P(Net, EmptyHostListensOnBothFamilies) {
+  if (!have_ipv6_loopback()) GTEST_SKIP() << "this machine has no IPv6 loopback (::1)";
+  run([] {
+    // ":0" is a dual-stack socket: it takes IPv4 and IPv6 clients on one port.
+    listener ln = goro::net::listen("tcp", ":0");
+    EXPECT_EQ(ln.local_addr().ip(), "::");
+    std::string port = std::to_string(ln.local_addr().port());
+    for (const char* client_address : {"127.0.0.1:", "[::1]:"}) {
+      conn client;
+      conn server;
+      ln.set_deadline(steady::now() + kSafetyNet);
+      goro::chan<conn> accepted(1);
+      goro::go([ln, accepted] { accepted.send(ln.accept()); });
+      client = goro::net::dial("tcp", client_address + port);
+      server = *accepted.recv();
+      // An IPv4 peer of the dual-stack socket shows as IPv4, not ::ffff:127.0.0.1.
+      EXPECT_EQ(server.remote_addr(), client.local_addr()) << client_address;
+      client.close();
+      server.close();
+    }
+    ln.close();
+  });
 }
 
 TEST_P(Net, AddressesOfBothEnds) {
