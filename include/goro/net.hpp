@@ -4,7 +4,7 @@
 //   goro::net::listener ln = goro::net::listen("tcp", "127.0.0.1:8080");
 //   for (;;) {
 //     goro::net::conn c = ln.accept();
-//     goro::go([c]() mutable {
+//     goro::go([c] {
 //       char buf[4096];
 //       while (std::size_t n = c.read(buf, sizeof buf)) c.write(buf, n);
 //     });
@@ -25,14 +25,15 @@
 //   "dial tcp 127.0.0.1:1: connect: connection refused"
 //   "read tcp 127.0.0.1:8080->127.0.0.1:51234: i/o timeout"
 // that is, the operation, the network, the local and remote addresses that are known, the
-// system call if one failed, and the cause. read and write also have a noexcept form that
-// takes a std::error_code& and sets it to that cause. Causes are:
+// system call if one failed, and the cause. read, write, read_from and write_to also have a
+// noexcept form that takes a std::error_code& and sets it to that cause. Causes are:
 //   * goro::net::errc::closed ("use of closed network connection"): the socket was closed
 //     before or during the call, by this handle or another;
 //   * goro::net::errc::timeout ("i/o timeout"): the call's deadline passed. It compares
 //     equal to std::errc::timed_out;
-//   * goro::net::errc::no_such_host, errc::invalid_address, errc::unknown_network and
-//     errc::unknown_port for names and addresses that cannot be used;
+//   * goro::net::errc::no_such_host, errc::temporary_lookup_failure, errc::invalid_address,
+//     errc::unknown_network and errc::unknown_port for names and addresses that cannot be
+//     used;
 //   * an OS error (std::system_category(), errno values such as ECONNRESET) for everything
 //     the kernel reports.
 // End of stream is not an error: read returns 0.
@@ -50,6 +51,7 @@
 #include <string_view>
 #include <system_error>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "goro/export.hpp"
