@@ -33,6 +33,7 @@
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
 #include "goro_fixture.h"
+#include "temp_dir.h"
 #include "runtime/netpoll/netpoll.h"
 
 // Prints an addr in gtest's messages as its text.
@@ -49,6 +50,7 @@ using goro::net::errc;
 using goro::net::listener;
 using goro::net::op_error;
 using goro_test::scoped_env;
+using goro_test::temp_dir;
 using steady = std::chrono::steady_clock;
 
 // The safety net on every blocking call that a test expects to finish for another reason.
@@ -78,21 +80,6 @@ bool have_ipv6_loopback() {
   ::close(fd);
   return ok;
 }
-
-// A temporary directory, removed with its content at the end of the scope.
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "goro-net-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() { std::filesystem::remove_all(path_); }
-  std::string file(const char* name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // Dials ln and accepts the connection, storing both ends. The accept has a deadline as a
 // safety net: if it fires, the accepting goroutine panics and the test process fails. (Out
@@ -127,6 +114,19 @@ std::string read_all(const conn& c) {
   char buf[4096];
   while (std::size_t n = c.read(buf, sizeof buf)) out.append(buf, n);
   return out;
+}
+
+// Starts a goroutine that reads from c and sends the read's error (empty for data or end of
+// stream) on the returned channel.
+goro::chan<std::error_code> start_read(const conn& c) {
+  goro::chan<std::error_code> result(1);
+  goro::go([c, result] {
+    char buf[16];
+    std::error_code ec;
+    c.read(buf, sizeof buf, ec);
+    result.send(ec);
+  });
+  return result;
 }
 
 // Yields until a goroutine or thread is parked in the poller.
@@ -402,14 +402,8 @@ TEST_P(Net, DeadlineShortenedWhileBlocked) {
     conn client;
     conn server;
     connect_pair(ln, "tcp", &client, &server);
-    goro::chan<std::error_code> result(1);
     server.set_read_deadline(steady::now() + kSafetyNet);
-    goro::go([server, result] {
-      char buf[16];
-      std::error_code ec;
-      server.read(buf, sizeof buf, ec);
-      result.send(ec);
-    });
+    goro::chan<std::error_code> result = start_read(server);
     ASSERT_TRUE(wait_for_poll_waiter());
     server.set_read_deadline(steady::now());
     EXPECT_EQ(*result.recv(), errc::timeout);
@@ -431,15 +425,9 @@ TEST_P(Net, DeadlineExtendedWhileBlocked) {
     constexpr int kAttempts = 5;
     bool conclusive = false;
     for (int attempt = 0; attempt < kAttempts && !conclusive; ++attempt) {
-      goro::chan<std::error_code> result(1);
       auto first = steady::now() + kFirstDeadline;
       server.set_read_deadline(first);
-      goro::go([server, result] {
-        char buf[16];
-        std::error_code ec;
-        server.read(buf, sizeof buf, ec);
-        result.send(ec);
-      });
+      goro::chan<std::error_code> result = start_read(server);
       ASSERT_TRUE(wait_for_poll_waiter());
       server.set_read_deadline(steady::now() + kSafetyNet);
       auto extended_at = steady::now();
@@ -468,16 +456,10 @@ TEST_P(Net, CloseWakesBlockedCalls) {
     connect_pair(ln, "tcp", &client, &server);
     server.set_deadline(steady::now() + kSafetyNet);
     client.set_deadline(steady::now() + kSafetyNet);
-    goro::chan<std::error_code> reader(1);
     goro::chan<std::error_code> writer(1);
     goro::chan<std::string> acceptor(1);
 
-    goro::go([server, reader] {
-      char buf[16];
-      std::error_code ec;
-      server.read(buf, sizeof buf, ec);
-      reader.send(ec);
-    });
+    goro::chan<std::error_code> reader = start_read(server);
     goro::go([server, writer] {
       // No goroutine reads the client end, so this write blocks once the buffers are full.
       std::string data(64 << 20, 'w');
@@ -551,14 +533,8 @@ TEST_P(Net, ReusedFdGetsOnlyItsOwnEvents) {
     conn old_server;
     connect_pair(ln, "tcp", &old_client, &old_server);
     int old_fd = old_server.fd();
-    goro::chan<std::error_code> old_reader(1);
     old_server.set_read_deadline(steady::now() + kSafetyNet);
-    goro::go([old_server, old_reader] {
-      char buf[16];
-      std::error_code ec;
-      old_server.read(buf, sizeof buf, ec);
-      old_reader.send(ec);
-    });
+    goro::chan<std::error_code> old_reader = start_read(old_server);
     ASSERT_TRUE(wait_for_poll_waiter());
 
     // close() returns once the descriptor is closed, so the next socket takes its number.

@@ -15,26 +15,13 @@
 #include "goro/runtime.hpp"
 #include "goro/sync.hpp"
 #include "goro_fixture.h"
+#include "temp_dir.h"
 
 namespace {
 
 using goro::os::path_error;
 using goro_test::scoped_env;
-
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "goro-os-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-  std::string file(const char* name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using goro_test::temp_dir;
 
 class OsFile : public ::testing::TestWithParam<const char*> {
  protected:
