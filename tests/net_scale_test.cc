@@ -307,6 +307,7 @@ TEST(NetScale, AcceptBacksOffOnEmfile) {
   EXPECT_NE(lines[0].find(": accept4: too many open files; retrying with a back-off"),
             std::string::npos)
       << lines[0];
+  EXPECT_NE(lines[0].find("ulimit -n"), std::string::npos) << lines[0];
 }
 
 }  // namespace

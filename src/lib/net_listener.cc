@@ -63,7 +63,13 @@ void backoff_wait(socket_state& s, std::chrono::milliseconds delay) {
 void log_backoff_start(const op_error& e) {
   std::string line = "goro: ";
   line += e.what();
-  line += "; retrying with a back-off from 5ms up to 1s\n";
+  line += "; retrying with a back-off from 5ms up to 1s";
+  if (e.code() == std::errc::too_many_files_open) {
+    line += " (raise the descriptor limit, ulimit -n, or close idle connections)";
+  } else if (e.code() == std::errc::too_many_files_open_in_system) {
+    line += " (the system's file table is full: raise fs.file-max or close files)";
+  }
+  line += "\n";
   // One write(2), so the line is not interleaved with other output.
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;
