@@ -106,43 +106,25 @@ inline std::string describe(const child_result& r) {
   return s;
 }
 
-// A running child that executes one registered scenario.
+// Selects the constructor of child_process that runs another program.
+struct program_tag {};
+
+// A running child that executes one registered scenario, or another program.
 class child_process {
  public:
   // Starts the scenario with the parent's environment, where each "KEY=VALUE" entry of `env`
   // replaces or adds a variable and each bare "KEY" entry removes one.
   explicit child_process(const std::string& scenario, const std::vector<std::string>& env = {}) {
-    int out_pipe[2];
-    int err_pipe[2];
-    if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
-      throw std::runtime_error(std::string("child_process: pipe2 failed: ") + std::strerror(errno));
-    }
+    spawn({"/proc/self/exe", "--gtest_filter=DISABLED_ChildScenario.Run",
+           "--gtest_also_run_disabled_tests"},
+          build_environment(scenario, env));
+  }
 
-    std::vector<std::string> env_strings = build_environment(scenario, env);
-    std::vector<char*> envp;
-    for (auto& e : env_strings) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    std::string exe = "/proc/self/exe";
-    std::string filter = "--gtest_filter=DISABLED_ChildScenario.Run";
-    std::string also = "--gtest_also_run_disabled_tests";
-    char* argv[] = {exe.data(), filter.data(), also.data(), nullptr};
-
-    // posix_spawn, not fork: it does not copy the parent's mappings, which fails with ENOMEM
-    // once a sanitized test process has reserved many goroutine stacks.
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-    int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv, envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      throw std::runtime_error(std::string("child_process: posix_spawn of /proc/self/exe failed: ") +
-                               std::strerror(rc));
-    }
-    ::close(out_pipe[1]);
-    ::close(err_pipe[1]);
-    out_fd_ = out_pipe[0];
-    err_fd_ = err_pipe[0];
+  // Starts the program at path args[0] with arguments args[1...], and the environment
+  // changed by `env` as above.
+  child_process(program_tag, const std::vector<std::string>& args,
+                const std::vector<std::string>& env = {}) {
+    spawn(args, build_environment({}, env));
   }
 
   child_process(const child_process&) = delete;
@@ -169,6 +151,9 @@ class child_process {
     }
     return true;
   }
+
+  // What the child has written to stdout so far, as read by wait_for_stdout.
+  const std::string& stdout_so_far() const { return result_.out; }
 
   // Kills the child with SIGKILL (it is reaped by wait() or the destructor).
   void kill() {
@@ -221,10 +206,43 @@ class child_process {
         vars[kv.substr(0, eq)] = kv.substr(eq + 1);
       }
     }
-    vars[kScenarioVariable] = scenario;
+    if (!scenario.empty()) vars[kScenarioVariable] = scenario;
     std::vector<std::string> out;
     for (auto& [k, v] : vars) out.push_back(k + "=" + v);
     return out;
+  }
+
+  // Starts args[0] with stdout and stderr on pipes.
+  void spawn(std::vector<std::string> args, std::vector<std::string> env_strings) {
+    int out_pipe[2];
+    int err_pipe[2];
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+      throw std::runtime_error(std::string("child_process: pipe2 failed: ") + std::strerror(errno));
+    }
+
+    std::vector<char*> envp;
+    for (auto& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    // posix_spawn, not fork: it does not copy the parent's mappings, which fails with ENOMEM
+    // once a sanitized test process has reserved many goroutine stacks.
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+    int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+      throw std::runtime_error("child_process: posix_spawn of " + args[0] +
+                               " failed: " + std::strerror(rc));
+    }
+    ::close(out_pipe[1]);
+    ::close(err_pipe[1]);
+    out_fd_ = out_pipe[0];
+    err_fd_ = err_pipe[0];
   }
 
   // Waits for output on either pipe and appends it. Returns false on timeout.
