@@ -137,7 +137,7 @@ parse_result parse_request_line(std::string_view line, request& out) {
                      version[7] >= '0' && version[7] <= '9';
   if (!well_formed) return fail(400, "invalid HTTP version in the request line");
   if (version[5] != '1') return fail(505, "only HTTP/1.0 and HTTP/1.1 are supported");
-  // RFC 9110 section 2.5: a higher minor version is answered as the highest one supported.
+  // RFC 9110 section 2.5: a higher minor version is served as the highest one supported.
   out.version_minor = version[7] == '0' ? 0 : 1;
 
   parse_result result;

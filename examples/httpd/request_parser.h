@@ -2,7 +2,7 @@
 //
 // parse_request looks at the bytes a connection has received so far and reports one of
 // three outcomes: a complete request (and how many bytes it took), "incomplete" (read more
-// and call again with the longer buffer), or an error with the status code to answer before
+// and call again with the longer buffer), or an error with the response status to send before
 // closing the connection. The parser keeps no state between calls, so bytes may arrive split
 // at any boundary. A connection parses all complete requests in its buffer in a loop, which
 // is how pipelined requests are served.
@@ -36,15 +36,15 @@ namespace httpd {
 
 struct request_limits {
   // The request line, the header fields and the empty line that ends them, in bytes. 8 KiB
-  // holds what browsers, curl and wrk send with room to spare; exceeding it answers 431.
+  // fits what browsers, curl and wrk send with room to spare; exceeding it gets 431.
   std::size_t max_header_bytes = 8 * 1024;
   // Header fields per request; a long list of tiny fields costs a linear search each.
   std::size_t max_header_count = 100;
-  // The decoded body in bytes; exceeding it answers 413.
+  // The decoded body in bytes; exceeding it gets 413.
   std::size_t max_body_bytes = 1024 * 1024;
 };
 
-// The most bytes one request can occupy on the wire under `limits`: the header section,
+// The maximum bytes one request can occupy on the wire under `limits`: the header section,
 // the body, and for a chunked body its framing and trailer fields, which count against a
 // second allowance of max_header_bytes. A connection buffer of this size never has to hold
 // an incomplete request that the parser has not already rejected.
@@ -80,9 +80,9 @@ struct parse_result {
   // Bytes of the buffer that the complete request occupies, leading empty lines included.
   std::size_t consumed = 0;
   // With parse_status::incomplete: the header section is complete and only body bytes are
-  // missing (a server answers "100 Continue" at this point when the client expects it).
+  // missing (a server sends "100 Continue" at this point when the client expects it).
   bool headers_complete = false;
-  // With parse_status::error: the status code to answer (400, 413, 431, 501 or 505) and a
+  // With parse_status::error: the response status (400, 413, 431, 501 or 505) and a
   // short description for the response body and the log, such as "invalid request line".
   int error_status = 0;
   std::string_view error_detail;

@@ -8,7 +8,7 @@
 namespace httpd {
 
 struct target_path {
-  // 0 when `relative` is valid, else the status to answer: 400 for a malformed target,
+  // 0 when `relative` is valid, else the response status: 400 for a malformed target,
   // 403 for a path that climbs out of the root with "..".
   int error_status = 0;
   std::string_view error_detail;
@@ -21,8 +21,8 @@ struct target_path {
 
 // Decodes the path of an origin-form ("/a/b?q") or absolute-form ("http://host/a/b")
 // request target. The query is dropped, %XX escapes are decoded, and empty and "."
-// segments are skipped. A ".." segment answers 403 rather than being resolved, so no
-// target can name a file outside the root; a decoded NUL byte or an invalid escape answers
+// segments are skipped. A ".." segment gets 403 rather than being resolved, so no
+// target can name a file outside the root; a decoded NUL byte or an invalid escape gets
 // 400.
 target_path resolve_target_path(std::string_view target);
 

@@ -1,0 +1,94 @@
+// The HTTP/1.1 server of examples/httpd: one goroutine per connection, with graceful
+// shutdown.
+//
+// Each connection reads into its own buffer, parses every complete request in it and
+// writes all their responses with one write, which is what makes pipelining cheap. It waits
+// at most idle_timeout for the next bytes (between requests, and inside one).
+//
+// Shutdown, as Go's http.Server.Shutdown does it:
+//   1. The server is marked as shutting down and the listener is closed, so no connection
+//      is accepted any more.
+//   2. Every connection that is idle (no bytes of a request received) is woken by a read
+//      deadline in the past and closes.
+//   3. A connection inside a request finishes it and responds with "Connection: close".
+//   4. After shutdown_timeout, the connections still open are closed.
+// A connection that was active in step 2 checks the flag before its next read. The flag
+// and each connection's idle flag are sequentially consistent, so of "set idle, then read
+// the shutdown flag" and "set the shutdown flag, then read idle" at least one side sees
+// the other's store, and the connection is never left waiting for its full idle timeout.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include <goro/net.hpp>
+#include <goro/sync.hpp>
+
+#include "date_cache.h"
+#include "file_server.h"
+#include "request_parser.h"
+
+namespace httpd {
+
+struct server_config {
+  // Files are served from here when set; otherwise only /plaintext exists.
+  std::optional<file_server> files;
+  std::chrono::nanoseconds idle_timeout = std::chrono::seconds(60);
+  std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(5);
+  request_limits limits;
+};
+
+// Connection counts from shutdown().
+struct shutdown_report {
+  int idle_closed = 0;    // idle connections woken and closed
+  int forced_closed = 0;  // connections closed at shutdown_timeout with a request unfinished
+};
+
+class server {
+ public:
+  server(server_config config, const date_cache& dates);
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Accepts connections on `listener`, each served by its own goroutine, until shutdown()
+  // closes it. Run it in a goroutine of its own.
+  void serve(goro::net::listener listener);
+
+  // Shuts down as the file comment describes, and returns once every connection
+  // goroutine and serve() have finished.
+  shutdown_report shutdown();
+
+ private:
+  struct connection;
+
+  void serve_connection(std::shared_ptr<connection> client);
+  // Parses the complete requests in `input` and appends their responses to `out`. Returns the bytes consumed, and
+  // sets close_after when the connection must close once `out` has been written.
+  std::size_t respond_to_requests(std::string_view input, connection& client, std::string& out,
+                              bool& close_after);
+  // Writes bytes to the client with the idle timeout as write deadline. Returns false, after
+  // logging any error that is not a routine disconnect, if the write failed.
+  bool send(connection& client, std::string_view bytes);
+  void finish_connection(const std::shared_ptr<connection>& client);
+
+  server_config config_;
+  const date_cache& dates_;
+
+  goro::mutex mutex_;
+  goro::condition_variable changed_;  // notified when a connection or serve() finishes
+  // Guarded by mutex_: the open connections by id, the listener, and whether serve() runs.
+  std::unordered_map<std::uint64_t, std::shared_ptr<connection>> connections_;
+  std::uint64_t next_id_ = 1;
+  goro::net::listener listener_;
+  bool serving_ = false;
+  // Written under mutex_ too, and read without it by the connections; see the file comment
+  // for why it is sequentially consistent.
+  std::atomic<bool> shutting_down_{false};
+};
+
+}  // namespace httpd
