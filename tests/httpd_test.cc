@@ -165,7 +165,8 @@ class HttpdTest : public ::testing::Test {
  protected:
   void SetUp() override {
 #ifndef GORO_HTTPD_PATH
-    GTEST_SKIP() << "examples/httpd is not built (it needs goro/net.hpp and goro/signal.hpp)";
+    GTEST_SKIP() << "examples/httpd is not built (it needs goro/net.hpp, goro/os.hpp and "
+                    "goro/signal.hpp)";
 #else
     if (::access(kCurl, X_OK) != 0) GTEST_SKIP() << kCurl << " is missing; apt-get install curl";
 #endif

@@ -1,17 +1,17 @@
 // Files below a root directory; see file_server.h.
 #include "file_server.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <system_error>
 #include <utility>
 
+#include <goro/os.hpp>
 #include <goro/runtime.hpp>
 
 #include "response_writer.h"
@@ -20,29 +20,11 @@
 namespace httpd {
 namespace {
 
-// Closes a descriptor when it goes out of scope.
-class file_descriptor {
- public:
-  explicit file_descriptor(int fd = -1) : fd_(fd) {}
-  file_descriptor(file_descriptor&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-  file_descriptor& operator=(file_descriptor&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  ~file_descriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 struct opened_file {
-  file_descriptor fd;
+  goro::os::file file;
   std::size_t size = 0;
   bool is_directory = false;
-  int error_status = 0;  // 0 when fd is open, else the response status
+  int error_status = 0;  // 0 when file is open, else the response status
   std::string_view error_detail;
 };
 
@@ -59,42 +41,47 @@ bool is_within(std::string_view path, std::string_view root) {
                           path[root.size()] == '/');
 }
 
-// Resolves and opens `path`, which must stay below `root` once symbolic links are
-// followed. Blocks on the file system, so it runs in goro::blocking.
+// Returns the real path of `path` (symbolic links followed), or the errno value of failure.
+std::pair<std::string, int> real_path(const std::string& path) {
+  return goro::blocking([&] {
+    char resolved[PATH_MAX];
+    if (::realpath(path.c_str(), resolved) == nullptr) return std::pair<std::string, int>("", errno);
+    return std::pair<std::string, int>(resolved, 0);
+  });
+}
+
+// Resolves and opens `path`, which must stay below `root` once symbolic links are followed.
 opened_file open_below_root(const std::string& root, const std::string& path) {
-  char resolved[PATH_MAX];
-  if (::realpath(path.c_str(), resolved) == nullptr) {
-    if (errno == ENOENT || errno == ENOTDIR) return failure(404, "no such file");
-    if (errno == EACCES) return failure(403, "permission denied");
-    return failure(500, "cannot resolve the path");
-  }
+  auto [resolved, error] = real_path(path);
+  if (error == ENOENT || error == ENOTDIR) return failure(404, "no such file");
+  if (error == EACCES) return failure(403, "permission denied");
+  if (error != 0) return failure(500, "cannot resolve the path");
   if (!is_within(resolved, root)) return failure(403, "the path leads outside the root directory");
 
   opened_file result;
-  result.fd = file_descriptor(::open(resolved, O_RDONLY | O_CLOEXEC));
-  if (result.fd.get() < 0) {
-    return errno == EACCES ? failure(403, "permission denied") : failure(500, "cannot open the file");
+  try {
+    result.file = goro::os::open(resolved);
+    goro::os::file_info info = result.file.stat();
+    if (!info.is_directory() && !info.is_regular()) return failure(403, "not a regular file");
+    result.is_directory = info.is_directory();
+    result.size = static_cast<std::size_t>(info.size);
+  } catch (const goro::os::path_error& e) {
+    if (e.code() == std::errc::permission_denied) return failure(403, "permission denied");
+    if (e.code() == std::errc::no_such_file_or_directory) return failure(404, "no such file");
+    std::fprintf(stderr, "httpd: %s\n", e.what());
+    return failure(500, "cannot open the file");
   }
-  struct stat status;
-  if (::fstat(result.fd.get(), &status) != 0) return failure(500, "cannot stat the file");
-  if (S_ISDIR(status.st_mode)) {
-    result.is_directory = true;
-  } else if (!S_ISREG(status.st_mode)) {
-    return failure(403, "not a regular file");
-  }
-  result.size = static_cast<std::size_t>(status.st_size);
   return result;
 }
 
-// Reads up to n bytes at offset into buf; returns the count, 0 at end of file, -1 on error.
-ssize_t read_piece(int fd, char* buf, std::size_t n, std::size_t offset) {
-  return goro::blocking([&] {
-    ssize_t got;
-    do {
-      got = ::pread(fd, buf, n, static_cast<off_t>(offset));
-    } while (got < 0 && errno == EINTR);
-    return got;
-  });
+// Reads up to n bytes into buf; returns 0 at end of file or, after logging it, on an error.
+std::size_t read_piece(goro::os::file& file, char* buf, std::size_t n) {
+  try {
+    return file.read(buf, n);
+  } catch (const goro::os::path_error& e) {
+    std::fprintf(stderr, "httpd: %s\n", e.what());
+    return 0;
+  }
 }
 
 }  // namespace
@@ -130,7 +117,7 @@ bool file_server::serve(const request& req, bool keep_alive, std::string_view da
 
   // Open the file, or the index.html of a directory.
   std::string path = root_ + "/" + target.relative;
-  opened_file file = goro::blocking([&] { return open_below_root(root_, path); });
+  opened_file file = open_below_root(root_, path);
   if (file.error_status == 0 && file.is_directory) {
     if (!target.names_directory) {
       // Relative links in the index page need the trailing slash, so redirect to it.
@@ -143,7 +130,7 @@ bool file_server::serve(const request& req, bool keep_alive, std::string_view da
       return true;
     }
     path += "/index.html";
-    file = goro::blocking([&] { return open_below_root(root_, path); });
+    file = open_below_root(root_, path);
     if (file.error_status == 404 || (file.error_status == 0 && file.is_directory)) {
       file = failure(403, "directory has no index.html");
     }
@@ -160,9 +147,9 @@ bool file_server::serve(const request& req, bool keep_alive, std::string_view da
     std::string contents(file.size, '\0');
     std::size_t done = 0;
     while (done < file.size) {
-      ssize_t got = read_piece(file.fd.get(), contents.data() + done, file.size - done, done);
-      if (got <= 0) break;
-      done += static_cast<std::size_t>(got);
+      std::size_t got = read_piece(file.file, contents.data() + done, file.size - done);
+      if (got == 0) break;
+      done += got;
     }
     contents.resize(done);  // the file may have shrunk since fstat
     head.content_length = done;
@@ -181,13 +168,12 @@ bool file_server::serve(const request& req, bool keep_alive, std::string_view da
   std::string piece(kPieceBytes, '\0');
   std::size_t offset = 0;
   while (offset < file.size) {
-    ssize_t got = read_piece(file.fd.get(), piece.data(), std::min(kPieceBytes, file.size - offset),
-                             offset);
+    std::size_t got = read_piece(file.file, piece.data(), std::min(kPieceBytes, file.size - offset));
     // A file that shrank after the head promised its length cannot be completed, so the
-    // connection closes and the client sees a short body.
-    if (got <= 0) return false;
-    if (!write(std::string_view(piece.data(), static_cast<std::size_t>(got)))) return false;
-    offset += static_cast<std::size_t>(got);
+    // connection closes and the client receives a short body.
+    if (got == 0) return false;
+    if (!write(std::string_view(piece.data(), got))) return false;
+    offset += got;
   }
   return true;
 }

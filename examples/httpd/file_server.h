@@ -3,8 +3,8 @@
 // A request target maps to a path below the root (static_path.h). The path is resolved
 // with realpath, and a file whose real path is outside the root (through a symbolic link)
 // gets 403, as a ".." segment does. A request for a directory gets its index.html, or 403
-// when it has none. Every file system call runs in goro::blocking, so a slow disk blocks a
-// thread but not a P.
+// when it has none. Files are read through goro::os and realpath runs in goro::blocking, so
+// a slow disk blocks a thread but not a P.
 #pragma once
 
 #include <cstddef>

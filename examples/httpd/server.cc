@@ -56,23 +56,6 @@ void close_quietly(goro::net::conn& socket) {
   }
 }
 
-// Closes the server's side of a connection after the response that ends it. Closing with
-// unread bytes in the socket (a rejected body, further pipelined requests) makes the kernel
-// send a reset, which can discard the response before the client reads it. So the write
-// side is shut down first, and what arrives is read and dropped until the client closes or
-// kLingerTimeout passes, as nginx's lingering close does.
-void linger(goro::net::conn& socket, std::string& buffer) {
-  std::error_code ec;
-  try {
-    socket.close_write();
-    socket.set_read_deadline(clock_type::now() + kLingerTimeout);
-  } catch (const goro::net::op_error&) {
-    return;  // closed by shutdown(), or the client is gone
-  }
-  while (socket.read(buffer.data(), buffer.size(), ec) > 0 && !ec) {
-  }
-}
-
 std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find_first_of("?#"));
 }
@@ -190,7 +173,7 @@ void server::serve_connection(std::shared_ptr<connection> client) {
     if (!out.empty() && !send(*client, out)) break;
     out.clear();
     if (close_after) {
-      linger(socket, buffer);
+      linger(*client, buffer);
       break;
     }
     std::memmove(buffer.data(), buffer.data() + consumed, used - consumed);
@@ -269,6 +252,20 @@ std::size_t server::respond_to_requests(std::string_view input, connection& clie
       }
       out.clear();
     }
+  }
+}
+
+void server::linger(connection& client, std::string& buffer) {
+  std::error_code ec;
+  client.idle.store(true);
+  try {
+    client.socket.close_write();
+    client.socket.set_read_deadline(clock_type::now() + kLingerTimeout);
+  } catch (const goro::net::op_error&) {
+    return;  // closed by shutdown(), or the client is gone
+  }
+  if (shutting_down_.load()) return;
+  while (client.socket.read(buffer.data(), buffer.size(), ec) > 0 && !ec) {
   }
 }
 

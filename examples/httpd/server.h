@@ -71,6 +71,13 @@ class server {
   // sets close_after when the connection must close once `out` has been written.
   std::size_t respond_to_requests(std::string_view input, connection& client, std::string& out,
                               bool& close_after);
+  // Closes the server's side of a connection after the response that ends it. Closing with
+  // unread bytes in the socket (a rejected body, further pipelined requests) makes the
+  // kernel send a reset, which can discard the response before the client reads it. So the
+  // write side is shut down first, and what arrives is read and dropped until the client
+  // closes or kLingerTimeout passes, as nginx's lingering close does. The connection counts
+  // as idle meanwhile, so shutdown() does not wait for it.
+  void linger(connection& client, std::string& buffer);
   // Writes bytes to the client with the idle timeout as write deadline. Returns false, after
   // logging any error that is not a routine disconnect, if the write failed.
   bool send(connection& client, std::string_view bytes);
