@@ -151,7 +151,7 @@ int run_httpd(int argc, char** argv) {
   httpd::date_cache dates;
   dates.start();
   httpd::server server(std::move(config), dates);
-  goro::go([&server, listener] { server.serve(listener); });
+  server.start(listener);
   std::printf("httpd: listening on %s\n", listener.local_addr().to_string().c_str());
   std::fflush(stdout);
 

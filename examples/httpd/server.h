@@ -2,8 +2,9 @@
 // shutdown.
 //
 // Each connection reads into its own buffer, parses every complete request in it and
-// writes all their responses with one write, which is what makes pipelining cheap. It waits
-// at most idle_timeout for the next bytes (between requests, and inside one).
+// writes all their responses with one write, which is what makes pipelining cheap. It closes
+// when no bytes arrive for between 7/8 of idle_timeout and all of it, between requests and
+// inside one.
 //
 // Shutdown, as Go's http.Server.Shutdown does it:
 //   1. The server is marked as shutting down and the listener is closed, so no connection
@@ -14,7 +15,7 @@
 //   4. After shutdown_timeout, the connections still open are closed.
 // A connection that was active in step 2 checks the flag before its next read. The flag
 // and each connection's idle flag are sequentially consistent, so of "set idle, then read
-// the shutdown flag" and "set the shutdown flag, then read idle" at least one side sees
+// the shutdown flag" and "set the shutdown flag, then read idle" at least one side observes
 // the other's store, and the connection is never left waiting for its full idle timeout.
 #pragma once
 
@@ -55,17 +56,18 @@ class server {
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
-  // Accepts connections on `listener`, each served by its own goroutine, until shutdown()
-  // closes it. Run it in a goroutine of its own.
-  void serve(goro::net::listener listener);
+  // Starts a goroutine that accepts connections on `listener`, each served by a goroutine
+  // of its own, until shutdown() closes it.
+  void start(goro::net::listener listener);
 
-  // Shuts down as the file comment describes, and returns once every connection
-  // goroutine and serve() have finished.
+  // Shuts down as the file comment describes, and returns once the accept goroutine and
+  // every connection goroutine have finished.
   shutdown_report shutdown();
 
  private:
   struct connection;
 
+  void accept_connections(goro::net::listener listener);
   void serve_connection(std::shared_ptr<connection> client);
   // Parses the complete requests in `input` and appends their responses to `out`. Returns the bytes consumed, and
   // sets close_after when the connection must close once `out` has been written.
@@ -78,6 +80,13 @@ class server {
   // closes or kLingerTimeout passes, as nginx's lingering close does. The connection counts
   // as idle meanwhile, so shutdown() does not wait for it.
   void linger(connection& client, std::string& buffer);
+  using clock_type = std::chrono::steady_clock;
+
+  enum class direction { read, write };
+
+  // Moves the connection's read or write deadline to idle_timeout from now, unless it is
+  // already almost that far away. Throws goro::net::op_error if the socket is closed.
+  void extend_deadline(connection& client, direction side);
   // Writes bytes to the client with the idle timeout as write deadline. Returns false, after
   // logging any error that is not a routine disconnect, if the write failed.
   bool send(connection& client, std::string_view bytes);
@@ -87,8 +96,9 @@ class server {
   const date_cache& dates_;
 
   goro::mutex mutex_;
-  goro::condition_variable changed_;  // notified when a connection or serve() finishes
-  // Guarded by mutex_: the open connections by id, the listener, and whether serve() runs.
+  goro::condition_variable changed_;  // notified when a connection or the accept loop ends
+  // Guarded by mutex_: the open connections by id, the listener, and whether the accept
+  // goroutine runs.
   std::unordered_map<std::uint64_t, std::shared_ptr<connection>> connections_;
   std::uint64_t next_id_ = 1;
   goro::net::listener listener_;
