@@ -1,6 +1,7 @@
 // echo: the Go peer of examples/echo for the "echo" workload. A TCP server that writes back
 // every byte it reads, one goroutine per connection with a read and write loop, as goro's
-// server does (io.Copy would splice on Linux, which goro's loop does not).
+// server does. io.Copy is not used, because between TCP connections Go 1.19 turns it into
+// splice(2) (net/tcpsock_posix.go, readFrom), which goro's loop does not use.
 //
 //	echo [--listen HOST:PORT]
 package main

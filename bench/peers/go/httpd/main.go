@@ -1,5 +1,5 @@
 // httpd: the Go peer of examples/httpd for the "http" workload. A net/http server that
-// answers GET /plaintext with the same body and header fields as goro's server (Server,
+// responds to GET /plaintext with the same body and header fields as goro's server (Server,
 // Date, Content-Length, Content-Type); Go adds Date and Content-Length itself.
 //
 //	httpd [--listen HOST:PORT]
