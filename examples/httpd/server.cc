@@ -154,8 +154,8 @@ void server::serve_connection(std::shared_ptr<connection> client) {
     }
     if (idle && shutting_down_.load()) break;
     if (used == buffer.size()) {
-      // NOTE: the parser rejects a request before it exceeds max_request_bytes, so the
-      // buffer never has to grow past that.
+      // The parser rejects a request before it exceeds max_request_bytes, so the buffer
+      // never has to grow past that.
       buffer.resize(std::min(buffer.size() * 2, max_buffer));
     }
     std::error_code ec;
@@ -195,7 +195,7 @@ void server::serve_connection(std::shared_ptr<connection> client) {
 }
 
 std::size_t server::respond_to_requests(std::string_view input, connection& client,
-                                    std::string& out, bool& close_after) {
+                                        std::string& out, bool& close_after) {
   auto write = [this, &client](std::string_view bytes) { return send(client, bytes); };
 
   std::size_t start = 0;

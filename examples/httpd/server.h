@@ -72,7 +72,7 @@ class server {
   // Parses the complete requests in `input` and appends their responses to `out`. Returns the bytes consumed, and
   // sets close_after when the connection must close once `out` has been written.
   std::size_t respond_to_requests(std::string_view input, connection& client, std::string& out,
-                              bool& close_after);
+                                  bool& close_after);
   // Closes the server's side of a connection after the response that ends it. Closing with
   // unread bytes in the socket (a rejected body, further pipelined requests) makes the
   // kernel send a reset, which can discard the response before the client reads it. So the
