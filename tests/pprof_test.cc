@@ -412,6 +412,18 @@ TEST(PprofMisuse, GoroutineProfileOutsideGoroutineFails) {
   EXPECT_TRUE(out.str().empty());
 }
 
+TEST(PprofMisuse, GoroutineProfileErrorNamesPublicCall) {
+  std::ostringstream out;
+  std::string message;
+  try {
+    goro::pprof::write_goroutine_profile(out);
+  } catch (const goro::panic_error& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("goro::pprof::write_goroutine_profile"), std::string::npos) << message;
+  EXPECT_EQ(message.find("goro::rt::"), std::string::npos) << message;
+}
+
 TEST_P(Pprof, BlockProfileShowsChannelWait) {
   if (!have_go()) return;
   goro::pprof::set_block_profile_rate(1);

@@ -11,7 +11,8 @@
 namespace goro::rt::pprof {
 
 std::string encode_goroutine_profile() {
-  const std::vector<goroutine_snapshot> goroutines = snapshot_goroutines();
+  const std::vector<goroutine_snapshot> goroutines =
+      snapshot_goroutines("goro::pprof::write_goroutine_profile");
 
   // Goroutines running on other threads have no recorded stack. They share one sample
   // without locations, so the total is still the number of goroutines.

@@ -103,8 +103,8 @@ class memory_file {
 
 }  // namespace
 
-[[gnu::noinline]] std::vector<goroutine_snapshot> snapshot_goroutines() {
-  G* self = current_goroutine_or_panic("goro::rt::snapshot_goroutines");
+[[gnu::noinline]] std::vector<goroutine_snapshot> snapshot_goroutines(const char* caller) {
+  G* self = current_goroutine_or_panic(caller);
   std::vector<goroutine_snapshot> result;
   std::vector<G*> others;
   // Most of the allocation happens before the world stops, which keeps the stop short.

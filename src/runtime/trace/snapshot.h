@@ -31,8 +31,10 @@ struct goroutine_snapshot {
 // Go's goroutine profile), the caller first, whose stack starts at the frame that called
 // snapshot_goroutines. Goroutines running without a P (long runners) get kDumpSettleNs
 // (dump_world.h) to reach a scheduling point. One that reaches none is recorded as running
-// with no stack. Must be called from a goroutine; throws goro::panic_error otherwise.
-std::vector<goroutine_snapshot> snapshot_goroutines();
+// with no stack. Must be called from a goroutine; otherwise throws goro::panic_error, whose
+// message names `caller`, the public function the user called.
+std::vector<goroutine_snapshot> snapshot_goroutines(
+    const char* caller = "goro::rt::snapshot_goroutines");
 
 // Deepest stack a snapshot records, in frames; deeper stacks keep their innermost frames.
 // 128 is the default depth of Go's profiles since Go 1.23 (GODEBUG=profstackdepth).
