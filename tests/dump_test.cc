@@ -444,6 +444,32 @@ TEST(DumpSnapshot, RecordsEveryField) {
   });
 }
 
+TEST(DumpSnapshot, RepeatedSnapshotsKeepStack) {
+  goro::run(0, nullptr, [] {
+    std::atomic<std::uint32_t> sema{0};
+    const std::int64_t goid = go_until_parked([&sema] { wait_in_semacquire(&sema); });
+    const auto parked_stack = [goid] {
+      for (rt::goroutine_snapshot& s : rt::snapshot_goroutines()) {
+        if (s.goid == goid) return s.pcs;
+      }
+      return std::vector<std::uintptr_t>{};
+    };
+    const std::vector<std::uintptr_t> first = parked_stack();
+
+    // Each snapshot switches into the parked goroutine to unwind it. The goroutine must
+    // switch back without leaving a frame behind, or its stack would grow with each dump.
+    constexpr int kSnapshots = 20;
+    for (int i = 0; i < kSnapshots; ++i) (void)parked_stack();
+    const std::vector<std::uintptr_t> last = parked_stack();
+
+    ASSERT_FALSE(first.empty());
+    EXPECT_EQ(last, first) << "depth " << first.size() << " became " << last.size();
+    EXPECT_FALSE(pcs_name(last, "traceback_serve"));
+    rt::semrelease(&sema, false);
+    yield_until([&] { return status_of(goid) == rt::gstatus::dead; });
+  });
+}
+
 TEST(DumpSnapshot, PlainThreadThrows) {
   bool threw = false;
   std::thread plain([&] {

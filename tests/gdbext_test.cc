@@ -222,7 +222,7 @@ void expect_parked_backtrace(const std::string& text, const std::string& functio
   auto frames = frame_lines(text);
   ASSERT_GE(frames.size(), 3u) << text;
   EXPECT_EQ(frames.front().rfind("#1 ", 0), 0u) << "frame #0 is the host's and hidden\n" << text;
-  EXPECT_NE(frames.front().find("goro::rt::switch_to"), std::string::npos) << text;
+  EXPECT_NE(frames.front().find("goro::rt::switch_context"), std::string::npos) << text;
   EXPECT_NE(text.find(function), std::string::npos) << text;
   EXPECT_NE(frames.back().find("goro_rt_trampoline"), std::string::npos) << text;
   EXPECT_EQ(text.find("gdbext_ready"), std::string::npos) << text;

@@ -102,6 +102,12 @@ class runtime_mode {
 // Switches the current M from `from` to `to`. Returns when `from` is resumed (possibly on
 // another M). Runs mp->pending on the incoming side.
 void switch_to(M* mp, G* from, G* to);
+
+// The context switch of switch_to without its incoming-side steps: returns when `from` is
+// resumed and leaves them to the switch_to that `from` is already inside. traceback_serve
+// uses it to return to the dumper, so that a goroutine served by many dumps stays parked in
+// one switch_to frame instead of nesting one more per dump.
+void switch_context(M* mp, G* from, G* to);
 // Called by a goroutine's first frame and after every switch, on the incoming side.
 void finish_switch(M* mp);
 // Sanitizer and thread-state preparation of a brand-new G before its first run.

@@ -50,7 +50,7 @@ inline void swap_thread_state(G* from, const G* to) {
 
 }  // namespace
 
-GORO_NO_TSAN void switch_to(M* mp, G* from, G* to) {
+GORO_NO_TSAN void switch_context(M* mp, G* from, G* to) {
   if (from != &mp->g0 && stack_canary_broken(from)) report_canary_overflow(from);
 
   swap_thread_state(from, to);
@@ -61,6 +61,10 @@ GORO_NO_TSAN void switch_to(M* mp, G* from, G* to) {
   sanitizer_start_switch(from, to);
   goro_rt_switch(&from->sched_sp, to->sched_sp, from);
   sanitizer_finish_switch(from);
+}
+
+GORO_NO_TSAN void switch_to(M* mp, G* from, G* to) {
+  switch_context(mp, from, to);
 
   // A dumper may switch here only to have this goroutine print its stack (traceback.cc).
   while (from->traceback_request) traceback_serve(from);

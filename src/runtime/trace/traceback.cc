@@ -182,7 +182,9 @@ void dump_other_goroutines(M* mp, G* self, const dump_options& options) {
   gp->traceback_request = false;
   M* mp = getm();
   mp->pending = after_switch::none;
-  switch_to(mp, gp, job.requester);
+  // Back to the dumper. When a later dump or the waker resumes gp, this returns into the
+  // loop of the switch_to that gp parked in, which serves the next dump or finishes.
+  switch_context(mp, gp, job.requester);
 }
 
 }  // namespace goro::rt
