@@ -443,10 +443,32 @@ TEST_P(Exectrace, UnopenablePathFailsAndLeavesTracingOff) {
   });
 }
 
-TEST_P(Exectrace, FailedStreamIsReportedByStop) {
+TEST_P(Exectrace, FailedStreamIsRejectedAtStart) {
   run([] {
     std::ostringstream out;
     out.setstate(std::ios::badbit);
+    try {
+      goro::trace::start(out);
+      ADD_FAILURE() << "start on a failed stream did not throw";
+    } catch (const goro::trace::trace_error& e) {
+      EXPECT_NE(std::string(e.what()).find("already in a failed state"), std::string::npos)
+          << e.what();
+    }
+    EXPECT_FALSE(goro::trace::enabled());
+  });
+}
+
+// A stream buffer that rejects every write.
+class rejecting_buf : public std::streambuf {
+ protected:
+  int_type overflow(int_type) override { return traits_type::eof(); }
+  std::streamsize xsputn(const char*, std::streamsize) override { return 0; }
+};
+
+TEST_P(Exectrace, FailedStreamIsReportedByStop) {
+  run([] {
+    rejecting_buf buf;
+    std::ostream out(&buf);
     goro::trace::start(out);
     try {
       goro::trace::stop();

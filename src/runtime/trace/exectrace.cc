@@ -283,6 +283,10 @@ void begin(std::ostream* out, std::unique_ptr<std::ofstream> file, std::string p
 }  // namespace
 
 void start(std::ostream& out) {
+  if (!out) {
+    throw trace_error(
+        "goro::trace::start: the stream is already in a failed state; pass a writable stream");
+  }
   claim_start("goro::trace::start");
   begin(&out, nullptr, std::string());
 }
