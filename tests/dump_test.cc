@@ -893,6 +893,43 @@ TEST(DumpTraceback, PanicCrashAborts) {
   EXPECT_EQ(count_headers(r.err), 3) << r.err;
 }
 
+// A worker unlocks an unlocked mutex (a fatal error, not a panic) while another goroutine is
+// parked in chan receive.
+GORO_CHILD_SCENARIO(fatal_with_parked_goroutine) {
+  disable_core_files();
+  return goro::run(0, nullptr, [] {
+    goro::chan<int> never;
+    go_until_parked([never] { wait_in_chan_receive(never); });
+    goro::go([] {
+      goro::mutex m;
+      m.unlock();
+    });
+    (void)never.recv();
+    return 0;
+  });
+}
+
+TEST(DumpTraceback, FatalSinglePrintsFailingGoroutine) {
+  auto r = run_child("fatal_with_parked_goroutine", {"GOTRACEBACK=single"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(r.err.starts_with("fatal error: sync: unlock of unlocked mutex\n\ngoroutine "))
+      << r.err;
+  EXPECT_EQ(count_headers(r.err), 1) << r.err;
+}
+
+TEST(DumpTraceback, FatalAllAddsParkedStacks) {
+  auto r = run_child("fatal_with_parked_goroutine", {"GOTRACEBACK=all"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_EQ(count_headers(r.err), 3) << r.err;
+  EXPECT_NE(r.err.find("\n\ngoroutine 1 [chan receive]:\n"), std::string::npos) << r.err;
+  EXPECT_TRUE(std::regex_search(r.err, std::regex("\n\ngoroutine [0-9]+ \\[chan receive\\]:\n"
+                                                  "[^\n]*\n\t[^\n]*\n(\\(anonymous namespace\\)::)?"
+                                                  "wait_in_chan_receive")))
+      << r.err;
+}
+
 TEST(DumpTraceback, PanicNonePrintsPanicOnly) {
   auto r = run_child("panic_with_parked_goroutine", {"GOTRACEBACK=none"});
   ASSERT_TRUE(r.exited) << describe(r);

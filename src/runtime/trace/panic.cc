@@ -153,9 +153,16 @@ void on_terminate() {
       write_all("\nruntime stack:\n");
       print_current_stack(2, 2, level);
     }
-    if (mp != nullptr) {
+    // The other goroutines, as Go prints them: with GOTRACEBACK=all or above, or when the
+    // error is not on a user goroutine. A goroutine outside runtime code holds no runtime
+    // lock (the sync misuse errors), so the world can stop and parked goroutines print their
+    // stacks, as after a panic. Inside runtime code only their headers are printed.
+    if (mp != nullptr && (traceback_env.all || level >= 2 || gp == nullptr)) {
       dump_options options;
       options.level = level;
+      if (gp != nullptr && gp->runtime_depth == 0) {
+        stop_world_for_exit_dump(mp, kPanicStopTimeoutNs, level, 2, &options);
+      }
       dump_other_goroutines(mp, gp, options);
     }
   }
