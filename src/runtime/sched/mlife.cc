@@ -313,24 +313,24 @@ bool stopm(M* mp, std::int64_t timer_deadline) {
   mp->blocked.store(true, std::memory_order_relaxed);
   bool woken = mp->park.sleep(timeout);
   sigquit_dump_if_idle_dumper(mp);
-  mp->park.clear();
   P* handed = nullptr;
   {
-    // Whoever takes an M off the idle list does so under sched.lock and writes nextp there.
-    // Still on the list: nobody took this M (a timeout, or a wake-up left over from an
-    // earlier round), so it leaves with no P. Off the list: a waker took it; if the futex
-    // wake-up has not arrived yet (timeout), wait for it so it cannot leak into a later round.
+    // Whoever takes an M off the idle list does so under sched.lock and writes nextp there,
+    // then sets the park note. Still on the list: nobody took this M (a timeout, or a wake-up
+    // that hands over nothing: exit, a dump), so it leaves with no P. Off the list: a waker
+    // took it; if the note is not set yet (timeout), wait for it so it cannot leak into a
+    // later round. The note is cleared only after this decision: clearing it before would
+    // erase a hand-over's wake-up that landed between the timeout and the lock, and the
+    // wait below would then never end.
     std::unique_lock<runtime_lock> guard(sched.lock);
     if (!mremove(mp)) {
       handed = mp->nextp;
       mp->nextp = nullptr;
-      if (!woken) {
-        guard.unlock();
-        mp->park.sleep();
-        mp->park.clear();
-      }
+      guard.unlock();
+      if (!woken) mp->park.sleep();
     }
   }
+  mp->park.clear();
   mp->blocked.store(false, std::memory_order_relaxed);
 
   if (handed != nullptr) acquirep(mp, handed);
