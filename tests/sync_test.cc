@@ -598,12 +598,13 @@ TEST(SyncOutsideRun, PrimitivesWorkOnPlainThreads) {
   goro::condition_variable cv;
   goro::wait_group wg;
   goro::once_flag once;
-  int value = 0;
+  int once_runs = 0;  // written only by call_once, read after join
+  int value = 0;      // guarded by m
   wg.add(1);
   std::thread plain([&] {
-    goro::call_once(once, [&] { value = 1; });
+    goro::call_once(once, [&] { ++once_runs; });
     std::lock_guard lock(m);
-    value += 1;
+    value = 2;
     cv.notify_one();
     wg.done();
   });
@@ -613,7 +614,9 @@ TEST(SyncOutsideRun, PrimitivesWorkOnPlainThreads) {
   }
   wg.wait();
   plain.join();
-  EXPECT_EQ(value, 2);
+  EXPECT_EQ(once_runs, 1);
+  goro::call_once(once, [&] { ++once_runs; });
+  EXPECT_EQ(once_runs, 1);
   std::unique_lock lock(m);
   EXPECT_THROW(cv.wait_for(lock, 1ms), goro::panic_error);
   EXPECT_TRUE(lock.owns_lock());
