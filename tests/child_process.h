@@ -144,12 +144,12 @@ class child_process {
   // Reads the child's output until stdout contains `text`. Returns false if the child closed
   // stdout or the timeout passed first.
   bool wait_for_stdout(std::string_view text, std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (result_.out.find(text) == std::string::npos) {
-      if (out_fd_ < 0) return false;
-      if (!pump(deadline)) return false;
-    }
-    return true;
+    return wait_for(result_.out, out_fd_, text, timeout);
+  }
+
+  // Reads the child's output until stderr contains `text`, as wait_for_stdout does for stdout.
+  bool wait_for_stderr(std::string_view text, std::chrono::milliseconds timeout) {
+    return wait_for(result_.err, err_fd_, text, timeout);
   }
 
   // What the child has written to stdout so far, as read by wait_for_stdout.
@@ -243,6 +243,17 @@ class child_process {
     ::close(err_pipe[1]);
     out_fd_ = out_pipe[0];
     err_fd_ = err_pipe[0];
+  }
+
+  // Reads both pipes until `seen` (the text read so far from pipe `fd`) contains `text`.
+  bool wait_for(const std::string& seen, const int& fd, std::string_view text,
+                std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (seen.find(text) == std::string::npos) {
+      if (fd < 0) return false;
+      if (!pump(deadline)) return false;
+    }
+    return true;
   }
 
   // Waits for output on either pipe and appends it. Returns false on timeout.
