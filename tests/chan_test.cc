@@ -26,6 +26,8 @@
 #include "goro_fixture.h"
 #include "goro/runtime.hpp"
 #include "goro/select.hpp"
+#include "runtime/sched/runtime2.h"
+#include "runtime/sched/sched.h"
 
 namespace {
 
@@ -387,6 +389,68 @@ GORO_CHILD_SCENARIO(thread_sends_later) {
     goro::blocking([&] { t.join(); });
     std::printf("received %d\n", v);
     return v == 42 ? 0 : 1;
+  });
+}
+
+// main blocks on a channel that a plain thread sends to only after main is parked and m0 has
+// gone idle. stopm runs checkdead before it sleeps, so the deadlock check has then seen the
+// state where only that thread can wake main. With `register_first` the thread calls
+// goro::register_plain_thread before main blocks; without it, the thread is still unknown.
+int send_after_main_parks(bool register_first) {
+  return goro::run(0, nullptr, [register_first] {
+    goro::chan<int> data;
+    goro::rt::G* main_g = goro::rt::getg();
+    std::atomic<bool> started{false};
+    std::thread t([&] {
+      if (register_first) goro::register_plain_thread();
+      started.store(true);
+      while (main_g->status.load(std::memory_order_acquire) != goro::rt::gstatus::waiting ||
+             !goro::rt::m0->blocked.load(std::memory_order_relaxed)) {
+        std::this_thread::yield();
+      }
+      data.send(42);
+    });
+    // Spin without parking: main must not block before the thread has started.
+    while (!started.load()) std::this_thread::yield();
+    int v = data.recv().value();
+    goro::blocking([&] { t.join(); });
+    std::printf("received %d\n", v);
+    return v == 42 ? 0 : 1;
+  });
+}
+
+GORO_CHILD_SCENARIO(registered_thread_sends_after_main_parks) {
+  return send_after_main_parks(true);
+}
+
+GORO_CHILD_SCENARIO(unregistered_thread_sends_after_main_parks) {
+  return send_after_main_parks(false);
+}
+
+TEST(ChanDeadlock, RegisteredPlainThreadKeepsWaiterAlive) {
+  auto r = goro_test::run_child("registered_thread_sends_after_main_parks");
+  ASSERT_TRUE(r.exited) << goro_test::describe(r);
+  EXPECT_EQ(r.exit_status, 0) << goro_test::describe(r);
+  EXPECT_NE(r.out.find("received 42"), std::string::npos) << goro_test::describe(r);
+  EXPECT_EQ(r.err.find("deadlock"), std::string::npos) << r.err;
+}
+
+// The same program without the registration: main looks deadlocked, as documented.
+TEST(ChanDeadlock, UnregisteredPlainThreadIsNotCounted) {
+  auto r = goro_test::run_child("unregistered_thread_sends_after_main_parks");
+  ASSERT_TRUE(r.exited) << goro_test::describe(r);
+  EXPECT_EQ(r.exit_status, 2) << goro_test::describe(r);
+  EXPECT_TRUE(r.err.starts_with("fatal error: all goroutines are asleep - deadlock!")) << r.err;
+}
+
+TEST(ChanMisuse, RegisterPlainThreadFromGoroutineThrows) {
+  goro::run(0, nullptr, [] {
+    EXPECT_THROW(goro::register_plain_thread(), goro::panic_error);
+    std::thread plain([] {
+      goro::register_plain_thread();
+      goro::register_plain_thread();  // again: harmless
+    });
+    goro::blocking([&] { plain.join(); });
   });
 }
 

@@ -54,7 +54,7 @@ template <class F>
 std::thread start_plain_thread(F f) {
   std::atomic<bool> registered{false};
   std::thread t([&registered, f]() mutable {
-    goro::rt::plain_thread_register();
+    goro::register_plain_thread();
     registered.store(true);
     f();
   });

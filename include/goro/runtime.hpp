@@ -167,6 +167,15 @@ GORO_EXPORT std::string stack(bool all);
 GORO_EXPORT void lock_os_thread();
 GORO_EXPORT void unlock_os_thread();
 
+// Counts the calling plain thread (one that is not running a goroutine) as a thread that may
+// still wake goroutines, from now until it exits. Deadlock detection ("all goroutines are
+// asleep") otherwise learns of a plain thread only at its first channel, select or sync
+// operation, so a goroutine that blocks waiting for a thread that has not made one yet is
+// reported as deadlocked. Call it first in such a thread, before the goroutines it serves can
+// block. While the thread sleeps inside a goro primitive it does not count, as before.
+// Calling it again is harmless; throws panic_error when called from a goroutine.
+GORO_EXPORT void register_plain_thread();
+
 // Sets the default stack reservation for goroutines started from now on, in bytes (rounded up
 // to the page size; at least 16 KiB). Returns the previous default.
 GORO_EXPORT std::size_t set_default_stack_size(std::size_t bytes);

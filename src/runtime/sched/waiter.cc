@@ -1,5 +1,7 @@
 #include "runtime/sched/waiter.h"
 
+#include "goro/runtime.hpp"
+
 #include "runtime/os/futex.h"
 #include "runtime/pprof/contention.h"
 #include "runtime/sched/fatal.h"
@@ -121,3 +123,15 @@ void waiter_wake(waiter* w) {
 }
 
 }  // namespace goro::rt
+
+namespace goro {
+
+void register_plain_thread() {
+  if (rt::getm() != nullptr) {
+    throw panic_error("goro::register_plain_thread: called from a goroutine or a runtime "
+                      "thread; only plain threads need registering");
+  }
+  rt::plain_thread_register();
+}
+
+}  // namespace goro
