@@ -10,11 +10,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,7 +30,10 @@
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
 #include "lib/chan_core.h"
+#include "runtime/os/futex.h"
 #include "runtime/sched/runtime2.h"
+#include "runtime/sched/sched.h"
+#include "runtime/time/timer.h"
 
 namespace {
 
@@ -437,6 +443,69 @@ TEST(TimerDeadlock, NilChannelIsDeadlock) {
   EXPECT_EQ(r.exit_status, 2) << describe(r);
   EXPECT_NE(r.err.find("goroutine 1 [chan receive (nil chan)]:"), std::string::npos)
       << describe(r);
+}
+
+// The per-P heap keeps its order and its bookkeeping through adds, deletes from any position
+// and re-adds. Every entry's copy of `when` matches its timer, every timer records its index,
+// and each parent is due no later than its children. Draining fires the survivors in time
+// order, and deleted timers never fire.
+TEST(TimerHeap, KeepsOrderThroughAddsAndDeletes) {
+  scoped_env procs("GOMAXPROCS", "1");
+  goro::run(0, nullptr, [] {
+    namespace rt = goro::rt;
+    constexpr int kTimers = 3000;
+    std::vector<rt::timer> timers(kTimers);
+    std::vector<std::int64_t> fired;
+    std::vector<bool> pending(kTimers, false);
+    std::mt19937_64 rng(7);
+    // Far enough ahead that the scheduler never runs them by itself.
+    const std::int64_t base = rt::os::nanotime() + std::int64_t{3600} * 1'000'000'000;
+    auto record = [](rt::timer* t, void* arg, std::int64_t) {
+      static_cast<std::vector<std::int64_t>*>(arg)->push_back(t->when);
+    };
+
+    rt::runtime_mode mode;
+    rt::P* pp = mode.p();
+    auto check_heap = [pp] {
+      std::lock_guard<rt::runtime_lock> guard(pp->timers_lock);
+      for (std::int32_t i = 0; i < pp->timers_len; ++i) {
+        const rt::timer_when& e = pp->timers[i];
+        ASSERT_EQ(e.when, e.t->when) << "entry " << i;
+        ASSERT_EQ(e.t->index, i) << "entry " << i;
+        if (i > 0) {
+          ASSERT_LE(pp->timers[(i - 1) / 4].when, e.when) << "entry " << i;
+        }
+      }
+    };
+
+    for (int round = 0; round < 3; ++round) {
+      for (int i = 0; i < kTimers; ++i) {
+        if (pending[i]) continue;
+        // Many equal deadlines, so that ties are exercised too.
+        timers[i].when = base + static_cast<std::int64_t>(rng() % 5000);
+        timers[i].f = record;
+        timers[i].arg = &fired;
+        rt::addtimer(&timers[i]);
+        pending[i] = true;
+      }
+      check_heap();
+      for (int i = 0; i < kTimers; ++i) {
+        if (rng() % 3 != 0) continue;
+        EXPECT_TRUE(rt::deltimer(&timers[i])) << "timer " << i;
+        EXPECT_FALSE(rt::deltimer(&timers[i])) << "timer " << i;
+        pending[i] = false;
+      }
+      check_heap();
+    }
+
+    const auto survivors = std::count(pending.begin(), pending.end(), true);
+    std::int64_t next = 0;
+    rt::check_timers(pp, std::numeric_limits<std::int64_t>::max(), &next);
+    EXPECT_EQ(next, 0);
+    EXPECT_EQ(static_cast<std::int64_t>(fired.size()), survivors);
+    EXPECT_TRUE(std::is_sorted(fired.begin(), fired.end()));
+    EXPECT_EQ(pp->timers_len, 0);
+  });
 }
 
 TEST(TimerOutsideRun, Throws) {

@@ -235,6 +235,14 @@ inline constexpr std::uint32_t kRunqSize = 256;
 // Timer record, embedded in whatever waits (a sleeping G, a goro::timer). See time/timer.h.
 struct timer;
 
+// One entry of a P's timer heap, with a copy of the timer's `when` next to the pointer. The
+// heap then compares entries in one array instead of loading each timer record; records live
+// in their owners' frames, usually on different goroutine stacks and pages.
+struct timer_when {
+  std::int64_t when;
+  timer* t;
+};
+
 // P::state packs the owner M's id above the status byte, so a CAS by the owner fails if the
 // P was taken away and handed back to it or to another M in between (no ABA).
 inline constexpr std::uint64_t pstate(std::int64_t owner_id, pstatus s) {
@@ -284,9 +292,10 @@ struct P {
   std::int64_t goid_cache_end = 0;
 
   // Timers: a 4-ary min-heap ordered by `when`; guarded by timers_lock, because other Ps
-  // steal expired timers and goroutines on other Ps add timers here.
+  // steal expired timers and goroutines on other Ps add timers here. An entry's `when`
+  // equals its timer's `when` while the timer is in the heap.
   runtime_lock timers_lock;
-  timer** timers = nullptr;
+  timer_when* timers = nullptr;
   std::int32_t timers_len = 0;
   std::int32_t timers_cap = 0;
   // Earliest `when` in the heap, 0 if empty; read lock-free by findrunnable (acquire/release).

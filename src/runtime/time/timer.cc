@@ -24,24 +24,25 @@ namespace {
 
 constexpr std::int32_t kHeapArity = 4;
 
-void heap_set(P* pp, std::int32_t i, timer* t) {
-  pp->timers[i] = t;
-  t->index = i;
+// Stores entry e at index i and records i in its timer, where deltimer finds it.
+void heap_set(P* pp, std::int32_t i, timer_when e) {
+  pp->timers[i] = e;
+  e.t->index = i;
 }
 
 void sift_up(P* pp, std::int32_t i) {
-  timer* t = pp->timers[i];
+  timer_when e = pp->timers[i];
   while (i > 0) {
     std::int32_t parent = (i - 1) / kHeapArity;
-    if (pp->timers[parent]->when <= t->when) break;
+    if (pp->timers[parent].when <= e.when) break;
     heap_set(pp, i, pp->timers[parent]);
     i = parent;
   }
-  heap_set(pp, i, t);
+  heap_set(pp, i, e);
 }
 
 void sift_down(P* pp, std::int32_t i) {
-  timer* t = pp->timers[i];
+  timer_when e = pp->timers[i];
   std::int32_t n = pp->timers_len;
   for (;;) {
     std::int32_t first = i * kHeapArity + 1;
@@ -49,17 +50,17 @@ void sift_down(P* pp, std::int32_t i) {
     std::int32_t best = first;
     std::int32_t last = first + kHeapArity < n ? first + kHeapArity : n;
     for (std::int32_t c = first + 1; c < last; ++c) {
-      if (pp->timers[c]->when < pp->timers[best]->when) best = c;
+      if (pp->timers[c].when < pp->timers[best].when) best = c;
     }
-    if (pp->timers[best]->when >= t->when) break;
+    if (pp->timers[best].when >= e.when) break;
     heap_set(pp, i, pp->timers[best]);
     i = best;
   }
-  heap_set(pp, i, t);
+  heap_set(pp, i, e);
 }
 
 void update_timer0(P* pp) {
-  std::int64_t when = pp->timers_len > 0 ? pp->timers[0]->when : 0;
+  std::int64_t when = pp->timers_len > 0 ? pp->timers[0].when : 0;
   // release: pairs with the acquire loads in findrunnable and checkdead.
   pp->timer0_when.store(when, std::memory_order_release);
 }
@@ -68,13 +69,13 @@ void update_timer0(P* pp) {
 void heap_push(P* pp, timer* t) {
   if (pp->timers_len == pp->timers_cap) {
     std::int32_t cap = pp->timers_cap == 0 ? 16 : pp->timers_cap * 2;
-    auto** grown = static_cast<timer**>(std::realloc(pp->timers, sizeof(timer*) * cap));
+    auto* grown = static_cast<timer_when*>(std::realloc(pp->timers, sizeof(timer_when) * cap));
     if (grown == nullptr) fatal("addtimer: out of memory");
     pp->timers = grown;
     pp->timers_cap = cap;
   }
   std::int32_t i = pp->timers_len++;
-  heap_set(pp, i, t);
+  heap_set(pp, i, timer_when{t->when, t});
   sift_up(pp, i);
   t->pp.store(pp, std::memory_order_release);
   sched.ntimers.fetch_add(1, std::memory_order_relaxed);
@@ -82,14 +83,19 @@ void heap_push(P* pp, timer* t) {
 
 // timers_lock held.
 void heap_remove(P* pp, std::int32_t i) {
-  timer* t = pp->timers[i];
+  timer* t = pp->timers[i].t;
   std::int32_t last = --pp->timers_len;
   if (i != last) {
     heap_set(pp, i, pp->timers[last]);
-    sift_down(pp, i);
-    sift_up(pp, i);
+    // The moved entry goes down when it replaced the minimum or any smaller entry, and up
+    // only when it came from another branch and is smaller than its new parent.
+    if (i > 0 && pp->timers[i].when < pp->timers[(i - 1) / kHeapArity].when) {
+      sift_up(pp, i);
+    } else {
+      sift_down(pp, i);
+    }
   }
-  pp->timers[last] = nullptr;
+  pp->timers[last] = timer_when{0, nullptr};
   t->index = -1;
   t->pp.store(nullptr, std::memory_order_release);
   sched.ntimers.fetch_sub(1, std::memory_order_relaxed);
@@ -108,7 +114,7 @@ void addtimer(timer* t) {
   {
     std::lock_guard<runtime_lock> guard(pp->timers_lock);
     heap_push(pp, t);
-    earliest = pp->timers[0] == t;
+    earliest = pp->timers[0].t == t;
     update_timer0(pp);
   }
   if (earliest) wake_timer_m(when);
@@ -128,8 +134,8 @@ bool deltimer(timer* t) {
 
 void check_timers(P* pp, std::int64_t now, std::int64_t* next) {
   pp->timers_lock.lock();
-  while (pp->timers_len > 0 && pp->timers[0]->when <= now) {
-    timer* t = pp->timers[0];
+  while (pp->timers_len > 0 && pp->timers[0].when <= now) {
+    timer* t = pp->timers[0].t;
     heap_remove(pp, 0);
     if (t->period > 0) {
       // Skip the periods that were missed: a slow receiver gets one tick, not a burst.
@@ -144,7 +150,7 @@ void check_timers(P* pp, std::int64_t now, std::int64_t* next) {
     pp->timers_lock.lock();
   }
   update_timer0(pp);
-  *next = pp->timers_len > 0 ? pp->timers[0]->when : 0;
+  *next = pp->timers_len > 0 ? pp->timers[0].when : 0;
   pp->timers_lock.unlock();
 }
 
@@ -164,7 +170,7 @@ void move_timers(P* from, P* to) {
   std::lock_guard<runtime_lock> g1(from->timers_lock);
   std::lock_guard<runtime_lock> g2(to->timers_lock);
   while (from->timers_len > 0) {
-    timer* t = from->timers[from->timers_len - 1];
+    timer* t = from->timers[from->timers_len - 1].t;
     heap_remove(from, from->timers_len - 1);
     heap_push(to, t);
   }
