@@ -1,8 +1,9 @@
 // Tests for goro::net over real sockets on loopback (127.0.0.1, ::1) and Unix sockets in a
 // temporary directory. Each in-process test runs with and without GODEBUG=goromigrate=1.
 //
-// Covered: echo over each network; partial reads and writes; half close; peer reset;
-// deadlines that fire, and deadlines shortened or extended while a goroutine is blocked;
+// Covered: echo over each network; partial reads and writes; half close; peer reset; data,
+// reset and end of stream that arrive after a read emptied the receive queue; deadlines that
+// fire, and deadlines shortened or extended while a goroutine is blocked;
 // close while blocked; fd-number reuse; dial errors and time limits; UDP; a slow client that
 // never finishes its headers; calls from plain threads. net_scale_test.cc has the tests that
 // need child processes (10 000 connections, EMFILE).
@@ -361,6 +362,114 @@ TEST_P(Net, PeerResetIsReported) {
     client.write("x", 1, ec);
     EXPECT_TRUE(ec == std::errc::broken_pipe || ec == std::errc::connection_reset) << ec.message();
     client.close();
+    ln.close();
+  });
+}
+
+// Makes sure that the poller has reported every event queued on loopback sockets so far. A
+// goroutine reads one end of a spare connection, and poll_through_now() writes a byte to the
+// other end and waits until the goroutine has read it. Edge-triggered epoll reports ready
+// sockets in the order their events arrived, and loopback TCP queues data within the
+// sender's write. So the epoll_wait that reported the spare byte, or an earlier one, has
+// reported every event queued before it.
+class poll_fence {
+ public:
+  explicit poll_fence(const listener& ln) : seen_(0) {
+    connect_pair(ln, "tcp", &writer_, &reader_);
+    reader_.set_read_deadline(steady::now() + kSafetyNet);
+    goro::go([reader = reader_, seen = seen_] {
+      char byte;
+      std::error_code ec;
+      while (reader.read(&byte, 1, ec) == 1) seen.send(1);
+    });
+  }
+
+  void poll_through_now() const {
+    writer_.write("f", 1);
+    seen_.recv();
+  }
+
+  void close() const {
+    writer_.close();
+    reader_.close();
+  }
+
+ private:
+  conn writer_;
+  conn reader_;
+  goro::chan<int> seen_;
+};
+
+// A read that empties the receive queue lets the next read wait without trying first. Data
+// that the poller reports between the two reads, while no goroutine waits, must still wake
+// the second read.
+TEST_P(Net, DataAfterEmptyingReadIsRead) {
+  run([] {
+    listener ln = goro::net::listen("tcp", "127.0.0.1:0");
+    conn client;
+    conn server;
+    connect_pair(ln, "tcp", &client, &server);
+    poll_fence fence(ln);
+    server.set_read_deadline(steady::now() + kSafetyNet);
+
+    // Many rounds, because the goroutines may interleave so that a round reports "b" only
+    // while the second read waits, which any implementation passes.
+    constexpr int kRounds = 200;
+    for (int round = 0; round < kRounds; ++round) {
+      client.write("a", 1);
+      ASSERT_EQ(read_exactly(server, 1), "a") << "round " << round;
+      client.write("b", 1);
+      fence.poll_through_now();
+      std::error_code ec;
+      char byte = 0;
+      ASSERT_EQ(server.read(&byte, 1, ec), 1u) << "round " << round << ": " << ec.message();
+      ASSERT_EQ(byte, 'b') << "round " << round;
+    }
+    fence.close();
+    client.close();
+    server.close();
+    ln.close();
+  });
+}
+
+// A reset or end of stream that the poller reported before the read that took the last data
+// must reach the next read, although the receive queue looked empty after that read.
+TEST_P(Net, HangupAfterEmptyingReadIsReported) {
+  run([] {
+    listener ln = goro::net::listen("tcp", "127.0.0.1:0");
+    poll_fence fence(ln);
+    constexpr int kRounds = 20;
+    for (int round = 0; round < kRounds; ++round) {
+      bool reset = round % 2 == 0;
+      conn client;
+      conn server;
+      connect_pair(ln, "tcp", &client, &server);
+      server.set_read_deadline(steady::now() + kSafetyNet);
+      if (reset) {
+        // SO_LINGER with a zero timeout makes close() send RST instead of FIN.
+        linger abort_on_close{1, 0};
+        ASSERT_EQ(::setsockopt(client.fd(), SOL_SOCKET, SO_LINGER, &abort_on_close,
+                               sizeof abort_on_close),
+                  0);
+      }
+      client.write("a", 1);
+      client.close();
+      fence.poll_through_now();
+
+      std::error_code ec;
+      char byte = 0;
+      ASSERT_EQ(server.read(&byte, 1, ec), 1u) << "round " << round << ": " << ec.message();
+      EXPECT_EQ(byte, 'a');
+      std::size_t n = server.read(&byte, 1, ec);
+      if (reset) {
+        ASSERT_EQ(ec, std::errc::connection_reset) << "round " << round << ": " << ec.message();
+      } else {
+        ASSERT_FALSE(ec) << "round " << round << ": " << ec.message();
+        ASSERT_EQ(n, 0u) << "round " << round << ": want end of stream";
+      }
+      server.close();
+    }
+    fence.close();
     ln.close();
   });
 }

@@ -1,10 +1,14 @@
 // net_fd: the reference-counted descriptor lock and Go's poll loop (see net_fd.h for the model).
 #include "lib/net_fd.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <mutex>
 
 #include "goro/net.hpp"
@@ -125,6 +129,11 @@ io_result net_fd::poll_loop(poll_mode mode, const char* syscall, Attempt&& attem
   }
 }
 
+void net_fd::enable_read_queue_hint() {
+  int on = 1;
+  read_queue_hint_ = ::setsockopt(sysfd_, IPPROTO_TCP, TCP_INQ, &on, sizeof on) == 0;
+}
+
 io_result net_fd::read(void* buf, std::size_t n) {
   if (!incref()) return {0, closed_error(), nullptr};
   io_result result;
@@ -132,9 +141,50 @@ io_result net_fd::read(void* buf, std::size_t n) {
     // A zero-byte read would look like end of stream; there is nothing to wait for.
   } else {
     std::lock_guard<goro::mutex> guard(read_lock_);
-    result = poll_loop(poll_mode::read, "read", [&] { return ::read(sysfd_, buf, n); });
+    if (read_queue_hint_) {
+      result = read_with_queue_hint(buf, n);
+    } else {
+      result = poll_loop(poll_mode::read, "read", [&] { return ::read(sysfd_, buf, n); });
+    }
   }
   decref();
+  return result;
+}
+
+io_result net_fd::read_with_queue_hint(void* buf, std::size_t n) {
+  // The last read emptied the queue, so a read now would most likely fail with EAGAIN. Wait
+  // for readiness first. No data can be missed, as netpoll.cc explains. Data that arrived
+  // after that read emptied the queue set the read side's `ready` flag after the poll_reset
+  // before that read. Nothing has cleared the flag since, because every reader holds
+  // read_lock_ and this one has not called poll_reset again.
+  if (read_drained_) {
+    read_drained_ = false;
+    if (poll_status st = poll_wait_read_drained(pd_); st != poll_status::ok) {
+      return {0, status_error(st), nullptr};
+    }
+  }
+
+  int queued = -1;
+  // The syscall is named "read" in errors, as Go names it, although this is recvmsg.
+  io_result result = poll_loop(poll_mode::read, "read", [&] {
+    iovec iov{buf, n};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    msghdr message{};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    ssize_t got = ::recvmsg(sysfd_, &message, 0);
+    if (got < 0) return got;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+      if (c->cmsg_level == IPPROTO_TCP && c->cmsg_type == TCP_CM_INQ) {
+        std::memcpy(&queued, CMSG_DATA(c), sizeof queued);
+      }
+    }
+    return got;
+  });
+  // TCP_CM_INQ is 1, not 0, once a FIN has arrived, so end of stream is always read.
+  read_drained_ = !result.error && result.bytes > 0 && queued == 0;
   return result;
 }
 

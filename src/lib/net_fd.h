@@ -48,6 +48,12 @@ class net_fd {
   net_fd(const net_fd&) = delete;
   net_fd& operator=(const net_fd&) = delete;
 
+  // For a connected TCP socket, before it is shared: sets TCP_INQ, so that the kernel reports
+  // with every read how many bytes stay queued. After a read that emptied the queue, the next
+  // read then waits for readiness without first failing with EAGAIN. If the kernel rejects
+  // the option, reads go on as before.
+  void enable_read_queue_hint();
+
   // Reads up to n bytes (0 at end of stream). With n == 0 returns at once on a stream.
   io_result read(void* buf, std::size_t n);
   // Writes all n bytes, waiting for buffer space as needed; io_result::bytes is the count
@@ -95,6 +101,7 @@ class net_fd {
   template <class Attempt>
   io_result poll_loop(poll_mode mode, const char* syscall, Attempt&& attempt);
   io_result connect_locked(const sockaddr* to, socklen_t to_len);  // write_lock_ held
+  io_result read_with_queue_hint(void* buf, std::size_t n);       // read_lock_ held
 
   // The closed bit and the reference count in one word, so "not closed, take a reference" is
   // one compare-and-swap. acq_rel on every change: the destroying caller must see every write
@@ -108,6 +115,11 @@ class net_fd {
   int sysfd_ = -1;
   poll_desc* pd_ = nullptr;
   bool stream_ = true;
+  // Set by enable_read_queue_hint before the socket is shared, read-only afterwards.
+  bool read_queue_hint_ = false;
+  // Guarded by read_lock_. True when the last read returned data and left the receive queue
+  // empty (TCP_CM_INQ 0), so the next read starts with poll_wait_read_drained.
+  bool read_drained_ = false;
 
   goro::mutex read_lock_;   // held by the one reader (read, read_from, accept) inside a call
   goro::mutex write_lock_;  // held by the one writer (write, write_to, connect) inside a call

@@ -91,6 +91,7 @@ void apply_tcp_defaults(socket_state& s) {
   (void)s.fd.set_option(SOL_SOCKET, SO_KEEPALIVE, 1);
   (void)s.fd.set_option(IPPROTO_TCP, TCP_KEEPIDLE, seconds);
   (void)s.fd.set_option(IPPROTO_TCP, TCP_KEEPINTVL, seconds);
+  s.fd.enable_read_queue_hint();
 }
 
 }  // namespace goro::net::detail

@@ -8,6 +8,20 @@
 // arrived in between and parks otherwise. Edge-triggered events are never lost because the
 // side's `ready` flag holds an event until a waiter consumes it.
 //
+// A TCP reader that learned from TCP_CM_INQ that its read emptied the receive queue skips the
+// next attempt, which would fail with EAGAIN, and calls poll_wait_read_drained instead. That
+// is safe because of how edge-triggered epoll reports sockets (Linux fs/eventpoll.c). Every
+// arrival of data calls the socket's wake-up callback, which puts the fd on the epoll ready
+// list unless it is already there. An arrival while an epoll_wait copies the list out is put
+// back on the list afterwards. So data that arrives after the read was emptying the
+// queue is reported by an epoll_wait that runs after the arrival, hence after the reader's
+// poll_reset, and netpoll sets `ready` or wakes the waiter under the descriptor's lock. Only
+// poll_reset and poll_wait clear `ready`, and the skipping reader calls neither in between.
+// The one hazard left is a hangup or error that arrived before that read, was reported, and
+// was then cleared by that read's poll_reset. TCP_CM_INQ is 1 after a FIN (Linux,
+// tcp_inq_hint), but 0 after a reset once the data before it is read. The sticky `hangup`
+// flag covers both.
+//
 // Who polls. There is no poller thread. The scheduler polls:
 //   * findrunnable, with nothing else to do, polls without blocking (netpoll(0));
 //   * the last M to go idle blocks in epoll_wait until the next timer (at most one M does,
@@ -80,6 +94,9 @@ struct poll_desc {
   int fd = -1;
   std::uint32_t seq = 0;  // incremented by poll_close; tags epoll events
   bool closing = false;
+  // The poller reported EPOLLRDHUP, EPOLLHUP or EPOLLERR since poll_open. poll_reset leaves
+  // it set, so poll_wait_read_drained returns for a hangup whose readiness poll_reset cleared.
+  bool hangup = false;
   poll_side rd;
   poll_side wr;
   poll_desc* next_free = nullptr;  // guarded by pd_cache_lock while on the free list
@@ -273,6 +290,7 @@ poll_desc* poll_open(int fd) {
     std::lock_guard<runtime_lock> guard(pd->lock);
     pd->fd = fd;
     pd->closing = false;
+    pd->hangup = false;
     pd->rd.ready = pd->wr.ready = false;
     pd->rd.expired = pd->wr.expired = false;
     pd->rd.deadline = pd->wr.deadline = 0;
@@ -341,8 +359,15 @@ poll_status poll_reset(poll_desc* pd, poll_mode mode) {
   return poll_status::ok;
 }
 
-poll_status poll_wait(poll_desc* pd, poll_mode mode) {
-  if (!on_goroutine() && !runtime_running()) return plain_poll_wait(pd, mode);
+namespace {
+
+// poll_wait, and with return_on_hangup poll_wait_read_drained.
+poll_status wait_ready(poll_desc* pd, poll_mode mode, bool return_on_hangup) {
+  if (!on_goroutine() && !runtime_running()) {
+    // plain_poll_wait calls poll(2), which reports the fd's current state, including a
+    // hangup, so it needs no flag.
+    return plain_poll_wait(pd, mode);
+  }
 
   waiter w;
   waiter_init(&w);
@@ -360,6 +385,10 @@ poll_status poll_wait(poll_desc* pd, poll_mode mode) {
       pd->lock.unlock();
       return st;
     }
+  }
+  if (return_on_hangup && pd->hangup) {
+    pd->lock.unlock();
+    return poll_status::ok;
   }
   if ((want_rd && pd->rd.ready) || (want_wr && pd->wr.ready)) {
     if (want_rd) pd->rd.ready = false;
@@ -395,6 +424,14 @@ poll_status poll_wait(poll_desc* pd, poll_mode mode) {
     case kWokeTimeout: return poll_status::timeout;
     default: return poll_status::ok;
   }
+}
+
+}  // namespace
+
+poll_status poll_wait(poll_desc* pd, poll_mode mode) { return wait_ready(pd, mode, false); }
+
+poll_status poll_wait_read_drained(poll_desc* pd) {
+  return wait_ready(pd, poll_mode::read, true);
 }
 
 void poll_set_deadline(poll_desc* pd, std::int64_t deadline, poll_mode mode) {
@@ -480,6 +517,7 @@ G* netpoll(std::int64_t delay_ns, std::int32_t* n) {
     {
       std::lock_guard<runtime_lock> guard(pd->lock);
       if (pd->seq != static_cast<std::uint32_t>(tag >> 32) || pd->fd < 0) continue;  // stale
+      if ((ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) pd->hangup = true;
       if (readable) {
         wr = take_waiter(pd, pd->rd, kWokeReady);
         if (wr == nullptr) pd->rd.ready = true;

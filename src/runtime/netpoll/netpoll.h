@@ -56,6 +56,14 @@ poll_status poll_reset(poll_desc* pd, poll_mode mode);
 // poll_mode::read_write it returns when either side is ready.
 poll_status poll_wait(poll_desc* pd, poll_mode mode);
 
+// Waits for read readiness like poll_wait(pd, poll_mode::read), for a caller that skips the
+// read attempt that would fail with EAGAIN. The caller's last read must have emptied the
+// receive queue (TCP_CM_INQ was 0), and no poll_reset(read) may have run since the one before
+// that read. Returns at once if read readiness arrived since that poll_reset, or if the
+// poller ever reported EPOLLRDHUP, EPOLLHUP or EPOLLERR for the socket, so that a hangup or
+// error is always read by an attempt.
+poll_status poll_wait_read_drained(poll_desc* pd);
+
 // Sets the deadline of `mode` (read, write or both) to `deadline`, an absolute time on the
 // os::nanotime clock (CLOCK_MONOTONIC, the clock of std::chrono::steady_clock); 0 clears it;
 // a value not after now expires it at once. Callers blocked in poll_wait see the new deadline:
