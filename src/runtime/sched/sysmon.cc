@@ -3,8 +3,8 @@
 // It starts lazily, with the first goroutine after main or the first blocking call
 // (ensure_sysmon), so a program that never needs it never creates its thread.
 //
-// Each round it sleeps `delay`: 20 µs while it keeps finding work, doubling after 50 idle
-// rounds up to 10 ms. When every P is idle (and no schedtrace is due) it first keeps
+// Each round it sleeps `delay`: 20 µs while it keeps retaking Ps, doubling after 50 rounds
+// without a retake up to 10 ms. When every P is idle (and no schedtrace is due) it first keeps
 // polling every 10 ms for a second, so the short idle gaps of a busy server cost no
 // wake-ups, and then sleeps on sched.sysmonnote, so an idle program burns no CPU. While it
 // sleeps there, taking an idle P (pidleget) or entering a blocking call wakes it.
@@ -207,10 +207,11 @@ void sysmon_loop(M* mp) {
       if (last != 0 && now - last > kNetpollStaleNs &&
           sched.lastpoll.compare_exchange_strong(last, now, std::memory_order_seq_cst)) {
         std::int32_t n = 0;
-        if (G* list = netpoll(0, &n)) {
-          inject_glist(list, n);
-          idle = 0;
-        }
+        // Unlike a retake, this does not reset `idle`, as in Go. Under a steady network load
+        // the poll finds goroutines every time, and going back to 20 µs sleeps after each one
+        // made sysmon sleep 10 times as often (3 351 against 344 sleeps in a 3 s run of
+        // the echo benchmark at GOMAXPROCS=1).
+        if (G* list = netpoll(0, &n)) inject_glist(list, n);
       }
     }
 
