@@ -186,7 +186,9 @@ class GORO_EXPORT conn {
   void set_keep_alive_period(std::chrono::seconds period) const;
 
   // The socket's descriptor, or -1 once closed. For socket options goro does not wrap. Do
-  // not close it and do not change its non-blocking mode.
+  // not close it and do not change its non-blocking mode. On TCP connections goro turns on
+  // TCP_INQ, which read uses to skip a read that would fail with EAGAIN. Turning it off is
+  // safe and brings that read back.
   int fd() const;
 
   explicit operator bool() const noexcept { return state_ != nullptr; }
