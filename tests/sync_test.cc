@@ -201,10 +201,14 @@ TEST_P(Sync, SharedMutexWaitingWriterBlocksNewReaders) {
 
     goro::wait_group wg;
     wg.add(2);
+    // Each goroutine calls done only after releasing both locks: once the last done runs,
+    // main may return and its frame, with rw and order_mutex, is gone.
     goro::go([&] {
-      std::lock_guard lock(rw);
-      std::lock_guard o(order_mutex);
-      order += 'W';
+      {
+        std::lock_guard lock(rw);
+        std::lock_guard o(order_mutex);
+        order += 'W';
+      }
       wg.done();
     });
     // The writer has announced itself once a new reader cannot get in.
@@ -214,9 +218,11 @@ TEST_P(Sync, SharedMutexWaitingWriterBlocksNewReaders) {
       return false;
     }));
     goro::go([&] {
-      std::shared_lock lock(rw);
-      std::lock_guard o(order_mutex);
-      order += 'R';
+      {
+        std::shared_lock lock(rw);
+        std::lock_guard o(order_mutex);
+        order += 'R';
+      }
       wg.done();
     });
     rw.unlock_shared();  // the writer runs, then the late reader
@@ -316,6 +322,7 @@ TEST_P(Sync, CondNotifyOneWakesInOrder) {
         while (tokens == 0) cv.wait(lock);
         --tokens;
         woken.push_back(i);
+        lock.unlock();  // before done: main may return, destroying m, once all are done
         wg.done();
       });
       // The next waiter starts only after this one holds its ticket.
@@ -355,6 +362,7 @@ TEST_P(Sync, CondNotifyAllWakesEveryWaiter) {
         std::unique_lock lock(m);
         ++waiting;
         cv.wait(lock, [&] { return go_on; });
+        lock.unlock();  // before done: main may return, destroying m, once all are done
         wg.done();
       });
     }
@@ -362,6 +370,7 @@ TEST_P(Sync, CondNotifyAllWakesEveryWaiter) {
       std::unique_lock lock(m);
       ++waiting;
       cv.wait(lock, [&] { return go_on; });
+      lock.unlock();  // before done: main may return, destroying m, once all are done
       wg.done();
     });
     ASSERT_TRUE(yield_until([&] {
@@ -421,6 +430,7 @@ TEST_P(Sync, CondTimedOutWaiterDoesNotSwallowNotify) {
     goro::go([&] {  // takes the first ticket and gives up
       std::unique_lock lock(m);
       timed_out = cv.wait_for(lock, 10ms) == std::cv_status::timeout;
+      lock.unlock();  // before done: main may return, destroying m, once all are done
       wg.done();
     });
     ASSERT_TRUE(yield_until([&] {
@@ -432,6 +442,7 @@ TEST_P(Sync, CondTimedOutWaiterDoesNotSwallowNotify) {
       waiting = true;
       cv.wait(lock);
       woken = true;
+      lock.unlock();  // before done: main may return, destroying m, once all are done
       wg.done();
     });
     ASSERT_TRUE(yield_until([&] {
