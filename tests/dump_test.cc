@@ -111,6 +111,14 @@ constexpr int kParkLine = __LINE__ + 2;
   keep_frame();
 }
 
+// Reads one byte from fd inside goro::blocking, as a goroutine in a system call.
+constexpr int kBlockingReadLine = __LINE__ + 3;
+[[gnu::noinline]] void wait_in_blocking_read(int fd) {
+  char byte = 0;
+  (void)goro::blocking([fd, &byte] { return ::read(fd, &byte, 1); });
+  keep_frame();
+}
+
 // --- Helpers --------------------------------------------------------------------------------
 
 // Returns the status of goroutine `goid` in a fresh snapshot, or dead if it is not listed.
@@ -132,6 +140,44 @@ std::int64_t go_until_parked(F f) {
   yield_until([&] { return id->load(std::memory_order_acquire) != 0; });
   const std::int64_t goid = id->load(std::memory_order_acquire);
   yield_until([&] { return status_of(goid) == rt::gstatus::waiting; });
+  return goid;
+}
+
+// A pipe whose read end a goroutine blocks on in wait_in_blocking_read until the write end
+// gets a byte or is closed.
+struct blocking_pipe {
+  int read_fd = -1;
+  int write_fd = -1;
+
+  blocking_pipe() {
+    int fds[2];
+    if (::pipe(fds) == 0) {
+      read_fd = fds[0];
+      write_fd = fds[1];
+    }
+  }
+  ~blocking_pipe() {
+    if (read_fd >= 0) ::close(read_fd);
+    if (write_fd >= 0) ::close(write_fd);
+  }
+  blocking_pipe(const blocking_pipe&) = delete;
+  blocking_pipe& operator=(const blocking_pipe&) = delete;
+
+  // Ends the read of wait_in_blocking_read.
+  void release() { (void)::write(write_fd, "x", 1); }
+};
+
+// Starts a goroutine that reads from `fd` inside goro::blocking and returns its id once its
+// status is syscall.
+std::int64_t go_until_in_syscall(int fd) {
+  auto id = std::make_shared<std::atomic<std::int64_t>>(0);
+  goro::go([id, fd] {
+    id->store(goro::goroutine_id(), std::memory_order_release);
+    wait_in_blocking_read(fd);
+  });
+  yield_until([&] { return id->load(std::memory_order_acquire) != 0; });
+  const std::int64_t goid = id->load(std::memory_order_acquire);
+  yield_until([&] { return status_of(goid) == rt::gstatus::syscall; });
   return goid;
 }
 
@@ -160,6 +206,27 @@ std::regex frame_at(const std::string& function, int line) {
 const std::regex kCreatedByHelper(
     "\ncreated by [^\n]*go_until_parked[^\n]* in goroutine 1\n\t[^\n]*dump_test\\.cc:[0-9]+ "
     "\\+0x[0-9a-f]+\n");
+
+// Matches Go's creator lines for a goroutine started in go_until_in_syscall by goroutine 1.
+const std::regex kCreatedBySyscallHelper(
+    "\ncreated by [^\n]*go_until_in_syscall[^\n]* in goroutine 1\n\t[^\n]*dump_test\\.cc:"
+    "[0-9]+ \\+0x[0-9a-f]+\n");
+
+// Checks the dump block of goroutine `goid`, blocked in wait_in_blocking_read.
+void expect_syscall_block(const std::string& dump, std::int64_t goid) {
+  const std::string block = goroutine_block(dump, goid);
+  ASSERT_FALSE(block.empty()) << "goroutine " << goid << " missing from:\n" << dump;
+  EXPECT_TRUE(block.starts_with("goroutine " + std::to_string(goid) + " [syscall]:\n"))
+      << block;
+  EXPECT_TRUE(std::regex_search(block, frame_at("wait_in_blocking_read", kBlockingReadLine)))
+      << block;
+  // goro::blocking is the innermost frame, at its call of enter_blocking.
+  EXPECT_TRUE(std::regex_search(block, std::regex("^goroutine [0-9]+ \\[syscall\\]:\n"
+                                                  "goro::blocking<")))
+      << block;
+  EXPECT_TRUE(std::regex_search(block, kCreatedBySyscallHelper)) << block;
+  EXPECT_EQ(block.find("stack unavailable"), std::string::npos) << block;
+}
 
 // Checks the dump block of a goroutine parked in `function` at `line`.
 void expect_parked_block(const std::string& dump, std::int64_t goid, const std::string& reason,
@@ -270,6 +337,78 @@ TEST(DumpWaitReason, CondWait) {
     }
     cv.notify_all();
     yield_until([&] { return status_of(goid) == rt::gstatus::dead; });
+  });
+}
+
+// --- Goroutines in goro::blocking -----------------------------------------------------------
+
+TEST(DumpSyscall, StackShowsCallerFrames) {
+  goro::run(0, nullptr, [] {
+    blocking_pipe pipe;
+    ASSERT_GE(pipe.read_fd, 0) << "pipe failed";
+    const std::int64_t goid = go_until_in_syscall(pipe.read_fd);
+    expect_syscall_block(goro::stack(true), goid);
+    pipe.release();
+    yield_until([&] { return status_of(goid) == rt::gstatus::dead; });
+  });
+}
+
+TEST(DumpSyscall, TracebackSystemShowsRuntimeFrames) {
+  goro_test::scoped_env traceback("GOTRACEBACK", "system");
+  goro::run(0, nullptr, [] {
+    blocking_pipe pipe;
+    ASSERT_GE(pipe.read_fd, 0) << "pipe failed";
+    const std::int64_t goid = go_until_in_syscall(pipe.read_fd);
+    const std::string dump = goro::stack(true);
+    const std::size_t start = dump.find("\ngoroutine " + std::to_string(goid) + " gp=");
+    ASSERT_NE(start, std::string::npos) << dump;
+    const std::string block = dump.substr(start, dump.find("\n\n", start + 1) - start);
+    EXPECT_NE(block.find("m=nil [syscall]:\n"), std::string::npos) << block;
+    // The walk reaches the goroutine's first frame, the trampoline.
+    EXPECT_NE(block.find("\ngoro_rt_trampoline()\n"), std::string::npos) << block;
+    EXPECT_NE(block.find("wait_in_blocking_read("), std::string::npos) << block;
+    pipe.release();
+    yield_until([&] { return status_of(goid) == rt::gstatus::dead; });
+  });
+}
+
+// Makes short blocking calls until *stop is set.
+constexpr int kBlockingLoopLine = __LINE__ + 3;
+[[gnu::noinline]] void loop_in_blocking_calls(const std::atomic<bool>* stop) {
+  while (!stop->load(std::memory_order_relaxed)) {
+    goro::blocking([] { ::usleep(20); });
+  }
+  keep_frame();
+}
+
+// Dumps taken while a goroutine enters and leaves goro::blocking: whenever it shows as
+// syscall, its frames are the loop's, never those of a goroutine that moved on meanwhile.
+TEST(DumpSyscall, DumpsWhileEnteringAndLeaving) {
+  goro_test::scoped_env procs("GOMAXPROCS", "2");
+  goro::run(0, nullptr, [] {
+    std::atomic<bool> stop{false};
+    auto id = std::make_shared<std::atomic<std::int64_t>>(0);
+    goro::go([id, &stop] {
+      id->store(goro::goroutine_id(), std::memory_order_release);
+      loop_in_blocking_calls(&stop);
+    });
+    yield_until([&] { return id->load(std::memory_order_acquire) != 0; });
+    const std::int64_t goid = id->load(std::memory_order_acquire);
+
+    constexpr int kDumps = 200;
+    int syscall_dumps = 0;
+    for (int i = 0; i < kDumps; ++i) {
+      const std::string block = goroutine_block(goro::stack(true), goid);
+      ASSERT_FALSE(block.empty()) << "goroutine " << goid << " missing from dump " << i;
+      if (!block.starts_with("goroutine " + std::to_string(goid) + " [syscall]:\n")) continue;
+      ++syscall_dumps;
+      ASSERT_TRUE(std::regex_search(block, frame_at("loop_in_blocking_calls",
+                                                    kBlockingLoopLine)))
+          << "dump " << i << ":\n" << block;
+    }
+    stop.store(true);
+    // The goroutine spends most of its time inside its calls, so some dumps find it there.
+    EXPECT_GT(syscall_dumps, 0);
   });
 }
 
@@ -470,6 +609,25 @@ TEST(DumpSnapshot, RepeatedSnapshotsKeepStack) {
   });
 }
 
+TEST(DumpSnapshot, RecordsSyscallStack) {
+  goro::run(0, nullptr, [] {
+    blocking_pipe pipe;
+    ASSERT_GE(pipe.read_fd, 0) << "pipe failed";
+    const std::int64_t goid = go_until_in_syscall(pipe.read_fd);
+    bool found = false;
+    for (const rt::goroutine_snapshot& s : rt::snapshot_goroutines()) {
+      if (s.goid != goid) continue;
+      found = true;
+      EXPECT_EQ(s.status, rt::gstatus::syscall);
+      EXPECT_TRUE(pcs_name(s.pcs, "wait_in_blocking_read")) << s.pcs.size();
+      EXPECT_TRUE(pcs_name(s.pcs, "go_until_in_syscall")) << s.pcs.size();
+    }
+    EXPECT_TRUE(found) << "goroutine " << goid << " missing from the snapshot";
+    pipe.release();
+    yield_until([&] { return status_of(goid) == rt::gstatus::dead; });
+  });
+}
+
 TEST(DumpSnapshot, PlainThreadThrows) {
   bool threw = false;
   std::thread plain([&] {
@@ -520,6 +678,26 @@ GORO_CHILD_SCENARIO(parked_until_sigquit) {
     goro::go([] {
       yield_until([] { return status_of(1) == rt::gstatus::waiting; });
       std::fputs("ready\n", stdout);
+      std::fflush(stdout);
+    });
+    goro::chan<int> never;
+    wait_in_chan_receive(never);
+    return 0;
+  });
+}
+
+// Blocks a goroutine in goro::blocking (read on a pipe that is never written to) and main in chan
+// receive, prints the blocked goroutine's id and "ready", and waits for SIGQUIT.
+GORO_CHILD_SCENARIO(syscall_until_sigquit) {
+  disable_core_files();
+  start_signal_target();
+  return goro::run(0, nullptr, [] {
+    static blocking_pipe pipe;
+    const std::int64_t goid = go_until_in_syscall(pipe.read_fd);
+    go_until_parked([] { wait_in_sleep(); });
+    goro::go([goid] {
+      yield_until([] { return status_of(1) == rt::gstatus::waiting; });
+      std::printf("syscall %lld\nready\n", static_cast<long long>(goid));
       std::fflush(stdout);
     });
     goro::chan<int> never;
@@ -603,6 +781,16 @@ TEST(DumpSigquit, PrintsEveryGoroutineAndExits2) {
   EXPECT_TRUE(std::regex_search(r.err, std::regex("\ngoroutine [0-9]+ \\[sync.Mutex.Lock\\]:\n")))
       << r.err;
   EXPECT_TRUE(std::regex_search(r.err, kCreatedByHelper)) << r.err;
+}
+
+TEST(DumpSigquit, SyscallGoroutineHasStack) {
+  auto r = quit_child("syscall_until_sigquit", {"GOTRACEBACK"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(std::regex_search(r.err, kQuitHead)) << r.err;
+  std::smatch id;
+  ASSERT_TRUE(std::regex_search(r.out, id, std::regex("syscall ([0-9]+)\n"))) << r.out;
+  expect_syscall_block(r.err, std::stoll(id[1].str()));
 }
 
 #if defined(__x86_64__)

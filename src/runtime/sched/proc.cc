@@ -274,6 +274,8 @@ G* gfget(P* pp, std::size_t stack_size) {
   gp->saved_errno = 0;
   gp->eh = eh_state{};
   gp->last_m = nullptr;
+  gp->syscall_pc = 0;
+  gp->syscall_fp = 0;
   gp->traceback_request = false;
   gp->longrun_ns.store(0, std::memory_order_relaxed);
   gp->runtime_depth = 0;

@@ -112,6 +112,14 @@ struct G {
   // The M this G last parked on; with GODEBUG=goromigrate=1 it resumes on another one.
   M* last_m = nullptr;
 
+  // Go's syscallpc and syscallbp: stored by enter_blocking before the status becomes
+  // syscall (whose release store publishes them) and read by dumps while the status is
+  // syscall. syscall_pc is the return address into enter_blocking's caller, and syscall_fp
+  // that caller's frame pointer, from which the frame-pointer chain leads to the goroutine's
+  // first frame (trace/syscall_stack.h). syscall_fp is 0 when the caller keeps no frame pointer.
+  std::uintptr_t syscall_pc = 0;
+  std::uintptr_t syscall_fp = 0;
+
   // A dumper requests that a parked G unwind its own stack (traceback.cc); set and cleared by the
   // dumper while the world is stopped.
   bool traceback_request = false;

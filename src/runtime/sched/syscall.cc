@@ -12,15 +12,46 @@
 // Leaving, the fast path wins the P back with one CAS. If the P is gone, the goroutine
 // takes any idle P; failing that it waits in the global run queue and its M goes idle, as
 // Go's exitsyscall0 does.
+//
+// Dumps. Entering, the goroutine stores its caller's frame pointer and return address in
+// the G (Go's syscallbp and syscallpc) before its status becomes syscall, so that a dump
+// can walk the frames from goro::blocking's caller up while the call runs
+// (trace/syscall_stack.h). Those frames stay unchanged until the goroutine returns to its
+// own code. Leaving, the status becomes running before the P is won back, so a goroutine
+// that a dump finds in status syscall has not won its P yet. With the world stopped every P
+// is claimed, so the CAS fails and the goroutine waits in acquire_p inside this file until
+// the world restarts: it cannot change those frames while the dump reads them.
 #include "goro/runtime.hpp"
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/sched.h"
 #include "runtime/sched/sysmon.h"
 #include "runtime/trace/schedhooks.h"
 
+namespace goro::rt {
+namespace {
+
+// Stores the frame pointer and return address of enter_blocking's caller in gp: two loads
+// from enter_blocking's own frame record and two stores. A caller built without frame
+// pointers may leave any value in the frame pointer register. A value that does not lie
+// above this frame cannot point into the caller's frame, so it is dropped and the dump
+// prints no stack. Inlined into enter_blocking, so that __builtin_frame_address(0) is its
+// frame.
+[[gnu::always_inline]] inline void save_caller_frame(G* gp) {
+  // A frame record is two words on x86-64 and AArch64: the caller's frame pointer, then the
+  // return address. goro is built with -fno-omit-frame-pointer, so enter_blocking has one.
+  const auto* record = static_cast<const std::uintptr_t*>(__builtin_frame_address(0));
+  const std::uintptr_t caller_fp = record[0];
+  gp->syscall_pc = reinterpret_cast<std::uintptr_t>(
+      __builtin_extract_return_addr(__builtin_return_address(0)));
+  gp->syscall_fp = caller_fp > reinterpret_cast<std::uintptr_t>(record) ? caller_fp : 0;
+}
+
+}  // namespace
+}  // namespace goro::rt
+
 namespace goro::detail {
 
-void enter_blocking() noexcept {
+[[gnu::noinline]] void enter_blocking() noexcept {
   using namespace rt;
   M* mp = getm();
   if (mp == nullptr) return;  // a plain thread just blocks
@@ -48,6 +79,7 @@ void enter_blocking() noexcept {
 
   gp->runtime_depth--;  // the call itself is not a runtime section
 
+  save_caller_frame(gp);
   setgstatus(gp, gstatus::running, gstatus::syscall);
   trace_go_syscall(gp);
   sched.nblocking.fetch_add(1, std::memory_order_relaxed);
@@ -78,11 +110,12 @@ void exit_blocking() noexcept {
   gp->waitsince.store(0, std::memory_order_relaxed);  // a dump may have stamped the call
   P* pp = mp->oldp;
   mp->oldp = nullptr;
+  // Running before the CAS: see "Dumps" above.
+  setgstatus(gp, gstatus::syscall, gstatus::running);
   std::uint64_t expected = pstate(mp->id, pstatus::syscall);
   if (pp != nullptr && mp->p == pp &&
       pp->state.compare_exchange_strong(expected, pstate(mp->id, pstatus::user),
                                         std::memory_order_acq_rel)) {
-    setgstatus(gp, gstatus::syscall, gstatus::running);
     trace_go_syscall_exit(gp, true);
     return;
   }
@@ -90,7 +123,6 @@ void exit_blocking() noexcept {
   // The P was taken. Claim any P (or wait for one) through the runtime-mode slow path.
   mp->p = nullptr;
   trace_go_syscall_exit(gp, false);
-  setgstatus(gp, gstatus::syscall, gstatus::running);
   acquire_p(mp);
   release_p_to_user(getm());
 }

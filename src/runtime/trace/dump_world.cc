@@ -14,7 +14,9 @@
 //      after the switch), so the dump treats it as running.
 //   4. stamps waitsince on every waiting goroutine that has none (Go stamps it at a GC
 //      scan), so a later dump can print how many minutes it has waited.
-// Goroutines in goro::blocking() keep running; they show as syscall with no stack.
+// Goroutines in goro::blocking() keep running their call, but cannot return to their own
+// code without a P, so their frames from goro::blocking outwards stay unchanged and show as
+// the syscall goroutine's stack (syscall_stack.h).
 #include "runtime/trace/dump_world.h"
 
 #include <algorithm>

@@ -2,7 +2,8 @@
 //
 // Both stop the world from the calling goroutine (dump_world.h): every P stops, goroutines
 // running without a P get kDumpSettleNs to reach a scheduling point, and each parked
-// goroutine is switched into to unwind its own stack (traceback.cc). The caller unwinds its
+// goroutine is switched into to unwind its own stack (traceback.cc). The stack of a goroutine
+// inside goro::blocking is walked by frame pointers (syscall_stack.h). The caller unwinds its
 // own stack directly.
 //
 // goro::stack renders the same text the crash paths write to fd 2, so it writes into an
@@ -21,6 +22,7 @@
 #include "runtime/sched/sched.h"
 #include "runtime/trace/dump_world.h"
 #include "runtime/trace/symbolize.h"
+#include "runtime/trace/syscall_stack.h"
 #include "runtime/trace/traceback.h"
 #include "runtime/trace/unwind.h"
 
@@ -125,10 +127,14 @@ class memory_file {
 
   for_each_stack_slot(&collect_user_goroutine, &others);
   std::uintptr_t pcs[kSnapshotMaxFrames];
+  frame_record frames[kSnapshotMaxFrames];
   for (G* gp : others) {
     if (gp == self) continue;
     goroutine_snapshot s = describe(gp, stop.now());
-    if (stack_is_saved(gp, options)) {
+    if (s.status == gstatus::syscall) {
+      const int n = capture_syscall_stack(gp, frames, kSnapshotMaxFrames);
+      for (int i = 0; i < n; ++i) s.pcs.push_back(frames[i].pc);
+    } else if (stack_is_saved(gp, options)) {
       const int n = capture_parked_stack(mp, gp, pcs, kSnapshotMaxFrames);
       s.pcs.assign(pcs, pcs + n);
     } else if (s.status == gstatus::runnable) {

@@ -19,8 +19,9 @@ struct goroutine_snapshot {
   // that saw it waiting (see G::waitsince), so 0 the first time. 0 unless waiting or syscall.
   std::int64_t wait_ns = 0;
   // Return addresses of its stack, innermost first (look up pc - 1 for the call's line).
-  // Runtime frames are included. Empty for a goroutine running on another thread (or in
-  // goro::blocking) and for one that has not started yet.
+  // Runtime frames are included. Empty for a goroutine running on another thread and for
+  // one that has not started yet. For one inside goro::blocking, the stack from the call of
+  // goro::blocking outwards, without the frames of the blocking call.
   std::vector<std::uintptr_t> pcs;
   // Return address into the code that called goro::go; 0 for the main goroutine.
   std::uintptr_t creator_pc = 0;

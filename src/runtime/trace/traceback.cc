@@ -26,6 +26,7 @@
 #include "runtime/sched/waitreason.h"
 #include "runtime/stack/stack.h"
 #include "runtime/trace/symbolize.h"
+#include "runtime/trace/syscall_stack.h"
 #include "runtime/trace/unwind.h"
 
 namespace goro::rt {
@@ -46,6 +47,13 @@ struct traceback_job {
 traceback_job job;
 
 constexpr std::int64_t kNanosPerMinute = 60'000'000'000;
+
+// Frames read of a goroutine inside goro::blocking: Go prints at most 100 (50 innermost and
+// 50 outermost), and a deeper stack loses its outermost frames here.
+constexpr int kSyscallFrames = 128;
+
+// Go's line for a goroutine whose stack cannot be read.
+constexpr const char* kStackUnavailable = "\tgoroutine running on other thread; stack unavailable\n";
 
 std::string_view status_string(const G* gp) {
   switch (gp->status.load(std::memory_order_acquire)) {
@@ -71,6 +79,17 @@ void serve_job_on(M* mp, G* gp) {
   switch_to(mp, job.requester, gp);
 }
 
+// Prints the stack of gp, inside goro::blocking, from its saved frame pointer. Returns false
+// if gp saved none. The world must be stopped (see syscall_stack.h).
+bool print_syscall_stack(const G* gp, const dump_options& options) {
+  frame_record frames[kSyscallFrames];
+  const int n = capture_syscall_stack(gp, frames, kSyscallFrames);
+  if (n == 0) return false;
+  stack_line<512> out;
+  print_frames(out, options.fd, frames, n, options.level);
+  return true;
+}
+
 struct dump_state {
   M* mp;
   G* self;
@@ -87,11 +106,13 @@ void dump_one(G* gp, void* arg) {
 
   write_all("\n", options.fd);
   print_goroutine_header(gp, false, options.fd, options.now);
-  // A runnable G that is not queued yet is still switching away on another M.
-  const bool elsewhere = status == gstatus::running || status == gstatus::syscall ||
-                         (options.stacks_of_parked && !stack_is_saved(gp, options));
-  if (elsewhere) {
-    write_all("\tgoroutine running on other thread; stack unavailable\n", options.fd);
+  if (status == gstatus::syscall && options.stacks_of_parked) {
+    // Walked from the frame pointer it saved at goro::blocking's entry.
+    if (!print_syscall_stack(gp, options)) write_all(kStackUnavailable, options.fd);
+  } else if (status == gstatus::running || status == gstatus::syscall ||
+             (options.stacks_of_parked && !stack_is_saved(gp, options))) {
+    // A runnable G that is not queued yet is still switching away on another M.
+    write_all(kStackUnavailable, options.fd);
   } else if (options.stacks_of_parked && gp->started && gp->sched_sp != nullptr) {
     job.fd = options.fd;
     job.level = options.level;
