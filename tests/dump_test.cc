@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -179,6 +180,17 @@ std::int64_t go_until_in_syscall(int fd) {
   const std::int64_t goid = id->load(std::memory_order_acquire);
   yield_until([&] { return status_of(goid) == rt::gstatus::syscall; });
   return goid;
+}
+
+// Returns the ids of the goroutine headers in `dump`, in the order they appear.
+std::vector<std::int64_t> header_ids(const std::string& dump) {
+  const std::regex header("(^|\n)goroutine ([0-9]+) [^\n]*\\]:\n");
+  std::vector<std::int64_t> ids;
+  for (auto it = std::sregex_iterator(dump.begin(), dump.end(), header);
+       it != std::sregex_iterator(); ++it) {
+    ids.push_back(std::stoll((*it)[2].str()));
+  }
+  return ids;
 }
 
 // Returns the lines of goroutine `goid` in `dump`: its header up to the blank line after it.
@@ -409,6 +421,62 @@ TEST(DumpSyscall, DumpsWhileEnteringAndLeaving) {
     stop.store(true);
     // The goroutine spends most of its time inside its calls, so some dumps find it there.
     EXPECT_GT(syscall_dumps, 0);
+  });
+}
+
+// --- Dump order -----------------------------------------------------------------------------
+
+TEST(DumpOrder, CallerFirstThenCreationOrder) {
+  goro::run(0, nullptr, [] {
+    goro::chan<int> never;
+    std::vector<std::int64_t> parked;
+    constexpr int kParked = 4;
+    for (int i = 0; i < kParked; ++i) {
+      parked.push_back(go_until_parked([never] { wait_in_chan_receive(never); }));
+    }
+    goro::chan<std::string> dump(1);
+    goro::chan<std::int64_t> dumper_id(1);
+    goro::go([dump, dumper_id] {
+      dumper_id.send(goro::goroutine_id());
+      dump.send(goro::stack(true));
+    });
+    const std::int64_t dumper = dumper_id.recv().value_or(0);
+    const std::string text = dump.recv().value_or("");
+
+    std::vector<std::int64_t> expected{dumper, 1};
+    expected.insert(expected.end(), parked.begin(), parked.end());
+    EXPECT_EQ(header_ids(text), expected) << text;
+    never.close();
+  });
+}
+
+// Go prints goroutines in allgs order, where a reused G keeps the place of the goroutine
+// that first had it, so a newer goroutine may come before an older one.
+TEST(DumpOrder, ReusedGoroutineKeepsPlace) {
+  // One P, so that a new goroutine takes the G that the last one to exit freed on that P.
+  goro_test::scoped_env procs("GOMAXPROCS", "1");
+  goro::run(0, nullptr, [] {
+    goro::chan<int> first_done;
+    goro::chan<int> never;
+    std::atomic<rt::G*> first_g{nullptr};
+    std::atomic<rt::G*> reused_g{nullptr};
+    const std::int64_t first = go_until_parked([first_done, &first_g] {
+      first_g.store(rt::getg());
+      wait_in_chan_receive(first_done);
+    });
+    const std::int64_t second = go_until_parked([never] { wait_in_chan_receive(never); });
+    first_done.send(1);
+    yield_until([&] { return status_of(first) == rt::gstatus::dead; });
+    const std::int64_t third = go_until_parked([never, &reused_g] {
+      reused_g.store(rt::getg());
+      wait_in_chan_receive(never);
+    });
+    ASSERT_EQ(reused_g.load(), first_g.load()) << "goroutine " << third
+                                               << " did not reuse goroutine " << first << "'s G";
+
+    const std::string text = goro::stack(true);
+    EXPECT_EQ(header_ids(text), (std::vector<std::int64_t>{1, third, second})) << text;
+    never.close();
   });
 }
 
@@ -791,6 +859,20 @@ TEST(DumpSigquit, SyscallGoroutineHasStack) {
   std::smatch id;
   ASSERT_TRUE(std::regex_search(r.out, id, std::regex("syscall ([0-9]+)\n"))) << r.out;
   expect_syscall_block(r.err, std::stoll(id[1].str()));
+}
+
+TEST(DumpSigquit, GoroutinesInCreationOrder) {
+  auto r = quit_child("parked_until_sigquit", {"GOTRACEBACK"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  const std::vector<std::int64_t> ids = header_ids(r.err);
+  ASSERT_GE(ids.size(), 3u) << r.err;
+  // The first block is the goroutine (or idle M, goroutine 0) that took the signal, when
+  // its stack could be captured. The others follow in creation order.
+  std::vector<std::int64_t> others(ids.begin() + 1, ids.end());
+  EXPECT_TRUE(std::is_sorted(others.begin(), others.end())) << r.err;
+  for (std::int64_t goid : {1, 2, 3}) {
+    EXPECT_NE(std::find(ids.begin(), ids.end(), goid), ids.end()) << goid << "\n" << r.err;
+  }
 }
 
 #if defined(__x86_64__)

@@ -255,8 +255,6 @@ void reset_sched() {
   sched.exiting.store(false, relaxed);
   sched.exit_status = 0;
   sched.m0_exit_note.clear();
-  sched.allg = nullptr;
-  sched.allglen = 0;
   sched.allm = nullptr;
   sched.mcount_alive.store(0, relaxed);
   sched.allp.store(nullptr, relaxed);

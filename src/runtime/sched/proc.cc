@@ -252,7 +252,7 @@ G* gfget(P* pp, std::size_t stack_size) {
     gp = stack_new_g(stack_size);
   }
 
-  // Reset every field but the stack and the reusable sanitizer fiber. Field by field, not by
+  // Reset every field but the stack, its carve-order link and the reusable sanitizer fiber. Field by field, not by
   // re-constructing the G: dumps and scheddetail read the status of every slot atomically,
   // and a constructor would rewrite it with a plain store.
   gp->sched_sp = nullptr;
@@ -263,7 +263,6 @@ G* gfget(P* pp, std::size_t stack_size) {
   gp->lockedm = nullptr;
   gp->locked_external = 0;
   gp->schedlink = nullptr;
-  gp->alllink = nullptr;
   gp->wait_reason = waitreason::zero;
   gp->waitsince.store(0, std::memory_order_relaxed);
   gp->runnable_since = 0;

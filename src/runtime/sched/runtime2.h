@@ -82,8 +82,10 @@ struct G {
   // Intrusive link for the global run queue and free lists; protected by whichever lock
   // guards the list the G is on (sched.lock), or owned by the P for P-local lists.
   G* schedlink = nullptr;
-  // All-G list link (sched.allg_lock); Gs are never removed while a run lasts.
-  G* alllink = nullptr;
+  // The next G in carve order (for_each_stack_slot, stack.cc): stored once, with release,
+  // when the next slot is carved, and kept when the G is reused. Gs are never removed while
+  // a run lasts.
+  std::atomic<G*> alllink{nullptr};
 
   // Why the G is waiting; written before it parks, read by dumps and checkdead.
   waitreason wait_reason = waitreason::zero;
@@ -383,10 +385,7 @@ struct schedt {
   // m0 wakes it when it leaves the scheduling loop at exit; main_goexit on another M waits.
   note m0_exit_note;
 
-  // All Gs and all Ms ever created in this run.
-  runtime_lock allg_lock;
-  G* allg = nullptr;
-  std::int32_t allglen = 0;
+  // All Ms ever created in this run (all Gs: for_each_stack_slot).
   M* allm = nullptr;
   std::atomic<std::int32_t> mcount_alive{0};
 

@@ -55,6 +55,11 @@ size_pool* pools = nullptr;
 // Newest first. Prepended under stack_lock with a release store, so the SIGSEGV handler may
 // walk it lock-free with acquire loads.
 std::atomic<slab*> slabs{nullptr};
+// Every carved slot's G in carve order, linked through G::alllink: the first one here, the
+// last one in last_carved. Appended under stack_lock with release stores and read without
+// the lock with acquire loads (for_each_stack_slot).
+std::atomic<G*> first_carved{nullptr};
+G* last_carved = nullptr;
 stack_stats stats;
 
 std::size_t page_size = 4096;
@@ -175,6 +180,12 @@ G* carve(size_pool* pool) {
   gp->stack.lo = lo;
   gp->stack.hi = hi;
   gp->stack.guarded = guarded;
+  if (last_carved != nullptr) {
+    last_carved->alllink.store(gp, std::memory_order_release);
+  } else {
+    first_carved.store(gp, std::memory_order_release);
+  }
+  last_carved = gp;
   return gp;
 }
 
@@ -259,12 +270,9 @@ bool stack_guard_owner(std::uintptr_t addr, G** owner) {
 }
 
 void for_each_stack_slot(void (*f)(G* gp, void* arg), void* arg) {
-  std::lock_guard<runtime_lock> guard(stack_lock);
-  for (slab* s = slabs.load(std::memory_order_relaxed); s != nullptr; s = s->next) {
-    for (std::uint32_t i = 0; i < s->carved; ++i) {
-      std::uintptr_t lo = s->base + i * s->stride + page_size;
-      f(g_for_slot(lo + s->size), arg);
-    }
+  for (G* gp = first_carved.load(std::memory_order_acquire); gp != nullptr;
+       gp = gp->alllink.load(std::memory_order_acquire)) {
+    f(gp, arg);
   }
 }
 
@@ -305,6 +313,8 @@ void stack_release_all(bool keep_mapped) {
     s = next;
   }
   slabs.store(nullptr, std::memory_order_relaxed);
+  first_carved.store(nullptr, std::memory_order_relaxed);
+  last_carved = nullptr;
   stats = stack_stats{};
 }
 

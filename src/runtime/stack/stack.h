@@ -83,7 +83,10 @@ bool stack_canary_broken(const G* gp);
 // If addr lies in the guard page of a slot, stores that slot's G and returns true.
 bool stack_guard_owner(std::uintptr_t addr, G** owner);
 
-// Calls f(gp, arg) for every slot that has ever held a goroutine, live or free.
+// Calls f(gp, arg) for every slot that has ever held a goroutine, live or free, in the order
+// the slots were carved. A reused G keeps its place, so this is the order of Go's allgs,
+// which Go's goroutine dumps follow. Takes no lock, so a fatal error raised while a runtime
+// lock is held may call it. f is also called for slots carved while the walk runs.
 void for_each_stack_slot(void (*f)(G* gp, void* arg), void* arg);
 
 // Returns the memory of slots idle in the global pools since before `now - idle_ns`.
