@@ -194,11 +194,16 @@ std::vector<std::int64_t> header_ids(const std::string& dump) {
 }
 
 // Returns the lines of goroutine `goid` in `dump`: its header up to the blank line after it.
+// The header may carry GOTRACEBACK=system's "gp=0x... m=N" before the state.
 std::string goroutine_block(const std::string& dump, std::int64_t goid) {
-  const std::string header = "goroutine " + std::to_string(goid) + " [";
-  std::size_t start = dump.starts_with(header) ? 0 : dump.find("\n" + header);
+  std::size_t start = std::string::npos;
+  for (const char* after_id : {" [", " gp="}) {
+    const std::string header = "goroutine " + std::to_string(goid) + after_id;
+    const std::size_t at = dump.starts_with(header) ? 0 : dump.find("\n" + header);
+    if (at != std::string::npos) start = at == 0 ? 0 : at + 1;
+    if (start != std::string::npos) break;
+  }
   if (start == std::string::npos) return "";
-  if (start != 0) ++start;
   const std::size_t end = dump.find("\n\n", start);
   return dump.substr(start, end == std::string::npos ? std::string::npos : end - start + 1);
 }
@@ -207,11 +212,12 @@ std::string goroutine_block(const std::string& dump, std::int64_t goid) {
 // such as " [clone .isra.0]", which the frame line keeps.
 const std::string kCloneSuffix = "( \\[clone [^\n]*\\])?";
 
-// Matches a frame of `function` at dump_test.cc:line, as Go prints a frame.
+// Matches a frame of `function` at dump_test.cc:line, as Go prints a frame (with the
+// registers that GOTRACEBACK=system adds, if present).
 std::regex frame_at(const std::string& function, int line) {
   return std::regex("\n(\\(anonymous namespace\\)::)?" + function + "\\([^\n]*\\)" +
                     kCloneSuffix + "\n\t[^\n]*dump_test\\.cc:" + std::to_string(line) +
-                    " \\+0x[0-9a-f]+\n");
+                    " \\+0x[0-9a-f]+( fp=0x[0-9a-f]+ sp=0x[0-9a-f]+ pc=0x[0-9a-f]+)?\n");
 }
 
 // Matches Go's creator lines for a goroutine started in go_until_parked by goroutine 1.
@@ -1205,6 +1211,149 @@ TEST(DumpTraceback, FatalAllAddsParkedStacks) {
                                                   "[^\n]*\n\t[^\n]*\n(\\(anonymous namespace\\)::)?"
                                                   "wait_in_chan_receive")))
       << r.err;
+}
+
+// What else runs when raise_fatal_holding_sched_lock raises its error.
+enum class fatal_company {
+  none,
+  // A goroutine stays in runtime mode with its P for good, so the world cannot freeze.
+  runtime_spinner,
+  // Pairs of goroutines pass a value back and forth, parking and waking all the time, so
+  // Ms may block on sched.lock while they hold a P, some of them on a parking goroutine.
+  ping_pong,
+};
+
+// Bounces a value on `in` back to `out` forever.
+void bounce(goro::chan<int> in, goro::chan<int> out) {
+  for (;;) out.send(in.recv().value_or(0));
+}
+
+// Parks goroutines in chan receive, sleep and goro::blocking and prints the blocked one's
+// id. Then raises a real runtime fatal error while holding sched.lock: acquirep checks that
+// the M holds no P, and the main goroutine calls it in runtime mode, where it holds one.
+int raise_fatal_holding_sched_lock(fatal_company company) {
+  disable_core_files();
+  return goro::run(0, nullptr, [company] {
+    static blocking_pipe pipe;
+    goro::chan<int> never;
+    go_until_parked([never] { wait_in_chan_receive(never); });
+    go_until_parked([] { wait_in_sleep(); });
+    const std::int64_t syscall_goid = go_until_in_syscall(pipe.read_fd);
+    if (company == fatal_company::runtime_spinner) {
+      static std::atomic<bool> in_runtime{false};
+      goro::go([] {
+        rt::runtime_mode mode;
+        in_runtime.store(true);
+        for (;;) ::usleep(1000);
+      });
+      yield_until([] { return in_runtime.load(); });
+    }
+    if (company == fatal_company::ping_pong) {
+      constexpr int kPairs = 4;
+      for (int i = 0; i < kPairs; ++i) {
+        goro::chan<int> ping;
+        goro::chan<int> pong;
+        goro::go(bounce, ping, pong);
+        goro::go(bounce, pong, ping);
+        ping.send(i);
+      }
+      // Let the pairs run for a while first.
+      goro::sleep(20ms);
+    }
+    std::printf("syscall %lld\n", static_cast<long long>(syscall_goid));
+    std::fflush(stdout);
+
+    rt::runtime_mode mode;
+    std::lock_guard<rt::runtime_lock> hold(rt::sched.lock);
+    rt::acquirep(mode.m(), mode.p());
+    return 0;
+  });
+}
+
+GORO_CHILD_SCENARIO(fatal_holding_sched_lock) {
+  return raise_fatal_holding_sched_lock(fatal_company::none);
+}
+
+GORO_CHILD_SCENARIO(fatal_holding_sched_lock_with_spinner) {
+  return raise_fatal_holding_sched_lock(fatal_company::runtime_spinner);
+}
+
+GORO_CHILD_SCENARIO(fatal_holding_sched_lock_with_ping_pong) {
+  return raise_fatal_holding_sched_lock(fatal_company::ping_pong);
+}
+
+// How long a child with a fatal error may take: far above the 100 ms freeze bound, and a
+// hang in the report ends the test instead of the suite.
+constexpr auto kFatalChildTimeout = 30s;
+
+TEST(DumpTraceback, FatalHoldingSchedLockPrintsStacks) {
+  auto r = run_child("fatal_holding_sched_lock", {"GOTRACEBACK=all"}, kFatalChildTimeout);
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(r.err.starts_with("fatal error: acquirep: already holding a P\n\n"
+                                "goroutine 1 [running]:\n"))
+      << r.err;
+  // A broken runtime invariant prints its frames at GOTRACEBACK=system, as Go's throw does.
+  EXPECT_NE(r.err.find("goro::rt::acquirep("), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("the world did not stop"), std::string::npos) << r.err;
+
+  const std::vector<std::int64_t> ids = header_ids(r.err);
+  ASSERT_GE(ids.size(), 4u) << r.err;
+  EXPECT_EQ(ids[0], 1) << r.err;
+  const std::int64_t receiver = ids[1];
+  const std::int64_t sleeper = ids[2];
+  const std::string receiver_block = goroutine_block(r.err, receiver);
+  EXPECT_NE(receiver_block.find(" [chan receive]:\n"), std::string::npos) << receiver_block;
+  EXPECT_TRUE(std::regex_search(receiver_block, frame_at("wait_in_chan_receive",
+                                                         kChanReceiveLine)))
+      << receiver_block;
+  const std::string sleeper_block = goroutine_block(r.err, sleeper);
+  EXPECT_NE(sleeper_block.find(" [sleep]:\n"), std::string::npos) << sleeper_block;
+  EXPECT_TRUE(std::regex_search(sleeper_block, frame_at("wait_in_sleep", kSleepLine)))
+      << sleeper_block;
+
+  std::smatch id;
+  ASSERT_TRUE(std::regex_search(r.out, id, std::regex("syscall ([0-9]+)\n"))) << r.out;
+  const std::string syscall_block = goroutine_block(r.err, std::stoll(id[1].str()));
+  EXPECT_NE(syscall_block.find(" [syscall]:\n"), std::string::npos) << syscall_block;
+  EXPECT_TRUE(std::regex_search(syscall_block, frame_at("wait_in_blocking_read",
+                                                        kBlockingReadLine)))
+      << syscall_block;
+}
+
+TEST(DumpTraceback, FatalWithoutFreezePrintsHeaders) {
+  auto r = run_child("fatal_holding_sched_lock_with_spinner", {"GOTRACEBACK=all",
+                                                               "GOMAXPROCS=4"},
+                     kFatalChildTimeout);
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(r.err.starts_with("fatal error: acquirep: already holding a P\n")) << r.err;
+  EXPECT_NE(r.err.find("\nruntime: the world did not stop within 100 ms; stacks of parked "
+                       "goroutines are left out\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(std::regex_search(r.err, std::regex("\ngoroutine [0-9]+ \\[chan receive\\]:\n")))
+      << r.err;
+  EXPECT_FALSE(std::regex_search(r.err, frame_at("wait_in_chan_receive", kChanReceiveLine)))
+      << r.err;
+}
+
+// Whether or not the world freezes among busy goroutines, the report ends the process with
+// status 2, and a freeze prints the parked goroutine's stack.
+TEST(DumpTraceback, FatalHoldingSchedLockAmongBusy) {
+  constexpr int kRuns = 5;
+  for (int run = 0; run < kRuns; ++run) {
+    auto r = run_child("fatal_holding_sched_lock_with_ping_pong",
+                       {"GOTRACEBACK=all", "GOMAXPROCS=4"}, kFatalChildTimeout);
+    ASSERT_TRUE(r.exited) << "run " << run << ": " << describe(r);
+    ASSERT_EQ(r.exit_status, 2) << "run " << run << ": " << describe(r);
+    ASSERT_TRUE(r.err.starts_with("fatal error: acquirep: already holding a P\n")) << r.err;
+    if (r.err.find("the world did not stop") != std::string::npos) continue;
+    EXPECT_TRUE(std::regex_search(r.err, frame_at("wait_in_chan_receive", kChanReceiveLine)))
+        << "run " << run << ":\n" << r.err;
+    EXPECT_TRUE(std::regex_search(r.err, frame_at("wait_in_sleep", kSleepLine)))
+        << "run " << run << ":\n" << r.err;
+  }
 }
 
 TEST(DumpTraceback, PanicNonePrintsPanicOnly) {

@@ -1,6 +1,7 @@
 #include "runtime/sched/lock.h"
 
 #include "runtime/os/futex.h"
+#include "runtime/sched/sched.h"
 
 namespace goro::rt {
 
@@ -28,10 +29,15 @@ void runtime_lock::lock_slow() {
       return;
     }
   }
-  // Mark the lock contended so the holder's unlock wakes us, then sleep until it is free.
+  // Mark the lock contended so the holder's unlock wakes us, then sleep until it is free. The
+  // M records the lock it waits for, for a freeze of the world (freeze.cc). A lock taken
+  // on a thread that is not an M is recorded nowhere.
+  M* mp = getm();
+  if (mp != nullptr) mp->lock_wait.store(this, std::memory_order_release);
   while (state_.exchange(kContended, std::memory_order_acquire) != kUnlocked) {
     os::futex_wait(&state_, kContended, -1);
   }
+  if (mp != nullptr) mp->lock_wait.store(nullptr, std::memory_order_relaxed);
 }
 
 void runtime_lock::unlock_slow() { os::futex_wake(&state_, 1); }

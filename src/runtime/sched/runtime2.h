@@ -189,6 +189,10 @@ struct M {
 
   // Sleep/wakeup for an idle M.
   note park;
+  // The runtime_lock this M sleeps on in its slow path, or nullptr. Written by the M itself
+  // (release) and read by a freeze (freeze.cc), which treats an M blocked on sched.lock as
+  // stopped once sched.lock is held for good.
+  std::atomic<const runtime_lock*> lock_wait{nullptr};
 
   // after_switch work, see above.
   after_switch pending = after_switch::none;

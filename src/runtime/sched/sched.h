@@ -149,6 +149,22 @@ P* procresize(std::int32_t nprocs, M* mp);
 // End of a run: frees every P and allp array.
 void free_all_ps();
 
+// --- Freezing the world (freeze.cc) ---------------------------------------------------------
+// What a frozen world leaves for a dump.
+struct frozen_world {
+  static constexpr std::size_t kMaxUnsaved = 64;  // Ms blocked with a P; more fail the freeze
+  bool holds_sched_lock = false;  // the freeze took sched.lock, and keeps it
+  // Current goroutines of Ms that the freeze found blocked on sched.lock with a P, sorted by
+  // address. Their status may be waiting although their registers are not saved yet.
+  G* unsaved[kMaxUnsaved] = {};
+  std::size_t unsaved_count = 0;
+};
+// Go's freezetheworld, for a dying process whose failing code may hold any runtime lock:
+// stops what can be stopped without waiting for a lock (see freeze.cc), for at most
+// timeout_ns. Returns true when no M other than mp can resume a goroutine any more. The
+// world is never restarted.
+bool freeze_the_world(M* mp, std::int64_t timeout_ns, frozen_world* out);
+
 // --- Debug keys used on hot paths (boot/debugvars) ------------------------------------------
 bool debug_migrate();
 

@@ -14,6 +14,10 @@
 //      after the switch), so the dump treats it as running.
 //   4. stamps waitsince on every waiting goroutine that has none (Go stamps it at a GC
 //      scan), so a later dump can print how many minutes it has waited.
+// A dying process whose failing code may hold a runtime lock freezes the world instead
+// (freeze_world_for_exit_dump, sched/freeze.cc), and does step 3 without waiting for
+// sched.lock. It skips step 2: goroutines running without a P show as running.
+//
 // Goroutines in goro::blocking() keep running their call, but cannot return to their own
 // code without a P, so their frames from goro::blocking outwards stay unchanged and show as
 // the syscall goroutine's stack (syscall_stack.h).
@@ -80,6 +84,40 @@ void stamp_one(G* gp, void* arg) {
 // Queue list of the exit dump, which outlives the function that fills it.
 std::vector<G*> exit_dump_queued;
 
+// Queue list of a frozen world's dump: a fixed array, because the failing code may hold the
+// allocator's lock. 4096 covers 16 full local run queues; a runnable goroutine beyond them
+// prints without its stack.
+constexpr std::size_t kFrozenQueuedMax = 4096;
+G* frozen_queued[kFrozenQueuedMax];
+
+// The frozen world of the exit dump.
+frozen_world frozen;
+
+// Lists the runnable goroutines of a frozen world into frozen_queued and returns how many.
+// The local run queues cannot move, because every P that another M still holds in status
+// running belongs to an M blocked on sched.lock. The global queue is read only if the freeze
+// took sched.lock, since the failing code may hold it.
+std::size_t collect_frozen_queued() {
+  std::size_t n = 0;
+  const auto add = [&n](G* gp) {
+    if (gp != nullptr && n < kFrozenQueuedMax) frozen_queued[n++] = gp;
+  };
+  for (std::int32_t i = 0; i < allp_count(); ++i) {
+    P* pp = allp_at(i);
+    add(pp->runnext.load(std::memory_order_acquire));
+    const std::uint32_t head = pp->runq_head.load(std::memory_order_acquire);
+    const std::uint32_t tail = pp->runq_tail.load(std::memory_order_acquire);
+    for (std::uint32_t j = head; j != tail; ++j) {
+      add(pp->runq[j % kRunqSize].load(std::memory_order_relaxed));
+    }
+  }
+  if (frozen.holds_sched_lock) {
+    for (G* gp = sched.runq_head; gp != nullptr; gp = gp->schedlink) add(gp);
+  }
+  std::sort(frozen_queued, frozen_queued + n);
+  return n;
+}
+
 }  // namespace
 
 dump_world_stop::dump_world_stop() {
@@ -127,6 +165,24 @@ bool stop_world_for_exit_dump(M* mp, std::int64_t timeout_ns, int level, int fd,
   options->stacks_of_parked = true;
   options->queued = exit_dump_queued.data();
   options->queued_count = exit_dump_queued.size();
+  return true;
+}
+
+bool freeze_world_for_exit_dump(M* mp, std::int64_t timeout_ns, int level, int fd,
+                                dump_options* options) {
+  options->level = level;
+  options->fd = fd;
+  options->stacks_of_parked = false;
+  options->now = os::nanotime();
+  if (!freeze_the_world(mp, timeout_ns, &frozen)) return false;
+
+  options->queued_count = collect_frozen_queued();
+  options->queued = frozen_queued;
+  options->unsaved = frozen.unsaved;
+  options->unsaved_count = frozen.unsaved_count;
+  options->now = os::nanotime();
+  for_each_stack_slot(&stamp_one, &options->now);
+  options->stacks_of_parked = true;
   return true;
 }
 

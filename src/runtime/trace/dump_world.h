@@ -45,4 +45,12 @@ class dump_world_stop {
 bool stop_world_for_exit_dump(M* mp, std::int64_t timeout_ns, int level, int fd,
                               dump_options* options);
 
+// The same for a fatal error or panic raised inside runtime code, which may hold any runtime
+// lock, sched.lock included: freezes the world without a lock (freeze_the_world, sched.h)
+// instead of stopping it, and exits the process after the dump. Goroutines running without a
+// P are not waited for. Returns false, with parked stacks off in *options, if some M was
+// still inside the runtime with a P after timeout_ns.
+bool freeze_world_for_exit_dump(M* mp, std::int64_t timeout_ns, int level, int fd,
+                                dump_options* options);
+
 }  // namespace goro::rt

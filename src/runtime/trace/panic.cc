@@ -19,11 +19,20 @@
 // goroutines follow, each with its stack when the world can be stopped (dump_world.h), and
 // with GOTRACEBACK=crash the process aborts instead, for a core dump.
 //
-// Fatal errors print the failing goroutine's stack and the other goroutines' headers only:
-// fatal() may be called with sched.lock held, so it cannot stop the world.
+// Fatal errors print the failing goroutine's stack, then, at GOTRACEBACK=all and above, the
+// other goroutines. Outside runtime code (the sync misuse errors) the world stops as for a
+// panic. Inside runtime code fatal() may be called with any runtime lock held, sched.lock
+// included, so it freezes the world instead (freeze_the_world, sched.h). That is a lock-free,
+// best-effort stop bounded by kFreezeTimeoutNs. After it, parked goroutines print their
+// stacks and the others print Go's "stack unavailable" line. A panic thrown inside runtime
+// code does the same. A fatal error raised while another one is printed ends the process at
+// once, so a failure inside the dump cannot loop or hang, and one raised on another thread
+// waits for the first report to end the process.
+#include <atomic>
 #include <cstdlib>
 #include <cxxabi.h>
 #include <exception>
+#include <pthread.h>
 #include <typeinfo>
 #include <unistd.h>
 
@@ -51,18 +60,30 @@ std::terminate_handler previous_terminate = nullptr;
 // their stacks (the same bound as the SIGQUIT dump's).
 constexpr std::int64_t kPanicStopTimeoutNs = 1'000'000'000;
 
+// How long a freeze waits for Ms inside the runtime to give up their Ps. Such an M lets its
+// P go within microseconds unless it waits for a lock that the failing code holds, and then
+// it never does, so the bound is short.
+constexpr std::int64_t kFreezeTimeoutNs = 100'000'000;
+
+// Stops or freezes the world for an exit dump from goroutine gp (nullptr on g0) and fills
+// *options. Code outside the runtime holds no runtime lock, so the world can stop there.
+void stop_for_exit_dump(M* mp, G* gp, int level, dump_options* options) {
+  if (gp != nullptr && gp->runtime_depth == 0) {
+    stop_world_for_exit_dump(mp, kPanicStopTimeoutNs, level, 2, options);
+    return;
+  }
+  if (!freeze_world_for_exit_dump(mp, kFreezeTimeoutNs, level, 2, options)) {
+    write_all("\nruntime: the world did not stop within 100 ms; stacks of parked goroutines "
+              "are left out\n");
+  }
+}
+
 void print_other_goroutines(G* self) {
   if (!traceback_env.all && traceback_env.level < 2) return;
   M* mp = getm();
   if (mp == nullptr) return;
   dump_options options;
-  options.level = traceback_env.level;
-  // A goroutine that threw from its own code holds no runtime lock, so the world can stop
-  // for the parked goroutines' stacks (the process exits afterwards). One that threw inside
-  // the runtime may hold sched.lock, so the others get headers only.
-  if (self->runtime_depth == 0) {
-    stop_world_for_exit_dump(mp, kPanicStopTimeoutNs, traceback_env.level, 2, &options);
-  }
+  stop_for_exit_dump(mp, self, traceback_env.level, &options);
   dump_other_goroutines(mp, self, options);
 }
 
@@ -139,8 +160,23 @@ void on_terminate() {
   die();
 }
 
+// The thread printing a fatal error, or 0. Set by the first fatal error of the process.
+std::atomic<unsigned long> fatal_thread{0};
+
 [[noreturn]] void fatal_with_level(std::string_view msg, int level) {
   sigquit_ignore();
+  const unsigned long self_thread = static_cast<unsigned long>(::pthread_self());
+  unsigned long no_thread = 0;
+  if (!fatal_thread.compare_exchange_strong(no_thread, self_thread, std::memory_order_acq_rel)) {
+    // Another fatal error is being printed. On this thread it came from that report (a
+    // failure while printing it): print its message and end now. On another thread, wait silently for
+    // the first report to end the process, as Go's startpanic does.
+    if (no_thread != self_thread) {
+      for (;;) ::pause();
+    }
+    print_line().str("fatal error: ").str(msg).str(" (while printing a fatal error)\n").flush();
+    die();
+  }
   print_line().str("fatal error: ").str(msg).chr('\n').flush();
   if (level > 0) {
     M* mp = getm();
@@ -154,15 +190,10 @@ void on_terminate() {
       print_current_stack(2, 2, level);
     }
     // The other goroutines, as Go prints them: with GOTRACEBACK=all or above, or when the
-    // error is not on a user goroutine. A goroutine outside runtime code holds no runtime
-    // lock (the sync misuse errors), so the world can stop and parked goroutines print their
-    // stacks, as after a panic. Inside runtime code only their headers are printed.
+    // error is not on a user goroutine.
     if (mp != nullptr && (traceback_env.all || level >= 2 || gp == nullptr)) {
       dump_options options;
-      options.level = level;
-      if (gp != nullptr && gp->runtime_depth == 0) {
-        stop_world_for_exit_dump(mp, kPanicStopTimeoutNs, level, 2, &options);
-      }
+      stop_for_exit_dump(mp, gp, level, &options);
       dump_other_goroutines(mp, gp, options);
     }
   }

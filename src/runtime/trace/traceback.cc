@@ -166,8 +166,9 @@ bool stack_is_saved(G* gp, const dump_options& options) {
   switch (gp->status.load(std::memory_order_acquire)) {
     case gstatus::waiting:
       // park() changes the status while its M holds a P in status running, so once the
-      // world is stopped every parked G has finished switching away.
-      return true;
+      // world is stopped every parked G has finished switching away. A frozen world may
+      // leave such an M blocked on the way (dump_options::unsaved).
+      return !std::binary_search(options.unsaved, options.unsaved + options.unsaved_count, gp);
     case gstatus::runnable:
       // A runnable G is switching away until whoever made it runnable has queued it.
       return std::binary_search(options.queued, options.queued + options.queued_count, gp);

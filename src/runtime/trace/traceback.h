@@ -38,6 +38,11 @@ struct dump_options {
   // away on another M, so it prints as running elsewhere.
   G* const* queued = nullptr;
   std::size_t queued_count = 0;
+  // Goroutines whose status may be waiting although their registers are not saved, sorted by
+  // address: after a freeze, those of Ms stopped inside the runtime on their stacks
+  // (frozen_world, sched.h). They print as running elsewhere.
+  G* const* unsaved = nullptr;
+  std::size_t unsaved_count = 0;
   std::int64_t now = 0;  // clock for the minutes field; 0 reads it per header
 };
 
