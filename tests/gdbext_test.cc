@@ -1,6 +1,7 @@
 // The gdb extension tools/goro-gdb.py, run by a real gdb in batch mode against
 // gdbext_program. That program has a goroutine parked in a channel receive, one in a sleep,
-// one in a mutex lock, one spinning in a loop, and the main goroutine.
+// one in a mutex lock, one spinning in a loop, one blocked in read(2) inside goro::blocking,
+// and the main goroutine.
 //
 // The tests check `info goroutines` (ids, states, wait reasons, the function each goroutine
 // is in, the '*' mark) and `goroutine N bt` / `goroutine all bt`, whose frames for a parked
@@ -49,6 +50,7 @@ struct program_ids {
   int sleep = 0;
   int mutex_lock = 0;
   int loop = 0;
+  int read = 0;
 };
 
 // The number after `key` in `line`, or 0 if `key` is missing. (std::regex would do, but
@@ -68,8 +70,9 @@ bool parse_ids(const std::string& output, program_ids* ids) {
   ids->sleep = number_after(line, " sleep=");
   ids->mutex_lock = number_after(line, " mutex_lock=");
   ids->loop = number_after(line, " loop=");
+  ids->read = number_after(line, " read=");
   return ids->main != 0 && ids->chan_receive != 0 && ids->sleep != 0 && ids->mutex_lock != 0 &&
-         ids->loop != 0;
+         ids->loop != 0 && ids->read != 0;
 }
 
 // The environment gdbext_program runs with. gdb 13.1's gcore cannot copy goroutine stacks
@@ -187,10 +190,13 @@ std::vector<std::string> frame_lines(const std::string& text) {
   return frames;
 }
 
+// Goroutines of gdbext_program once it is ready, main included.
+constexpr std::size_t kProgramGoroutines = 6;
+
 // Checks `info goroutines` for the goroutines of gdbext_program stopped in gdbext_ready.
 void expect_goroutine_list(const std::string& output, const program_ids& ids) {
   auto lines = goroutine_lines(output);
-  ASSERT_EQ(lines.size(), 5u) << output;
+  ASSERT_EQ(lines.size(), kProgramGoroutines) << output;
 
   const std::string& main = lines[ids.main];
   EXPECT_EQ(main.rfind("* ", 0), 0u) << "the selected thread runs main: " << main;
@@ -213,6 +219,21 @@ void expect_goroutine_list(const std::string& output, const program_ids& ids) {
   const std::string& loop = lines[ids.loop];
   EXPECT_NE(loop.find(" running on LWP "), std::string::npos) << loop;
   EXPECT_NE(loop.find("spin_in_loop"), std::string::npos) << loop;
+
+  const std::string& reader = lines[ids.read];
+  EXPECT_NE(reader.find(" syscall on LWP "), std::string::npos) << reader;
+}
+
+// Checks the backtrace of the goroutine blocked in read(2) inside goro::blocking: the frames
+// of the thread that runs it, from #0 in the system call down to its first frame.
+void expect_syscall_backtrace(const std::string& text) {
+  auto frames = frame_lines(text);
+  ASSERT_GE(frames.size(), 3u) << text;
+  EXPECT_EQ(frames.front().rfind("#0 ", 0), 0u) << text;
+  EXPECT_NE(text.find("goro::blocking<"), std::string::npos) << text;
+  EXPECT_NE(text.find("block_in_read"), std::string::npos) << text;
+  EXPECT_NE(frames.back().find("goro_rt_trampoline"), std::string::npos) << text;
+  EXPECT_EQ(text.find("gdbext_ready"), std::string::npos) << text;
 }
 
 // Checks the backtrace of a parked goroutine: it starts in the runtime's switch, contains
@@ -280,6 +301,9 @@ TEST(GdbExtension, LiveProcessAtBreakpoint) {
   EXPECT_NE(loop.find("spin_in_loop"), std::string::npos) << loop;
   std::string main = goroutine_section(output, ids.main);
   EXPECT_NE(main.find("#0  gdbext_ready"), std::string::npos) << main;
+  // The last goroutine's section runs into the output of `bt 1`, after a blank line.
+  std::string reader = goroutine_section(output, ids.read);
+  expect_syscall_backtrace(reader.substr(0, reader.find("\n\n")));
 
   // After the goroutine commands, `bt` shows the selected thread's own frames again.
   auto last_frames = frame_lines(output.substr(output.rfind("\ngoroutine ")));
@@ -311,6 +335,7 @@ TEST(GdbExtension, CoreFileFromGcore) {
     SCOPED_TRACE("goroutine " + std::to_string(id));
     expect_parked_backtrace(bt, function);
   }
+  expect_syscall_backtrace(run_gdb(target, {"goroutine " + std::to_string(ids.read) + " bt"}));
 
   // `goroutine N frame K` selects frame K of the goroutine's own numbering, then restores
   // the selection: `frame` afterwards is the host thread's frame #0 again.
@@ -353,7 +378,7 @@ TEST(GdbExtension, CoreFileWithGuardRegions) {
   EXPECT_NE(list.find("goroutine stack slots are missing from this core file"), std::string::npos)
       << list;
   EXPECT_NE(list.find("GODEBUG=gorostackguard=1"), std::string::npos) << list;
-  EXPECT_LT(goroutine_lines(list).size(), 5u) << list;
+  EXPECT_LT(goroutine_lines(list).size(), kProgramGoroutines) << list;
 }
 
 TEST(GdbExtension, AutoLoadsNextToProgram) {
@@ -369,7 +394,8 @@ TEST(GdbExtension, AutoLoadsNextToProgram) {
   std::string output = run_gdb(program.string(), commands, program_environment(), safe_path);
   program_ids ids;
   ASSERT_TRUE(parse_ids(output, &ids)) << "the program did not reach its breakpoint\n" << output;
-  EXPECT_EQ(goroutine_lines(output).size(), 5u) << "the script was not auto-loaded\n" << output;
+  EXPECT_EQ(goroutine_lines(output).size(), kProgramGoroutines)
+      << "the script was not auto-loaded\n" << output;
 }
 
 TEST(GdbExtension, CommandErrors) {
@@ -420,10 +446,13 @@ TEST(GdbExtension, AttachedProcess) {
   EXPECT_EQ(output.find("Traceback"), std::string::npos) << "a Python error\n" << output;
 
   auto lines = goroutine_lines(output);
-  ASSERT_EQ(lines.size(), 5u) << output;
+  ASSERT_EQ(lines.size(), kProgramGoroutines) << output;
   int main_id = 0;
   for (const auto& [id, line] : lines) {
-    if (line.find(" syscall on LWP ") != std::string::npos) main_id = id;
+    // Goroutine 1 and the reader are both in read(2), and main is the one created first.
+    if (line.find(" syscall on LWP ") != std::string::npos && (main_id == 0 || id < main_id)) {
+      main_id = id;
+    }
   }
   ASSERT_NE(main_id, 0) << "the main goroutine is in read(2), in state syscall\n" << output;
   // Its stack is the thread's: from read(2) down to the main function's lambda.
