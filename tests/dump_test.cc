@@ -1356,6 +1356,36 @@ TEST(DumpTraceback, FatalHoldingSchedLockAmongBusy) {
   }
 }
 
+// A worker sends on a closed unbuffered channel, a panic that the channel code raises in
+// runtime mode, while another goroutine is parked in chan receive.
+GORO_CHILD_SCENARIO(runtime_panic_with_parked_goroutine) {
+  disable_core_files();
+  return goro::run(0, nullptr, [] {
+    goro::chan<int> never;
+    go_until_parked([never] { wait_in_chan_receive(never); });
+    goro::go([] {
+      goro::chan<int> closed;
+      closed.close();
+      closed.send(1);
+    });
+    (void)never.recv();
+    return 0;
+  });
+}
+
+TEST(DumpTraceback, RuntimePanicAllAddsParkedStacks) {
+  auto r = run_child("runtime_panic_with_parked_goroutine", {"GOTRACEBACK=all"},
+                     kFatalChildTimeout);
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_status, 2) << describe(r);
+  EXPECT_TRUE(r.err.starts_with("panic: send on closed channel\n\ngoroutine ")) << r.err;
+  EXPECT_EQ(r.err.find("the world did not stop"), std::string::npos) << r.err;
+  EXPECT_EQ(count_headers(r.err), 3) << r.err;
+  EXPECT_TRUE(std::regex_search(r.err, frame_at("wait_in_chan_receive", kChanReceiveLine)))
+      << r.err;
+  EXPECT_TRUE(std::regex_search(r.err, kCreatedByHelper)) << r.err;
+}
+
 TEST(DumpTraceback, PanicNonePrintsPanicOnly) {
   auto r = run_child("panic_with_parked_goroutine", {"GOTRACEBACK=none"});
   ASSERT_TRUE(r.exited) << describe(r);
