@@ -252,9 +252,9 @@ G* gfget(P* pp, std::size_t stack_size) {
     gp = stack_new_g(stack_size);
   }
 
-  // Reset every field but the stack, its carve-order link and the reusable sanitizer fiber. Field by field, not by
-  // re-constructing the G: dumps and scheddetail read the status of every slot atomically,
-  // and a constructor would rewrite it with a plain store.
+  // Reset every field but the stack, its carve-order link and the reusable sanitizer fiber.
+  // Field by field, not by re-constructing the G: dumps and scheddetail read the status of
+  // every slot atomically, and a constructor would rewrite it with a plain store.
   gp->sched_sp = nullptr;
   gp->stack.scavenged = false;
   gp->status.store(gstatus::idle, std::memory_order_relaxed);

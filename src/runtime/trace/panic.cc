@@ -169,8 +169,8 @@ std::atomic<unsigned long> fatal_thread{0};
   unsigned long no_thread = 0;
   if (!fatal_thread.compare_exchange_strong(no_thread, self_thread, std::memory_order_acq_rel)) {
     // Another fatal error is being printed. On this thread it came from that report (a
-    // failure while printing it): print its message and end now. On another thread, wait silently for
-    // the first report to end the process, as Go's startpanic does.
+    // failure while printing it): print its message and end now. On another thread, wait
+    // silently for the first report to end the process.
     if (no_thread != self_thread) {
       for (;;) ::pause();
     }

@@ -53,7 +53,8 @@ constexpr std::int64_t kNanosPerMinute = 60'000'000'000;
 constexpr int kSyscallFrames = 128;
 
 // Go's line for a goroutine whose stack cannot be read.
-constexpr const char* kStackUnavailable = "\tgoroutine running on other thread; stack unavailable\n";
+constexpr const char* kStackUnavailable =
+    "\tgoroutine running on other thread; stack unavailable\n";
 
 std::string_view status_string(const G* gp) {
   switch (gp->status.load(std::memory_order_acquire)) {
