@@ -395,7 +395,7 @@ TEST(DumpSyscall, TracebackSystemShowsRuntimeFrames) {
 constexpr int kBlockingLoopLine = __LINE__ + 3;
 [[gnu::noinline]] void loop_in_blocking_calls(const std::atomic<bool>* stop) {
   while (!stop->load(std::memory_order_relaxed)) {
-    goro::blocking([] { ::usleep(20); });
+    goro::blocking([] { ::usleep(200); });
   }
   keep_frame();
 }
@@ -414,20 +414,25 @@ TEST(DumpSyscall, DumpsWhileEnteringAndLeaving) {
     yield_until([&] { return id->load(std::memory_order_acquire) != 0; });
     const std::int64_t goid = id->load(std::memory_order_acquire);
 
-    constexpr int kDumps = 200;
+    // Dumps until kSyscallDumps of them found the goroutine inside a call. It spends most of
+    // its time there, but each dump stops it, so main sleeps between dumps to let it go on.
+    constexpr int kSyscallDumps = 10;
+    constexpr int kMaxDumps = 2000;
     int syscall_dumps = 0;
-    for (int i = 0; i < kDumps; ++i) {
+    int dumps = 0;
+    for (; dumps < kMaxDumps && syscall_dumps < kSyscallDumps; ++dumps) {
       const std::string block = goroutine_block(goro::stack(true), goid);
-      ASSERT_FALSE(block.empty()) << "goroutine " << goid << " missing from dump " << i;
-      if (!block.starts_with("goroutine " + std::to_string(goid) + " [syscall]:\n")) continue;
-      ++syscall_dumps;
-      ASSERT_TRUE(std::regex_search(block, frame_at("loop_in_blocking_calls",
-                                                    kBlockingLoopLine)))
-          << "dump " << i << ":\n" << block;
+      ASSERT_FALSE(block.empty()) << "goroutine " << goid << " missing from dump " << dumps;
+      if (block.starts_with("goroutine " + std::to_string(goid) + " [syscall]:\n")) {
+        ++syscall_dumps;
+        ASSERT_TRUE(std::regex_search(block, frame_at("loop_in_blocking_calls",
+                                                      kBlockingLoopLine)))
+            << "dump " << dumps << ":\n" << block;
+      }
+      goro::sleep(100us);
     }
     stop.store(true);
-    // The goroutine spends most of its time inside its calls, so some dumps find it there.
-    EXPECT_GT(syscall_dumps, 0);
+    EXPECT_EQ(syscall_dumps, kSyscallDumps) << "after " << dumps << " dumps";
   });
 }
 
