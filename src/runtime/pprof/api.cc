@@ -3,10 +3,9 @@
 // contention.cc.
 #include "goro/pprof.hpp"
 
-#include <cerrno>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,6 +16,7 @@
 #include "runtime/pprof/env_profile.h"
 #include "runtime/pprof/goroutine_profile.h"
 #include "runtime/sched/fatal.h"
+#include "runtime/trace/output_sink.h"
 
 namespace goro::pprof {
 
@@ -33,10 +33,13 @@ constexpr int kMaxCpuProfileRate = 1'000'000;
 // Serialises start, stop and rate changes, and guards the fields below.
 std::mutex cpu_profile_mutex;
 int cpu_profile_rate = kDefaultCpuProfileRate;
-std::ostream* cpu_output = nullptr;          // where stop writes, valid while a profile runs
-std::unique_ptr<std::ofstream> cpu_file;     // owned output of start_cpu_profile(path)
-std::string cpu_output_name;                 // "the file PATH" or "the output stream"
-bool cpu_profile_from_env = false;           // started by GOROCPUPROFILE
+std::unique_ptr<rt::output_sink> cpu_output;  // where stop writes, set while a profile runs
+std::string cpu_output_name;                  // "the file PATH" or "the output stream"
+// True while a profile started by GOROCPUPROFILE runs. Written under cpu_profile_mutex.
+// stop_env_cpu_profile also reads it without the lock, so that a run without the variable
+// exits without locking. Relaxed, because that read only skips work and a locked re-check
+// decides.
+std::atomic<bool> cpu_profile_from_env{false};
 
 void write_bytes(std::ostream& out, const std::string& bytes, const std::string& description) {
   if (!out) {
@@ -49,56 +52,48 @@ void write_bytes(std::ostream& out, const std::string& bytes, const std::string&
 }
 
 // cpu_profile_mutex held.
-void start_locked(std::ostream& out, std::unique_ptr<std::ofstream> file, std::string name) {
-  if (rt::pprof::cpu_profile_running()) throw profile_error("cpu profiling already in use");
-  if (!out) {
-    throw profile_error("pprof: start_cpu_profile: " + name +
-                        " is in a failed state; pass a stream open for writing");
-  }
+void start_locked(std::unique_ptr<rt::output_sink> out, std::string name) {
   std::string error = rt::pprof::cpu_profile_start(cpu_profile_rate);
   if (!error.empty()) throw profile_error("pprof: start_cpu_profile: " + error);
-  cpu_output = &out;
-  cpu_file = std::move(file);
+  cpu_output = std::move(out);
   cpu_output_name = std::move(name);
-}
-
-std::unique_ptr<std::ofstream> create_file(const std::string& path) {
-  auto file = std::make_unique<std::ofstream>(path, std::ios::binary | std::ios::trunc);
-  if (!file->is_open()) {
-    throw profile_error("pprof: cannot create the CPU profile file " + path + ": " +
-                        std::strerror(errno));
-  }
-  return file;
 }
 
 }  // namespace
 
 void start_cpu_profile(std::ostream& out) {
   std::lock_guard<std::mutex> guard(cpu_profile_mutex);
-  start_locked(out, nullptr, "the output stream");
+  if (rt::pprof::cpu_profile_running()) throw profile_error("cpu profiling already in use");
+  if (!out) {
+    throw profile_error(
+        "pprof: start_cpu_profile: the output stream is in a failed state; pass a stream "
+        "open for writing");
+  }
+  start_locked(std::make_unique<rt::stream_sink>(out), "the output stream");
 }
 
 void start_cpu_profile(const std::string& path) {
   std::lock_guard<std::mutex> guard(cpu_profile_mutex);
   if (rt::pprof::cpu_profile_running()) throw profile_error("cpu profiling already in use");
-  std::unique_ptr<std::ofstream> file = create_file(path);
-  std::ostream& out = *file;
-  start_locked(out, std::move(file), "the file " + path);
+  int error = 0;
+  std::unique_ptr<rt::file_sink> file = rt::file_sink::create(path, error);
+  if (!file) {
+    throw profile_error("pprof: cannot create the CPU profile file " + path + ": " +
+                        std::strerror(error));
+  }
+  start_locked(std::move(file), "the file " + path);
 }
 
 void stop_cpu_profile() {
   std::lock_guard<std::mutex> guard(cpu_profile_mutex);
   std::optional<std::string> profile = rt::pprof::cpu_profile_stop();
   if (!profile) return;
-  std::ostream* out = cpu_output;
-  std::unique_ptr<std::ofstream> file = std::move(cpu_file);
+  std::unique_ptr<rt::output_sink> out = std::move(cpu_output);
   const std::string name = std::move(cpu_output_name);
-  cpu_output = nullptr;
-  cpu_profile_from_env = false;
-  write_bytes(*out, *profile, "CPU profile to " + name);
-  if (file) {
-    file->close();
-    if (file->fail()) throw profile_error("pprof: closing " + name + " failed");
+  cpu_profile_from_env.store(false, std::memory_order_relaxed);
+  bool written = out->write(profile->data(), profile->size());
+  if (!out->finish() || !written) {
+    throw profile_error("pprof: writing the CPU profile to " + name + " failed");
   }
 }
 
@@ -150,13 +145,14 @@ void start_env_cpu_profile(bool secure) {
     return;
   }
   std::lock_guard<std::mutex> guard(goro::pprof::cpu_profile_mutex);
-  goro::pprof::cpu_profile_from_env = true;
+  goro::pprof::cpu_profile_from_env.store(true, std::memory_order_relaxed);
 }
 
 void stop_env_cpu_profile() {
+  if (!goro::pprof::cpu_profile_from_env.load(std::memory_order_relaxed)) return;
   {
     std::lock_guard<std::mutex> guard(goro::pprof::cpu_profile_mutex);
-    if (!goro::pprof::cpu_profile_from_env) return;
+    if (!goro::pprof::cpu_profile_from_env.load(std::memory_order_relaxed)) return;
   }
   try {
     goro::pprof::stop_cpu_profile();

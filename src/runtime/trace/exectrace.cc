@@ -30,10 +30,8 @@
 
 #include <sched.h>
 
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <string>
 
@@ -67,8 +65,7 @@ struct session {
   trace_writer plain;  // shared by plain threads
 
   // Where stop writes, set by start (only start and stop touch these, one at a time).
-  std::ostream* out = nullptr;
-  std::unique_ptr<std::ofstream> file;
+  std::unique_ptr<output_sink> out;
   std::string path;  // the file's name for messages, empty for a caller's stream
 };
 session current;
@@ -166,24 +163,18 @@ void record_initial_state() {
   trace_event(trace_kind::go_start, pp->id, gp->goid, 0, 0);
 }
 
-// Writes the session to the stream chosen at start and closes the file, if any. Returns
+// Writes the session to the output chosen at start and closes the file, if any. Returns
 // false if writing failed, so that the callers can report it and still reset the state.
 bool write_session(const trace_session_data& data) noexcept {
   bool ok = false;
   try {
     ok = write_trace_json(*current.out, data);
-    current.out->flush();
-    ok = ok && !current.out->fail();
-    if (current.file) {
-      current.file->close();
-      ok = ok && !current.file->fail();
-    }
+    ok = current.out->finish() && ok;
   } catch (const std::exception&) {
     // Out of memory while merging the records, or a caller's stream with exceptions on.
     ok = false;
   }
-  current.file.reset();
-  current.out = nullptr;
+  current.out.reset();
   return ok;
 }
 
@@ -213,16 +204,15 @@ void trace_event(trace_kind kind, std::int32_t p, std::int64_t g, std::int64_t a
 void exectrace_run_begin() {
   const char* path = std::getenv("GOROTRACE");
   if (path == nullptr || *path == '\0') return;
-  auto file = std::make_unique<std::ofstream>(path, std::ios::out | std::ios::trunc);
-  if (!file->is_open()) {
-    int err = errno;
+  int err = 0;
+  std::unique_ptr<file_sink> file = file_sink::create(path, err);
+  if (!file) {
     print_line().str("goro: GOROTRACE: cannot open ").str(path).str(" for writing: ")
         .str(std::strerror(err)).str("; this run is not traced\n").flush();
     return;
   }
   current.path = path;
-  current.out = file.get();
-  current.file = std::move(file);
+  current.out = std::move(file);
   start_recording();
   trace_thread(true);
   // release: a goroutine that calls goro::trace::stop reads the fields above.
@@ -270,10 +260,9 @@ void claim_start(const char* function) {
   }
 }
 
-void begin(std::ostream* out, std::unique_ptr<std::ofstream> file, std::string path) {
+void begin(std::unique_ptr<rt::output_sink> out, std::string path) {
   using namespace rt;
-  current.out = out;
-  current.file = std::move(file);
+  current.out = std::move(out);
   current.path = std::move(path);
   start_recording();
   record_initial_state();
@@ -287,21 +276,21 @@ void start(std::ostream& out) {
     throw trace_error(
         "goro::trace::start: the stream is already in a failed state; pass a writable stream");
   }
+  auto sink = std::make_unique<rt::stream_sink>(out);
   claim_start("goro::trace::start");
-  begin(&out, nullptr, std::string());
+  begin(std::move(sink), std::string());
 }
 
 void start(const std::string& path) {
   claim_start("goro::trace::start");
-  auto file = std::make_unique<std::ofstream>(path, std::ios::out | std::ios::trunc);
-  if (!file->is_open()) {
-    int err = errno;
+  int err = 0;
+  std::unique_ptr<rt::file_sink> file = rt::file_sink::create(path, err);
+  if (!file) {
     rt::state.store(rt::api_state::idle, std::memory_order_release);
     throw trace_error("goro::trace::start: cannot open " + path + " for writing: " +
                       std::strerror(err));
   }
-  std::ostream* out = file.get();
-  begin(out, std::move(file), path);
+  begin(std::move(file), path);
 }
 
 void stop() {

@@ -4,9 +4,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <ostream>
 #include <vector>
 
+#include "runtime/trace/output_sink.h"
 #include "runtime/trace/tracebuf.h"
 
 namespace goro::rt {
@@ -32,9 +32,9 @@ struct trace_session_data {
   std::uint64_t dropped = 0;  // records lost because a buffer could not be allocated
 };
 
-// Writes the session as Chrome trace-event JSON (exectrace_json.cc). Returns false if the
-// stream failed.
-bool write_trace_json(std::ostream& out, const trace_session_data& data);
+// Writes the session as Chrome trace-event JSON (exectrace_json.cc). Returns false if a
+// write to `out` failed.
+bool write_trace_json(output_sink& out, const trace_session_data& data);
 
 // Bootstrap hooks (exectrace.cc). run_begin starts a whole-run trace when GOROTRACE names a
 // file; run_end finishes any trace still recording, after every M has left the scheduler.

@@ -134,7 +134,7 @@ struct entry {
 // instructions per event otherwise, and a trace has millions of events.
 class json_writer {
  public:
-  explicit json_writer(std::ostream& out) : out_(out), buffer_(new char[kFlushBytes]) {}
+  explicit json_writer(output_sink& out) : out_(out), buffer_(new char[kFlushBytes]) {}
 
   // Opens an event object with the fields every event has. `name` and `cat` come from the
   // converter's own tables ("G<id>", event names), which need no escaping.
@@ -194,9 +194,11 @@ class json_writer {
     put("\"", 1);
   }
 
-  void flush() {
-    out_.write(buffer_.get(), static_cast<std::streamsize>(size_));
+  // False once any write to the sink has failed.
+  bool flush() {
+    ok_ = out_.write(buffer_.get(), size_) && ok_;
     size_ = 0;
+    return ok_;
   }
 
  private:
@@ -204,7 +206,7 @@ class json_writer {
     if (size_ + n > kFlushBytes) {
       flush();
       if (n > kFlushBytes) {
-        out_.write(data, static_cast<std::streamsize>(n));
+        ok_ = out_.write(data, n) && ok_;
         return;
       }
     }
@@ -212,10 +214,11 @@ class json_writer {
     size_ += n;
   }
 
-  std::ostream& out_;
+  output_sink& out_;
   std::unique_ptr<char[]> buffer_;
   std::size_t size_ = 0;
   bool first_ = true;
+  bool ok_ = true;
 };
 
 class converter {
@@ -554,7 +557,7 @@ std::vector<entry> merge_records(const trace_session_data& data) {
 
 }  // namespace
 
-bool write_trace_json(std::ostream& out, const trace_session_data& data) {
+bool write_trace_json(output_sink& out, const trace_session_data& data) {
   std::vector<entry> entries = merge_records(data);
   json_writer json(out);
   json.raw("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[");
@@ -570,8 +573,7 @@ bool write_trace_json(std::ostream& out, const trace_session_data& data) {
   json.raw(",\"inconsistencies\":");
   json.number(static_cast<std::int64_t>(replay.inconsistencies()));
   json.raw("}}\n");
-  json.flush();
-  return !out.fail();
+  return json.flush();
 }
 
 }  // namespace goro::rt
