@@ -54,6 +54,7 @@
 #include "runtime/os/cpu_features.h"
 #include "runtime/os/futex.h"
 #include "runtime/os/hash.h"
+#include "runtime/os/raw_syscall.h"
 #include "runtime/os/sigqueue.h"
 #include "runtime/os/vm_limits.h"
 #include "runtime/pprof/cpu_profile.h"
@@ -139,9 +140,13 @@ void osinit() {
   ncpu = os::affinity_cpu_count();
 }
 
-void cpuinit() { (void)os::cpu_has_aes(); }
+// cpuinit's result for alginit: CPUID exits to the hypervisor in a virtual machine, so the
+// features are queried once per run.
+bool cpu_aes = false;
 
-void alginit() { os::alginit(auxv.random16, os::cpu_has_aes()); }
+void cpuinit() { cpu_aes = os::cpu_has_aes(); }
+
+void alginit() { os::alginit(auxv.random16, cpu_aes); }
 
 void stackinit_phase() {
   rt::stackinit(auxv.page_size, debug.gorostackguard,
@@ -426,7 +431,7 @@ int run_main(int argc, char** argv, main_entry entry, void* main) {
   m0->id = sched.mnext++;
   m0->is_m0 = true;
   // Debuggers match an M to its thread by this id (tools/goro-gdb.py).
-  m0->tid = static_cast<int>(::syscall(SYS_gettid));
+  m0->tid = static_cast<int>(os::raw_syscall(SYS_gettid));
   m0->thread = static_cast<unsigned long>(pthread_self());
   m0->epoch = run_epoch.load(std::memory_order_relaxed);
   m0->alllink = sched.allm;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "runtime/os/raw_syscall.h"
 #include "runtime/trace/print.h"
 
 namespace goro::rt::os {
@@ -28,10 +29,11 @@ constexpr int kStandardFdCount = 3;  // stdin, stdout, stderr
 
 void checkfds(const char* null_device) {
   for (int fd = 0; fd < kStandardFdCount; ++fd) {
-    if (::fcntl(fd, F_GETFD) >= 0) continue;
-    if (errno != EBADF) {
+    long flags = raw_syscall(SYS_fcntl, fd, F_GETFD);
+    if (flags >= 0) continue;
+    if (flags != -EBADF) {
       fail("runtime: unexpected error while checking standard file descriptor ", fd,
-           ", errno=", errno);
+           ", errno=", static_cast<int>(-flags));
     }
 
     // Not O_CLOEXEC: the standard descriptors are meant to reach child processes.

@@ -3,10 +3,18 @@
 #include <cerrno>
 #include <climits>
 #include <cmath>
-#include <sched.h>
+#include <cstddef>
+#include <memory>
+#include <new>
+
+#include "runtime/os/raw_syscall.h"
 
 namespace goro::rt::os {
 namespace {
+
+// The first mask tried: glibc's cpu_set_t size.
+constexpr int kDefaultMaskCpus = 1024;
+constexpr std::size_t kBitsPerWord = 8 * sizeof(unsigned long);
 
 // The kernel rejects a mask smaller than its nr_cpu_ids with EINVAL. Doubling from glibc's
 // 1024-CPU cpu_set_t reaches the kernel's maximum (CONFIG_NR_CPUS, at most 8192 in current
@@ -18,22 +26,31 @@ constexpr int kMaxAffinityCpus = 1 << 20;
 // kernel enforces the quota itself by throttling.
 constexpr int kMinCgroupGomaxprocs = 2;
 
+// Counts the CPUs in the calling thread's affinity mask, read with a mask of `words` words.
+// Returns the count, 0 if the mask is smaller than the kernel's (EINVAL), or -1 on any other
+// error. A direct system call: the libc wrapper and CPU_COUNT would be two lazy PLT bindings
+// on every boot (raw_syscall.h).
+int count_affinity(unsigned long* mask, std::size_t words) {
+  long copied = raw_syscall(SYS_sched_getaffinity, 0, static_cast<long>(words * sizeof *mask),
+                            syscall_arg(mask));
+  if (copied == -EINVAL) return 0;
+  if (copied < 0) return -1;
+  // The kernel returns how many bytes of the mask it wrote, a whole number of words.
+  int count = 0;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(copied) / sizeof *mask; ++i) {
+    count += __builtin_popcountl(mask[i]);
+  }
+  return count;
+}
+
 int count_with_allocated_mask() {
-  for (int cpus = 2 * CPU_SETSIZE; cpus <= kMaxAffinityCpus; cpus *= 2) {
-    cpu_set_t* mask = CPU_ALLOC(cpus);
-    if (mask == nullptr) return 1;
-    std::size_t bytes = CPU_ALLOC_SIZE(cpus);
-    CPU_ZERO_S(bytes, mask);
-    int count = 0;
-    int error = 0;
-    if (sched_getaffinity(0, bytes, mask) == 0) {
-      count = CPU_COUNT_S(bytes, mask);
-    } else {
-      error = errno;
-    }
-    CPU_FREE(mask);
+  for (int cpus = 2 * kDefaultMaskCpus; cpus <= kMaxAffinityCpus; cpus *= 2) {
+    std::size_t words = static_cast<std::size_t>(cpus) / kBitsPerWord;
+    std::unique_ptr<unsigned long[]> mask(new (std::nothrow) unsigned long[words]());
+    if (!mask) return 1;
+    int count = count_affinity(mask.get(), words);
     if (count > 0) return count;
-    if (error != EINVAL) return 1;
+    if (count < 0) return 1;
   }
   return 1;
 }
@@ -41,13 +58,10 @@ int count_with_allocated_mask() {
 }  // namespace
 
 int affinity_cpu_count() {
-  cpu_set_t mask;
-  CPU_ZERO(&mask);
-  if (sched_getaffinity(0, sizeof mask, &mask) == 0) {
-    int count = CPU_COUNT(&mask);
-    return count > 0 ? count : 1;
-  }
-  if (errno == EINVAL) return count_with_allocated_mask();
+  unsigned long mask[kDefaultMaskCpus / kBitsPerWord] = {};
+  int count = count_affinity(mask, sizeof mask / sizeof mask[0]);
+  if (count > 0) return count;
+  if (count == 0) return count_with_allocated_mask();
   return 1;
 }
 

@@ -6,6 +6,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "runtime/os/raw_syscall.h"
+
 namespace goro::rt::os {
 namespace {
 
@@ -43,16 +45,15 @@ int futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t expected, std::in
     timeout_arg = &timeout;
   }
   // FUTEX_WAIT takes a relative timeout measured on CLOCK_MONOTONIC.
-  long result = syscall(SYS_futex, futex_word(addr), FUTEX_WAIT_PRIVATE, expected, timeout_arg,
-                        nullptr, 0);
-  if (result == 0) return 0;
-  // EAGAIN: the word no longer held `expected`. EINTR: a signal arrived. Both are ordinary
+  long result = raw_syscall(SYS_futex, syscall_arg(futex_word(addr)), FUTEX_WAIT_PRIVATE,
+                            expected, syscall_arg(timeout_arg));
+  // -EAGAIN: the word no longer held `expected`. -EINTR: a signal arrived. Both are ordinary
   // wake-ups for a caller that re-checks its condition.
-  return errno == ETIMEDOUT ? ETIMEDOUT : 0;
+  return result == -ETIMEDOUT ? ETIMEDOUT : 0;
 }
 
 void futex_wake(std::atomic<std::uint32_t>* addr, int count) {
-  syscall(SYS_futex, futex_word(addr), FUTEX_WAKE_PRIVATE, count, nullptr, nullptr, 0);
+  raw_syscall(SYS_futex, syscall_arg(futex_word(addr)), FUTEX_WAKE_PRIVATE, count);
 }
 
 std::int64_t nanotime() { return clock_ns(CLOCK_MONOTONIC); }

@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "runtime/os/raw_syscall.h"
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/sanitizer.h"
 #include "runtime/sched/sched.h"
@@ -131,14 +132,15 @@ void fault_handler(int sig, siginfo_t* info, void* context) {
 }  // namespace
 
 void minit_signals(M* mp) {
-  void* stack = ::mmap(nullptr, kSignalStackSize, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (stack == MAP_FAILED) return;
+  long mapped = os::raw_mmap(nullptr, kSignalStackSize, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapped < 0) return;
+  void* stack = reinterpret_cast<void*>(mapped);
   stack_t ss{};
   ss.ss_sp = stack;
   ss.ss_size = kSignalStackSize;
-  if (::sigaltstack(&ss, nullptr) != 0) {
-    ::munmap(stack, kSignalStackSize);
+  if (os::raw_syscall(SYS_sigaltstack, os::syscall_arg(&ss), 0) != 0) {
+    os::raw_munmap(stack, kSignalStackSize);
     return;
   }
   mp->signal_stack = stack;
@@ -148,8 +150,8 @@ void unminit_signals(M* mp) {
   if (mp->signal_stack == nullptr) return;
   stack_t ss{};
   ss.ss_flags = SS_DISABLE;
-  ::sigaltstack(&ss, nullptr);
-  ::munmap(mp->signal_stack, kSignalStackSize);
+  os::raw_syscall(SYS_sigaltstack, os::syscall_arg(&ss), 0);
+  os::raw_munmap(mp->signal_stack, kSignalStackSize);
   mp->signal_stack = nullptr;
 }
 
@@ -160,7 +162,8 @@ void install_fault_handlers() {
   struct sigaction sa {};
   sa.sa_sigaction = &fault_handler;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-  sigemptyset(&sa.sa_mask);
+  // sa_mask is empty because sa is zero-initialised (Linux's empty sigset_t is all zeros),
+  // which keeps sigemptyset's libc call off the boot path.
   sigaction(SIGSEGV, &sa, &old_segv);
   sigaction(SIGBUS, &sa, &old_bus);
   handlers_installed = true;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "runtime/os/futex.h"
+#include "runtime/os/raw_syscall.h"
 #include "runtime/os/vm_limits.h"
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/runtime2.h"
@@ -89,7 +90,7 @@ size_pool* pool_for(std::size_t size) {
 bool install_madvise_guards(slab* s) {
   static int pidfd = -2;
   if (pidfd == -2) {
-    pidfd = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+    pidfd = static_cast<int>(os::raw_syscall(SYS_pidfd_open, os::raw_syscall(SYS_getpid), 0));
   }
   if (pidfd >= 0) {
     iovec iov[kSlotsPerSlab];
@@ -97,15 +98,16 @@ bool install_madvise_guards(slab* s) {
       iov[i].iov_base = reinterpret_cast<void*>(s->base + i * s->stride);
       iov[i].iov_len = page_size;
     }
-    long done = ::syscall(SYS_process_madvise, pidfd, iov, s->nslots, MADV_GUARD_INSTALL, 0);
+    long done = os::raw_syscall(SYS_process_madvise, pidfd, os::syscall_arg(iov), s->nslots,
+                                MADV_GUARD_INSTALL, 0);
     if (done == static_cast<long>(s->nslots * page_size)) return true;
     // Not supported for this advice; fall back to one call per slot from now on.
     ::close(pidfd);
     pidfd = -1;
   }
   for (std::uint32_t i = 0; i < s->nslots; ++i) {
-    if (::madvise(reinterpret_cast<void*>(s->base + i * s->stride), page_size,
-                  MADV_GUARD_INSTALL) != 0) {
+    if (os::raw_madvise(reinterpret_cast<void*>(s->base + i * s->stride), page_size,
+                        MADV_GUARD_INSTALL) != 0) {
       return false;
     }
   }
@@ -115,16 +117,16 @@ bool install_madvise_guards(slab* s) {
 slab* new_slab(std::size_t size, std::uint32_t nslots) {
   std::size_t stride = size + page_size;
   std::size_t bytes = stride * nslots;
-  void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (base == MAP_FAILED) {
-    int err = errno;
+  long mapped = os::raw_mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mapped < 0) {
     print_line().str("runtime: cannot reserve ").udec(bytes).str(" bytes of goroutine stacks, errno=")
-        .dec(err).str("\n").flush();
+        .dec(-mapped).str("\n").flush();
     fatal("out of memory: goroutine stacks (lower GODEBUG=gorostacksize or the number of goroutines)");
   }
   // One touch must commit one 4 KiB page, not a 2 MiB huge page.
-  ::madvise(base, bytes, MADV_NOHUGEPAGE);
+  void* base = reinterpret_cast<void*>(mapped);
+  os::raw_madvise(base, bytes, MADV_NOHUGEPAGE);
 
   auto* s = new (std::nothrow) slab;
   if (s == nullptr) fatal("stack: out of memory for a slab record");
@@ -308,7 +310,7 @@ void stack_release_all(bool keep_mapped) {
   pools = nullptr;
   for (slab* s = slabs.load(std::memory_order_relaxed); s != nullptr;) {
     slab* next = s->next;
-    if (!keep_mapped) ::munmap(reinterpret_cast<void*>(s->base), s->stride * s->nslots);
+    if (!keep_mapped) os::raw_munmap(reinterpret_cast<void*>(s->base), s->stride * s->nslots);
     delete s;
     s = next;
   }
