@@ -3,6 +3,7 @@
 
 #include <map>
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include "runtime/os/futex.h"
@@ -31,10 +32,13 @@ struct event_table {
   std::map<std::vector<std::uintptr_t>, event_totals> records;  // stack, innermost first
 };
 
-// Never freed, so that a goroutine still recording while the process exits does not find
-// a table that static destructors destroyed.
-event_table& block_table = *new event_table;
-event_table& mutex_table = *new event_table;
+// Constructed in static storage and never destroyed, so that a goroutine still recording
+// while the process exits does not find a table that static destructors destroyed, and so
+// that start-up makes no heap allocation for them.
+alignas(event_table) unsigned char block_table_storage[sizeof(event_table)];
+alignas(event_table) unsigned char mutex_table_storage[sizeof(event_table)];
+event_table& block_table = *new (block_table_storage) event_table;
+event_table& mutex_table = *new (mutex_table_storage) event_table;
 
 // A random number for sampling decisions: splitmix64 over a shared counter. Relaxed: the
 // counter only has to hand out distinct values.

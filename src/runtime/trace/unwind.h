@@ -35,8 +35,10 @@ namespace goro::rt {
 // One frame of a captured stack. Code that builds records from another source (a parked
 // goroutine's saved registers) may leave `fp` zero when it is unknown.
 struct frame_record {
-  std::uintptr_t pc;          // return address, or the interrupted instruction of a signal frame
-  std::uintptr_t sp;          // stack pointer inside this frame; 0 if unknown
+  // Every member has an initialiser, so a global array of records is zero-filled at compile
+  // time instead of by a static constructor at start-up.
+  std::uintptr_t pc = 0;      // return address, or the interrupted instruction of a signal frame
+  std::uintptr_t sp = 0;      // stack pointer inside this frame; 0 if unknown
   std::uintptr_t fp = 0;      // CFA: the caller's stack pointer before the call; 0 if unknown
   bool signal_frame = false;  // true when a signal interrupted this frame at `pc`
 };
