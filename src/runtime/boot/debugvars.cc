@@ -210,8 +210,14 @@ traceback_setting parse_gotraceback(const char* value, bool secure_mode) {
 
 int parse_gomaxprocs_env(const char* value) {
   if (value == nullptr) return 0;
-  std::int64_t procs;
-  if (!os::parse_int64(value, &procs) || procs <= 0 || procs > kInt32Max) return 0;
+  // Digits only, read up to the NUL without strlen: every boot with GOMAXPROCS set parses
+  // it, and a first strlen call costs a lazy PLT binding (see os/raw_syscall.h).
+  std::int64_t procs = 0;
+  for (const char* c = value; *c != '\0'; ++c) {
+    if (*c < '0' || *c > '9') return 0;
+    procs = procs * 10 + (*c - '0');
+    if (procs > kInt32Max) return 0;
+  }
   return static_cast<int>(procs);
 }
 

@@ -5,6 +5,8 @@
 #include <ctime>
 #include <sys/random.h>
 
+#include "runtime/os/raw_syscall.h"
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -72,10 +74,13 @@ std::uint64_t splitmix(std::uint64_t* state) {
 void alginit(const unsigned char* random16, bool use_aes) {
   if (g_hash.seeded) return;
 
+  // Without AT_RANDOM, getrandom(2) is called directly: libc's wrapper alone would make every
+  // goro executable require glibc 2.25's symbol version, which the loader checks at each start.
   unsigned char bytes[16];
   if (random16 != nullptr) {
     std::memcpy(bytes, random16, sizeof bytes);
-  } else if (getrandom(bytes, sizeof bytes, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof bytes)) {
+  } else if (raw_syscall(SYS_getrandom, syscall_arg(bytes), sizeof bytes, GRND_NONBLOCK) !=
+             static_cast<long>(sizeof bytes)) {
     // No AT_RANDOM and no entropy yet: the clocks still make runs differ.
     timespec now{};
     clock_gettime(CLOCK_REALTIME, &now);
