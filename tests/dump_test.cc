@@ -1261,7 +1261,12 @@ int raise_fatal_holding_sched_lock(fatal_company company) {
         in_runtime.store(true);
         for (;;) ::usleep(1000);
       });
-      yield_until([] { return in_runtime.load(); });
+      // Wait inside goro::blocking, not with yield: a yielding main can end up queued behind
+      // the spinner on the P that the spinner then keeps for good, with no idle M left to
+      // steal it (seen under TSan). Blocking lets sysmon hand that P to another M instead.
+      goro::blocking([] {
+        while (!in_runtime.load()) std::this_thread::yield();
+      });
     }
     if (company == fatal_company::ping_pong) {
       constexpr int kPairs = 4;
