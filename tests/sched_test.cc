@@ -26,6 +26,7 @@
 #include "child_process.h"
 #include "goro_fixture.h"
 #include "goro/runtime.hpp"
+#include "goro/sync.hpp"
 #include "goro/time.hpp"
 #include "runtime/sched/sched.h"
 
@@ -442,6 +443,45 @@ TEST_P(Sched, GomaxprocsResizeWhileRunning) {
       "2");
   EXPECT_EQ(finished.load(), kWorkers);
   EXPECT_EQ(previous, (std::vector<int>{2, 1, 4, 2}));
+}
+
+// sysmon takes the P of a goroutine that runs too long without a scheduling point and hands
+// it on. While it holds the P, no M may take the P for its own, the M with id 0 included.
+// semrelease wakes a waiter from the caller's own code, and ready() queues the woken G on
+// the caller's P only if the P's state word names that M as the running owner. With sysmon's claim
+// written as owner 0, main on m0 queued the G on a P in hand-off, and handoffp then died
+// with "pidleput: P has non-empty run queue" (seen once in CI under TSan). The test makes
+// sysmon's claim by hand, with the word sysmon writes, at the moment main wakes a waiter.
+TEST(SchedOwnership, WakeOnM0SkipsPClaimedBySysmon) {
+  scoped_env procs("GOMAXPROCS", "1");
+  goro::run(0, nullptr, [] {
+    namespace rt = goro::rt;
+    ASSERT_EQ(rt::getm()->id, 0) << "main is expected to run on m0";
+    goro::wait_group wg;
+    wg.add(1);
+    std::atomic<rt::G*> waiter{nullptr};
+    std::atomic<bool> finished{false};
+    goro::go([&] {
+      waiter.store(rt::getg());
+      wg.wait();
+      finished.store(true);
+    });
+    ASSERT_TRUE(yield_until([&] {
+      rt::G* gp = waiter.load();
+      return gp != nullptr && gp->status.load() == rt::gstatus::waiting;
+    }));
+
+    rt::P* pp = rt::getm()->p;
+    std::uint64_t mine = rt::pstate(0, rt::pstatus::user);
+    const std::uint64_t claimed = rt::pstate(rt::kSysmonOwnerId, rt::pstatus::running);
+    ASSERT_TRUE(pp->state.compare_exchange_strong(mine, claimed));
+    wg.done();  // semrelease readies the waiter from main's own code
+    const bool left_alone = rt::runq_empty(pp);
+    pp->state.store(rt::pstate(0, rt::pstatus::user), std::memory_order_release);
+
+    EXPECT_TRUE(left_alone) << "the woken goroutine was queued on the P sysmon holds";
+    EXPECT_TRUE(yield_until([&] { return finished.load(); }));
+  });
 }
 
 // Several goroutines resize at once while others work and one sits in a blocking call, so

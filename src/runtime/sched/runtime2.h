@@ -263,6 +263,12 @@ inline constexpr std::uint64_t pstate(std::int64_t owner_id, pstatus s) {
   return (static_cast<std::uint64_t>(owner_id) << 8) | static_cast<std::uint64_t>(s);
 }
 
+// Owner id in P::state while sysmon holds a P it has just taken from a blocking call or a
+// long runner, until handoffp passes it on. M ids count up from 0, so no M has this id, and
+// an M that looks for pstate(its own id, running) never takes sysmon's claim for its own
+// P. (Owner 0 here made ready() on m0, whose id is 0, queue a G on a P in hand-off.)
+inline constexpr std::int64_t kSysmonOwnerId = std::int64_t{1} << 48;
+
 struct P {
   std::int32_t id = 0;
   // Ownership word, see "P ownership" above. CAS acq_rel between owner and claimers;

@@ -77,7 +77,7 @@ int retake(std::int64_t now) {
       } else if (status == pstatus::user && now - pp->sysmon_schedwhen >= 2 * kForcePreemptNs) {
         // A goroutine has held this P for a whole time slice. Take the P; the goroutine
         // keeps its thread and claims a P back at its next scheduling point.
-        if (pp->state.compare_exchange_strong(s, pstate(0, pstatus::running),
+        if (pp->state.compare_exchange_strong(s, pstate(kSysmonOwnerId, pstatus::running),
                                               std::memory_order_acq_rel)) {
           trace_proc_steal(pp, trace_steal_reason::long_running);
           longrun_note_preempted(pp, now - pp->sysmon_schedwhen);
@@ -104,7 +104,7 @@ int retake(std::int64_t now) {
         now - pp->sysmon_syscallwhen < kForcePreemptNs) {
       continue;
     }
-    if (pp->state.compare_exchange_strong(s, pstate(0, pstatus::running),
+    if (pp->state.compare_exchange_strong(s, pstate(kSysmonOwnerId, pstatus::running),
                                           std::memory_order_acq_rel)) {
       pp->syscalltick.fetch_add(1, std::memory_order_relaxed);
       trace_proc_steal(pp, trace_steal_reason::syscall);
