@@ -1160,16 +1160,22 @@ TEST(DumpTraceback, PanicSinglePrintsPanickingGoroutine) {
   EXPECT_EQ(count_headers(r.err), 1) << r.err;
 }
 
+// Checks a GOTRACEBACK=all report of a *_with_parked_goroutine scenario: three goroutines,
+// main and the helper parked in chan receive, the helper with its stack.
+void expect_parked_goroutines_listed(const std::string& err) {
+  EXPECT_EQ(count_headers(err), 3) << err;
+  EXPECT_NE(err.find("\n\ngoroutine 1 [chan receive]:\n"), std::string::npos) << err;
+  EXPECT_TRUE(std::regex_search(err, std::regex("\n\ngoroutine [0-9]+ \\[chan receive\\]:\n"
+                                                "[^\n]*\n\t[^\n]*\n(\\(anonymous namespace\\)::)?"
+                                                "wait_in_chan_receive")))
+      << err;
+}
+
 TEST(DumpTraceback, PanicAllAddsParkedStacks) {
   auto r = run_child("panic_with_parked_goroutine", {"GOTRACEBACK=all"});
   ASSERT_TRUE(r.exited) << describe(r);
   EXPECT_EQ(r.exit_status, 2) << describe(r);
-  EXPECT_EQ(count_headers(r.err), 3) << r.err;
-  EXPECT_NE(r.err.find("\n\ngoroutine 1 [chan receive]:\n"), std::string::npos) << r.err;
-  EXPECT_TRUE(std::regex_search(r.err, std::regex("\n\ngoroutine [0-9]+ \\[chan receive\\]:\n"
-                                                  "[^\n]*\n\t[^\n]*\n(\\(anonymous namespace\\)::)?"
-                                                  "wait_in_chan_receive")))
-      << r.err;
+  expect_parked_goroutines_listed(r.err);
   EXPECT_TRUE(std::regex_search(r.err, kCreatedByHelper)) << r.err;
 }
 
@@ -1220,12 +1226,7 @@ TEST(DumpTraceback, FatalAllAddsParkedStacks) {
   auto r = run_child("fatal_with_parked_goroutine", {"GOTRACEBACK=all"});
   ASSERT_TRUE(r.exited) << describe(r);
   EXPECT_EQ(r.exit_status, 2) << describe(r);
-  EXPECT_EQ(count_headers(r.err), 3) << r.err;
-  EXPECT_NE(r.err.find("\n\ngoroutine 1 [chan receive]:\n"), std::string::npos) << r.err;
-  EXPECT_TRUE(std::regex_search(r.err, std::regex("\n\ngoroutine [0-9]+ \\[chan receive\\]:\n"
-                                                  "[^\n]*\n\t[^\n]*\n(\\(anonymous namespace\\)::)?"
-                                                  "wait_in_chan_receive")))
-      << r.err;
+  expect_parked_goroutines_listed(r.err);
 }
 
 // What else runs when raise_fatal_holding_sched_lock raises its error.
