@@ -446,7 +446,7 @@ TEST_P(Sched, GomaxprocsResizeWhileRunning) {
 }
 
 // sysmon takes the P of a goroutine that runs too long without a scheduling point and hands
-// it on. While it holds the P, no M may take the P for its own, the M with id 0 included.
+// it on. Until then no M may take the P for its own, the M with id 0 included.
 // semrelease wakes a waiter from the caller's own code, and ready() queues the woken G on
 // the caller's P only if the P's state word names that M as the running owner. With sysmon's claim
 // written as owner 0, main on m0 queued the G on a P in hand-off, and handoffp then died

@@ -250,8 +250,8 @@ inline constexpr std::uint32_t kRunqSize = 256;
 struct timer;
 
 // One entry of a P's timer heap, with a copy of the timer's `when` next to the pointer. The
-// heap then compares entries in one array instead of loading each timer record; records live
-// in their owners' frames, usually on different goroutine stacks and pages.
+// heap then compares entries in one array instead of loading each timer record, because
+// records live in their owners' frames, usually on different goroutine stacks and pages.
 struct timer_when {
   std::int64_t when;
   timer* t;
