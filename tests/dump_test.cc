@@ -611,7 +611,10 @@ TEST(DumpMinutes, HeaderShowsWholeMinutes) {
       rt::runtime_mode mode;
       rt::ready(gp);
     }
-    yield_until([&] { return status_of(std::stoll(id)) == rt::gstatus::dead; });
+    // Parse outside the loop: std::stoll touches errno, and the compiler computes errno's
+    // address once for the whole loop, which is stale once main resumes on another thread.
+    const std::int64_t goid = std::stoll(id);
+    yield_until([&] { return status_of(goid) == rt::gstatus::dead; });
   });
 }
 
