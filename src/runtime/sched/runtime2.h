@@ -209,6 +209,12 @@ struct M {
   int tid = 0;
   void* signal_stack = nullptr;
 
+  // This thread's errno and libstdc++ exception globals (__cxa_eh_globals), whose addresses
+  // are fixed for the thread's life. setm() stores them when the thread becomes this M, so a
+  // switch swaps a goroutine's thread state without a TLS look-up (switch.cc).
+  int* errno_location = nullptr;
+  void* cxa_globals = nullptr;
+
   // Bounds of the g0 stack, for the sanitizers and overflow reports.
   void* g0_stack_lo = nullptr;
   std::size_t g0_stack_size = 0;

@@ -14,9 +14,6 @@
 //      after_switch work (runtime2.h), which must wait until `from`'s registers are saved.
 //
 // Invariant: between steps 1 and 3 nothing may touch errno or throw.
-#include <cerrno>
-#include <cxxabi.h>
-
 #include "runtime/arch/context.h"
 #include "runtime/sched/sched.h"
 #include "runtime/sched/sanitizer.h"
@@ -32,15 +29,12 @@ struct cxa_eh_globals_layout {
   unsigned int uncaught_exceptions;
 };
 
-inline cxa_eh_globals_layout* eh_globals() {
-  return reinterpret_cast<cxa_eh_globals_layout*>(abi::__cxa_get_globals());
-}
-
-// Swaps the thread's errno and exception state from `from` to `to` (one TLS look-up each).
-inline void swap_thread_state(G* from, const G* to) {
-  int* err = &errno;
+// Swaps the thread's errno and exception state from `from` to `to`, through the addresses
+// that setm() cached in the M.
+inline void swap_thread_state(M* mp, G* from, const G* to) {
+  int* err = mp->errno_location;
   from->saved_errno = *err;
-  cxa_eh_globals_layout* eh = eh_globals();
+  auto* eh = static_cast<cxa_eh_globals_layout*>(mp->cxa_globals);
   from->eh.caught_exceptions = eh->caught_exceptions;
   from->eh.uncaught_exceptions = eh->uncaught_exceptions;
   eh->caught_exceptions = to->eh.caught_exceptions;
@@ -53,7 +47,7 @@ inline void swap_thread_state(G* from, const G* to) {
 GORO_NO_TSAN void switch_context(M* mp, G* from, G* to) {
   if (from != &mp->g0 && stack_canary_broken(from)) report_canary_overflow(from);
 
-  swap_thread_state(from, to);
+  swap_thread_state(mp, from, to);
   mp->nswitch.store(mp->nswitch.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   mp->curg.store(to == &mp->g0 ? nullptr : to, std::memory_order_relaxed);
   to->m = mp;

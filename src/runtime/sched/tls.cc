@@ -5,6 +5,9 @@
 // point, the goroutine would go on using the old thread's copy. getm() is therefore a real
 // call into this file, which is never inlined into its callers and is compiled without LTO,
 // so every call reads the TLS of the thread that makes it.
+#include <cerrno>
+#include <cxxabi.h>
+
 #include "runtime/sched/sched.h"
 
 namespace goro::rt {
@@ -32,6 +35,10 @@ GORO_NO_IPA M* getm() {
 GORO_NO_IPA void setm(M* mp) {
   asm volatile("" ::: "memory");
   tls_m = mp;
+  if (mp != nullptr) {
+    mp->errno_location = &errno;
+    mp->cxa_globals = abi::__cxa_get_globals();
+  }
 }
 
 GORO_NO_IPA G* getg() {
