@@ -46,7 +46,7 @@ struct debug_vars {
 };
 
 // The process's GODEBUG values: defaults until the bootstrap calls parse_godebug.
-extern debug_vars debug;
+[[gnu::visibility("hidden")]] extern debug_vars debug;
 
 // The syntax of a key's value.
 enum class debug_value_kind : std::uint8_t {

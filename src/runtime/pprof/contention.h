@@ -26,7 +26,7 @@ namespace goro::rt::pprof {
 
 // The current settings; 0 is off. Relaxed: a hook that reads a stale value records or skips
 // one event, which sampling already allows.
-extern std::atomic<std::int64_t> block_profile_rate;
+[[gnu::visibility("hidden")]] extern std::atomic<std::int64_t> block_profile_rate;
 extern std::atomic<std::int32_t> mutex_profile_fraction;
 
 inline bool block_profile_on() { return block_profile_rate.load(std::memory_order_relaxed) > 0; }

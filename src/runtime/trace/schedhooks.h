@@ -28,7 +28,7 @@ inline constexpr std::uint32_t kHookAll = kHookTrace | kHookLatency;
 
 // Bit set of the consumers that are on. Changed with fetch_or and fetch_and by trace start
 // and stop and by goro::metrics::collect_sched_latencies.
-extern std::atomic<std::uint32_t> sched_hooks;
+[[gnu::visibility("hidden")]] extern std::atomic<std::uint32_t> sched_hooks;
 
 // nanotime when latency collection was last switched on. A G whose runnable_since is older
 // became runnable before that and is not sampled (relaxed: it only filters stale stamps).
