@@ -21,7 +21,7 @@ namespace goro::rt {
 
 namespace {
 
-bool runqputslow(P* pp, G* gp, std::uint32_t h, std::uint32_t t) {
+[[gnu::noinline]] bool runqputslow(P* pp, G* gp, std::uint32_t h, std::uint32_t t) {
   G* batch[kRunqSize / 2 + 1];
   std::uint32_t n = (t - h) / 2;
   if (n != kRunqSize / 2) throw_bug("runqputslow: queue is not full");
@@ -77,24 +77,48 @@ std::uint32_t runqgrab(P* pp, std::atomic<G*>* batch, std::uint32_t batch_head,
   }
 }
 
+// Puts gp at the tail if the queue has room. Otherwise returns false with the head and tail
+// it read.
+inline bool runq_try_put_tail(P* pp, G* gp, std::uint32_t* h, std::uint32_t* t) {
+  *h = pp->runq_head.load(std::memory_order_acquire);  // sync with consumers
+  *t = pp->runq_tail.load(std::memory_order_relaxed);
+  if (*t - *h >= kRunqSize) return false;
+  pp->runq[*t % kRunqSize].store(gp, std::memory_order_relaxed);
+  pp->runq_tail.store(*t + 1, std::memory_order_release);  // makes the item consumable
+  return true;
+}
+
+// runqput's retry loop, for a queue that was full at its first look.
+[[gnu::noinline]] void runqput_full(P* pp, G* gp) {
+  for (;;) {
+    std::uint32_t h = 0;
+    std::uint32_t t = 0;
+    if (runq_try_put_tail(pp, gp, &h, &t)) return;
+    if (runqputslow(pp, gp, h, t)) return;
+  }
+}
+
 }  // namespace
 
 void runqput(P* pp, G* gp, bool next) {
   if (next) {
+    // Only the owner stores a G into runnext; thieves and runqget only take one out. An empty
+    // slot therefore stays empty until this store, which needs no read-modify-write (release:
+    // a thief that takes gp with its acquire CAS sees gp's fields).
+    if (pp->runnext.load(std::memory_order_relaxed) == nullptr) {
+      pp->runnext.store(gp, std::memory_order_release);
+      return;
+    }
     G* old = pp->runnext.exchange(gp, std::memory_order_acq_rel);
     if (old == nullptr) return;
     gp = old;  // kick the old runnext to the tail
   }
-  for (;;) {
-    std::uint32_t h = pp->runq_head.load(std::memory_order_acquire);  // sync with consumers
-    std::uint32_t t = pp->runq_tail.load(std::memory_order_relaxed);
-    if (t - h < kRunqSize) {
-      pp->runq[t % kRunqSize].store(gp, std::memory_order_relaxed);
-      pp->runq_tail.store(t + 1, std::memory_order_release);  // makes the item consumable
-      return;
-    }
-    if (runqputslow(pp, gp, h, t)) return;
-  }
+
+  // The common case, a queue with room, without the retry loop's register saves.
+  std::uint32_t h = 0;
+  std::uint32_t t = 0;
+  if (runq_try_put_tail(pp, gp, &h, &t)) return;
+  runqput_full(pp, gp);
 }
 
 G* runqget(P* pp, bool* inherit_time) {
