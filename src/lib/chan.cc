@@ -203,7 +203,7 @@ void chan_send(chan_core* c, void* elem) {
   }
 
   rt::waiter w;
-  rt::waiter_init(&w);
+  rt::waiter_init_for(&w, scope.g());
   w.elem = elem;
   c->sendq.enqueue(&w);
   rt::waiter_block(&w, rt::waitreason::chan_send, &unlock_chan_lock, &c->lock);
@@ -244,7 +244,7 @@ bool chan_recv(chan_core* c, void* out) {
   }
 
   rt::waiter w;
-  rt::waiter_init(&w);
+  rt::waiter_init_for(&w, scope.g());
   w.elem = out;
   c->recvq.enqueue(&w);
   rt::waiter_block(&w, rt::waitreason::chan_receive, &unlock_chan_lock, &c->lock);

@@ -24,7 +24,10 @@ namespace goro::detail {
 
 class chan_scope {
  public:
-  chan_scope() : on_goroutine_(rt::getg() != nullptr) {
+  chan_scope() {
+    m_ = rt::getm();
+    g_ = m_ != nullptr ? m_->curg.load(std::memory_order_relaxed) : nullptr;
+    on_goroutine_ = g_ != nullptr;
     if (!on_goroutine_) rt::plain_thread_register();
   }
   ~chan_scope() {
@@ -40,12 +43,19 @@ class chan_scope {
   // No channel lock may be held.
   void enter() {
     if (on_goroutine_ && !entered_) {
-      rt::acquire_p(rt::getm());
+      rt::acquire_p(m_);
       entered_ = true;
     }
   }
 
+  // The calling goroutine, or nullptr on a plain thread.
+  rt::G* g() const { return g_; }
+
  private:
+  // The caller's M, read once by the constructor. It stays valid until the first park,
+  // because nothing before enter() is a scheduling point; code after a park re-reads getm().
+  rt::M* m_;
+  rt::G* g_;
   bool on_goroutine_;
   bool entered_ = false;
 };

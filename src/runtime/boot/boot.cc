@@ -374,8 +374,6 @@ void runtime_main() {
   trace.on = false;
 }
 
-bool debug_migrate() { return debug.goromigrate != 0; }
-
 }  // namespace goro::rt
 
 namespace goro::detail {
@@ -396,6 +394,8 @@ int run_main(int argc, char** argv, main_entry entry, void* main) {
   }
 
   reset_sched();
+  // No M takes acquire_p's fast path until this run's GODEBUG is known (below).
+  fast_path_epoch.store(kNoFastPathEpoch, std::memory_order_relaxed);
   run_epoch.fetch_add(1, std::memory_order_relaxed);
   trace = phase_trace{};
   trace.on = early_inittrace();
@@ -415,6 +415,18 @@ int run_main(int argc, char** argv, main_entry entry, void* main) {
   } else {
     sched_hooks.fetch_and(~kHookLatency, std::memory_order_relaxed);
   }
+  // The other slow-path reasons of this run (schedhooks.h). A dump's waitsince stamps and
+  // the stop and exit of the previous run are over.
+  sched_hooks.fetch_and(~(kHookLongrun | kHookMigrate | kHookWaitsince | kHookStopTheWorld |
+                          kHookExiting),
+                        std::memory_order_relaxed);
+  if (debug.gorolongrun > 0) sched_hooks.fetch_or(kHookLongrun, std::memory_order_relaxed);
+  if (debug.goromigrate != 0) sched_hooks.fetch_or(kHookMigrate, std::memory_order_relaxed);
+  // A long runner that sysmon could not capture prints its own stack in acquire_p_slow, so
+  // with gorolongrun every runtime entry takes that path.
+  fast_path_epoch.store(debug.gorolongrun > 0 ? kNoFastPathEpoch
+                                              : run_epoch.load(std::memory_order_relaxed),
+                        std::memory_order_relaxed);
   phase("runtime.osinit", [] { osinit(); });
   phase("runtime.cpuinit", [] { cpuinit(); });
   phase("runtime.alginit", [] { alginit(); });

@@ -17,6 +17,7 @@
 #include "runtime/pprof/goroutine_profile.h"
 #include "runtime/sched/fatal.h"
 #include "runtime/trace/output_sink.h"
+#include "runtime/trace/schedhooks.h"
 
 namespace goro::pprof {
 
@@ -123,6 +124,12 @@ void write_mutex_profile(std::ostream& out) {
 
 void set_block_profile_rate(int rate) {
   rt::pprof::block_profile_rate.store(rate > 0 ? rate : 0, std::memory_order_relaxed);
+  // A goroutine's block is timed on the scheduler's slow path (schedhooks.h).
+  if (rate > 0) {
+    rt::sched_hooks.fetch_or(rt::kHookBlockProfile, std::memory_order_relaxed);
+  } else {
+    rt::sched_hooks.fetch_and(~rt::kHookBlockProfile, std::memory_order_relaxed);
+  }
 }
 
 int set_mutex_profile_fraction(int fraction) {

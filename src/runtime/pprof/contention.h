@@ -13,9 +13,12 @@
 // so the totals estimate every event. Mutex: 1 in `fraction` events is kept, and the writer
 // multiplies counts and delays by `fraction`.
 //
-// Cost when off: the hooks load one relaxed atomic and branch on it (block_profile_on,
-// mutex_profile_on) only on paths that already block. Recording captures a stack with the
-// unwinder and takes a lock, so it happens outside any primitive's lock.
+// Cost when off: a goroutine's block pays nothing for the profile, because the scheduler's
+// one test of sched_hooks (schedhooks.h) covers it, and the goroutine's block is timed on
+// the scheduler's slow path. A plain thread's block and the mutex profile load one relaxed
+// atomic and branch on it (block_profile_on, mutex_profile_on), only on paths that already
+// block. Recording captures a stack with the unwinder and takes a lock, so it happens
+// outside any primitive's lock.
 #pragma once
 
 #include <atomic>

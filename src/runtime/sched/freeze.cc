@@ -26,6 +26,7 @@
 
 #include "runtime/os/futex.h"
 #include "runtime/sched/sched.h"
+#include "runtime/trace/schedhooks.h"
 
 namespace goro::rt {
 
@@ -84,6 +85,8 @@ bool ps_frozen(M* self, frozen_world* out) {
 bool freeze_the_world(M* mp, std::int64_t timeout_ns, frozen_world* out) {
   // seq_cst: an M that takes a P after this store finds it set in findrunnable or reacquire_p.
   sched.gcwaiting.store(true, std::memory_order_seq_cst);
+  // schedule_next's fast path reads this mirror instead (schedhooks.h).
+  sched_hooks.fetch_or(kHookStopTheWorld, std::memory_order_relaxed);
   const std::int64_t start = os::nanotime();
   const std::int64_t deadline = start + timeout_ns;
 

@@ -50,10 +50,12 @@
 #include "runtime/netpoll/netpoll.h"
 #include "runtime/os/futex.h"
 #include "runtime/os/hash.h"
+#include "runtime/pprof/contention.h"
 #include "runtime/sched/fatal.h"
 #include "runtime/sched/longrun.h"
 #include "runtime/sched/sanitizer.h"
 #include "runtime/sched/sched.h"
+#include "runtime/sched/waiter.h"
 #include "runtime/stack/stack.h"
 #include "runtime/trace/sigquit.h"
 #include "runtime/trace/schedhooks.h"
@@ -63,6 +65,7 @@ namespace goro::rt {
 schedt sched;
 M* m0 = nullptr;
 std::atomic<std::uint64_t> run_epoch{0};
+std::atomic<std::uint64_t> fast_path_epoch{kNoFastPathEpoch};
 
 namespace {
 
@@ -116,6 +119,12 @@ void setgstatus_failed(G* gp, gstatus from, gstatus to) {
 
 // --- Runtime mode ---------------------------------------------------------------------------
 
+runtime_mode::runtime_mode() {
+  M* mp = getm();
+  if (mp == nullptr) throw_bug("runtime_mode: not on an M");
+  acquire_p(mp);
+}
+
 void stale_m_park(M* mp) {
   if (mp->epoch == run_epoch.load(std::memory_order_relaxed)) return;
   // This M was abandoned when an earlier goro::run ended (its goroutine was in its own code
@@ -126,7 +135,7 @@ void stale_m_park(M* mp) {
   for (;;) os::futex_wait(&never, 0, -1);
 }
 
-P* acquire_p(M* mp) {
+P* acquire_p_slow(M* mp) {
   stale_m_park(mp);
   G* gp = mp->curg.load(std::memory_order_relaxed);
   if (gp != nullptr && gp->runtime_depth++ > 0) return mp->p;
@@ -134,8 +143,7 @@ P* acquire_p(M* mp) {
   P* pp = mp->p;
   if (pp != nullptr) {
     std::uint64_t expected = pstate(mp->id, pstatus::user);
-    // acquire: the claim by sysmon (if any) happens-before our failure, and our success
-    // orders this runtime section after our own earlier release.
+    // acquire: as in acquire_p (sched.h).
     if (pp->state.compare_exchange_strong(expected, pstate(mp->id, pstatus::running),
                                           std::memory_order_acquire,
                                           std::memory_order_relaxed)) {
@@ -166,7 +174,7 @@ namespace {
 
 }  // namespace
 
-void release_p_to_user(M* mp) {
+void release_p_to_user_slow(M* mp) {
   G* gp = mp->curg.load(std::memory_order_relaxed);
   if (gp != nullptr && gp->runtime_depth == 1 && mp->p != nullptr &&
       mp->p->preempt.load(std::memory_order_relaxed) && gp->lockedm == nullptr) {
@@ -188,14 +196,6 @@ void release_p_to_user(M* mp) {
   // release: publishes the runtime section to the next claimer of the P (sysmon, STW).
   pp->state.store(pstate(mp->id, pstatus::user), std::memory_order_release);
 }
-
-runtime_mode::runtime_mode() {
-  M* mp = getm();
-  if (mp == nullptr) throw_bug("runtime_mode: not on an M");
-  acquire_p(mp);
-}
-
-runtime_mode::~runtime_mode() { release_p_to_user(getm()); }
 
 namespace {
 
@@ -352,7 +352,7 @@ void execute(M* mp, G* gp, bool inherit_time) {
   P* pp = mp->p;
   if (!inherit_time) bump_schedtick(pp);
   setgstatus(gp, gstatus::runnable, gstatus::running);
-  trace_go_start(gp);
+  hook_switch(mp, &mp->g0, gp);
   switch_to(mp, &mp->g0, gp);
 }
 
@@ -363,14 +363,19 @@ bool must_migrate(M* mp, G* gp) {
 
 }  // namespace
 
-void schedule_next(M* mp, P* pp, G* prev) {
+namespace {
+
+// schedule_next with every check, for when sched_hooks is not zero or prev or mp is special.
+[[gnu::noinline]] void schedule_next_slow(M* mp, P* pp, G* prev) {
+  if (mp->pending == after_switch::park) prev->last_m = mp;  // for goromigrate's must_migrate
+
   G* next = nullptr;
   bool inherit_time = false;
   if (prev->lockedm == nullptr && !mp->exiting &&
       !sched.gcwaiting.load(std::memory_order_relaxed) &&
       !sched.exiting.load(std::memory_order_relaxed)) {
-    std::uint32_t tick = pp->schedtick.load(std::memory_order_relaxed);
-    if (tick % kGlobalQueueTick == 0 && sched.runqsize.load(std::memory_order_relaxed) > 0) {
+    if (sched.runqsize.load(std::memory_order_relaxed) > 0 &&
+        pp->schedtick.load(std::memory_order_relaxed) % kGlobalQueueTick == 0) {
       std::lock_guard<runtime_lock> guard(sched.lock);
       next = globrunqget(pp, 1);
     }
@@ -383,13 +388,58 @@ void schedule_next(M* mp, P* pp, G* prev) {
     }
   }
 
+  // The block profile times a park of waiter_block from here until prev runs again.
+  std::uintptr_t block_return = 0;
+  std::int64_t block_start = 0;
+  if (hook_on(kHookBlockProfile) && waiter_block_park(mp, &block_return)) {
+    block_start = os::nanotime();
+  }
+
+  if (next == nullptr) {
+    hook_switch(mp, prev, &mp->g0);
+    switch_to(mp, prev, &mp->g0);
+  } else {
+    if (!inherit_time) bump_schedtick(pp);
+    setgstatus(next, gstatus::runnable, gstatus::running);
+    hook_switch(mp, prev, next);
+    switch_to(mp, prev, next);
+  }
+
+  if (block_start != 0) pprof::block_event(os::nanotime() - block_start, block_return);
+}
+
+}  // namespace
+
+void schedule_next(M* mp, P* pp, G* prev) {
+  // One load covers the diagnostics, goromigrate, stop-the-world and exit (schedhooks.h).
+  if (sched_hooks.load(std::memory_order_relaxed) != 0 || prev->lockedm != nullptr ||
+      mp->exiting) [[unlikely]] {
+    schedule_next_slow(mp, pp, prev);
+    return;
+  }
+
+  G* next = nullptr;
+  bool inherit_time = false;
+  if (sched.runqsize.load(std::memory_order_relaxed) > 0 &&
+      pp->schedtick.load(std::memory_order_relaxed) % kGlobalQueueTick == 0) [[unlikely]] {
+    std::lock_guard<runtime_lock> guard(sched.lock);
+    next = globrunqget(pp, 1);
+  }
+  if (next == nullptr) next = runqget(pp, &inherit_time);
+  // must_migrate without goromigrate, which the test above excludes.
+  if (next != nullptr && ((next->lockedm != nullptr && next->lockedm != mp) ||
+                          (next->avoid_m0 && mp->is_m0))) [[unlikely]] {
+    // g0 hands it to its locked M or to another thread.
+    runqput(pp, next, true);
+    next = nullptr;
+  }
+
   if (next == nullptr) {
     switch_to(mp, prev, &mp->g0);
     return;
   }
   if (!inherit_time) bump_schedtick(pp);
   setgstatus(next, gstatus::runnable, gstatus::running);
-  trace_go_start(next);
   switch_to(mp, prev, next);
 }
 
@@ -400,13 +450,11 @@ void park(waitreason reason, unlock_fn unlockf, void* arg) {
   G* gp = mp->curg.load(std::memory_order_relaxed);
   if (gp == nullptr) throw_bug("park: not on a goroutine");
   P* pp = acquire_p(mp);
-  mp = getm();
 
   gp->wait_reason = reason;
-  gp->last_m = mp;
   setgstatus(gp, gstatus::running, gstatus::waiting);
-  // Stamped before the switch: the unlock function that lets a waker in runs after it.
-  trace_go_block(gp);
+  // schedule_next's slow path reports the block (hook_switch) while the trace is on, before
+  // the unlock function lets a waker in.
   mp->pending = after_switch::park;
   mp->pending_g = gp;
   mp->pending_unlock = unlockf;
@@ -416,12 +464,9 @@ void park(waitreason reason, unlock_fn unlockf, void* arg) {
   release_p_to_user(getm());
 }
 
-void ready(G* gp) {
-  casgstatus(gp, gstatus::waiting, gstatus::runnable);
-  gp->wait_reason = waitreason::zero;
-  gp->waitsince.store(0, std::memory_order_relaxed);
-  trace_go_unblock(gp);
-  M* mp = getm();
+namespace {
+
+inline void queue_on_p_or_global(G* gp, M* mp) {
   P* pp = mp != nullptr ? mp->p : nullptr;
   if (pp == nullptr || pp->state.load(std::memory_order_relaxed) !=
                            pstate(mp->id, pstatus::running)) {
@@ -431,6 +476,36 @@ void ready(G* gp) {
     runqput(pp, gp, true);
   }
   wakep();
+}
+
+// queue_readied with a hook on. Separate, so that the common path keeps no value live
+// across a call before it queues gp.
+[[gnu::cold, gnu::noinline]] void queue_readied_hooked(G* gp, M* mp) {
+  hook_ready_slow(gp);  // the unblock event, and a dump's waitsince stamp
+  queue_on_p_or_global(gp, mp);
+}
+
+// The rest of ready: queues gp, already runnable, on mp's P (or the global queue) and wakes
+// an idle P if needed.
+[[gnu::always_inline]] inline void queue_readied(G* gp, M* mp) {
+  gp->wait_reason = waitreason::zero;
+  if (ready_hooks_on()) [[unlikely]] {
+    queue_readied_hooked(gp, mp);
+    return;
+  }
+  queue_on_p_or_global(gp, mp);
+}
+
+}  // namespace
+
+void ready(G* gp) {
+  casgstatus(gp, gstatus::waiting, gstatus::runnable);
+  queue_readied(gp, getm());
+}
+
+void ready_unique(G* gp, M* mp) {
+  setgstatus(gp, gstatus::waiting, gstatus::runnable);
+  queue_readied(gp, mp);
 }
 
 void ready_global(G* gp) {
@@ -842,8 +917,6 @@ std::int64_t next_goid(P* pp) {
 void goexit(G* gp) {
   M* mp = getm();
   P* pp = acquire_p(mp);
-  mp = getm();
-  pp = mp->p;
 
   setgstatus(gp, gstatus::running, gstatus::dead);
   trace_go_end(gp);
@@ -933,10 +1006,10 @@ void main_goexit(int status) {
   M* mp = getm();
   G* gp = mp->curg.load(std::memory_order_relaxed);
   acquire_p(mp);
-  mp = getm();
 
   sched.exit_status = status;
   sched.exiting.store(true, std::memory_order_release);
+  sched_hooks.fetch_or(kHookExiting, std::memory_order_relaxed);
   netpoll_break();  // the M blocked in the poller, possibly m0, must see `exiting`
   setgstatus(gp, gstatus::running, gstatus::dead);
   trace_go_end(gp);
@@ -1037,8 +1110,6 @@ void yield() {
     return;
   }
   P* pp = acquire_p(mp);
-  mp = getm();
-  pp = mp->p;
 
   // Run this P's expired timers first, as Go's Gosched does on its way through schedule():
   // while this goroutine keeps the P busy, no other M services the P's heap, so a goroutine
@@ -1053,7 +1124,7 @@ void yield() {
   // Nothing else on this P: take a batch from the global queue, as Go's Gosched would find
   // it there, or return at once if there is nothing anywhere.
   G* next = nullptr;
-  if (runq_empty(pp) && !sched.gcwaiting.load(std::memory_order_relaxed) &&
+  if (runq_empty_owner(pp) && !sched.gcwaiting.load(std::memory_order_relaxed) &&
       gp->lockedm == nullptr) {
     if (sched.runqsize.load(std::memory_order_relaxed) == 0) {
       release_p_to_user(mp);
@@ -1064,8 +1135,7 @@ void yield() {
   }
 
   setgstatus(gp, gstatus::running, gstatus::runnable);
-  trace_go_sched(gp, trace_sched_reason::yield);
-  mp->pending = after_switch::requeue;
+  mp->pending = after_switch::requeue;  // hook_switch reports it as a go_sched event
   mp->pending_g = gp;
   if (next != nullptr &&
       ((next->lockedm != nullptr && next->lockedm != mp) || must_migrate(mp, next))) {
@@ -1078,7 +1148,7 @@ void yield() {
   if (next != nullptr) {
     bump_schedtick(pp);
     setgstatus(next, gstatus::runnable, gstatus::running);
-    trace_go_start(next);
+    hook_switch(mp, gp, next);
     switch_to(mp, gp, next);
   } else {
     schedule_next(mp, pp, gp);

@@ -113,6 +113,7 @@ bool stop_the_world_within(M* mp, const char* reason, std::int64_t timeout_ns) {
     sched.stopnote.clear();
     sched.stopwait = sched.gomaxprocs.load(std::memory_order_relaxed);
     sched.gcwaiting.store(true, std::memory_order_seq_cst);
+    sched_hooks.fetch_or(kHookStopTheWorld, std::memory_order_relaxed);
     // A caller without a P (sysmon, an idle M's g0) has nothing of its own to stop. Neither
     // has a goroutine whose P sysmon took while it ran (a panic's dump): mp->p still names
     // that P, but another M or the idle list has it now, and it is stopped from there.
@@ -146,6 +147,7 @@ bool stop_the_world_within(M* mp, const char* reason, std::int64_t timeout_ns) {
 void start_the_world(M* mp) {
   P* runnable = procresize(sched.gomaxprocs.load(std::memory_order_relaxed), mp);
   sched.gcwaiting.store(false, std::memory_order_seq_cst);
+  sched_hooks.fetch_and(~kHookStopTheWorld, std::memory_order_relaxed);
   while (runnable != nullptr) {
     P* pp = runnable;
     runnable = pp->link;

@@ -228,9 +228,9 @@ struct M {
   timer_t cpuprof_timer{};
   bool cpuprof_timer_armed = false;
 
-  // Goroutine switches made by this M (the M writes, relaxed; sysmon reads). An M whose count
-  // does not move while it has a current G is running one goroutine without a scheduling
-  // point (GODEBUG=gorolongrun, longrun.cc).
+  // Goroutine switches made by this M while GODEBUG=gorolongrun is on, counted by
+  // hook_switch (the M writes, relaxed; sysmon reads). An M whose count does not move while
+  // it has a current G is running one goroutine without a scheduling point (longrun.cc).
   std::atomic<std::uint32_t> nswitch{0};
   std::uint32_t sysmon_nswitch = 0;    // sysmon only
   std::int64_t sysmon_switchwhen = 0;  // sysmon only
@@ -433,6 +433,12 @@ struct schedt {
 [[gnu::visibility("hidden")]] extern M* m0;
 // Incremented by every goro::run (relaxed: an abandoned M only compares it with its own).
 [[gnu::visibility("hidden")]] extern std::atomic<std::uint64_t> run_epoch;
+// The epoch that acquire_p's fast path compares M::epoch with: run_epoch, or kNoFastPathEpoch,
+// which no M has, while every runtime entry must take acquire_p_slow (during boot, and with
+// GODEBUG=gorolongrun, whose checks live there). One comparison covers both the stale-M test
+// and the diagnostic. Relaxed, as run_epoch. The bootstrap sets it.
+[[gnu::visibility("hidden")]] extern std::atomic<std::uint64_t> fast_path_epoch;
+inline constexpr std::uint64_t kNoFastPathEpoch = ~std::uint64_t{0};
 
 // Upper bound for GOMAXPROCS (Go's is 2^20; goro's Ps carry a 2 KiB run queue each).
 inline constexpr std::int32_t kMaxProcs = 1024;

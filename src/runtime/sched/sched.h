@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "runtime/boot/debugvars.h"
 #include "runtime/sched/runtime2.h"
 
 namespace goro::rt {
@@ -31,6 +32,14 @@ inline void setgstatus(G* gp, gstatus from, gstatus to) {
 void runqput(P* pp, G* gp, bool next);
 G* runqget(P* pp, bool* inherit_time);
 bool runq_empty(P* pp);
+// runq_empty for the owner P, which is the only party that adds Gs, so one look at head,
+// tail and runnext cannot miss a G that moves between them. Thieves may still empty a
+// queue this reports as non-empty.
+inline bool runq_empty_owner(P* pp) {
+  return pp->runq_head.load(std::memory_order_acquire) ==
+             pp->runq_tail.load(std::memory_order_relaxed) &&
+         pp->runnext.load(std::memory_order_relaxed) == nullptr;
+}
 std::uint32_t runq_size(P* pp);
 // Steals half of p2's queue into pp's; returns one G to run, or nullptr.
 G* runqsteal(P* pp, P* p2, bool steal_runnext);
@@ -72,6 +81,10 @@ void schedule_next(M* mp, P* pp, G* prev);
 void schedule_loop(M* mp);
 // In runtime mode: makes a waiting G runnable.
 void ready(G* gp);
+// ready() for the only party that can wake gp: one that unlinked gp's waiter under the lock
+// gp's unlock function released after it parked. That lock orders the parked G's writes
+// before this call, so a checked store replaces ready's status CAS. mp is getm().
+void ready_unique(G* gp, M* mp);
 // Any thread, no P needed: makes a waiting G runnable through the global queue.
 void ready_global(G* gp);
 // Queues n runnable Gs linked through schedlink (from netpoll): onto the caller's P if it
@@ -82,16 +95,64 @@ void inject_glist(G* head, std::int32_t n);
 void park(waitreason reason, unlock_fn unlockf, void* arg);
 
 // Runtime-mode bracket: acquire_p returns the P now owned in status running, taking a new P
-// (and possibly waiting for one) if sysmon or stop-the-world claimed the old one.
-P* acquire_p(M* mp);
+// (and possibly waiting for one) if sysmon or stop-the-world claimed the old one. The G may
+// then run on another M, so acquire_p updates mp. The inline fast paths below cover nested
+// sections, a goroutine that enters its outermost section on the P it left in status user,
+// and one that leaves with no preemption or stop-the-world pending. Everything else goes to
+// the out-of-line versions in proc.cc, which handle every case.
+P* acquire_p_slow(M* mp);
+void release_p_to_user_slow(M* mp);
+
+inline P* acquire_p(M*& mp) {
+  G* gp = mp->curg.load(std::memory_order_relaxed);
+  P* pp = mp->p;
+  if (gp != nullptr && pp != nullptr &&
+      mp->epoch == fast_path_epoch.load(std::memory_order_relaxed)) [[likely]] {
+    // A nested section: the outer one already owns the P.
+    if (gp->runtime_depth != 0) {
+      gp->runtime_depth++;
+      return pp;
+    }
+    std::uint64_t expected = pstate(mp->id, pstatus::user);
+    // acquire: the claim by sysmon (if any) happens-before our failure, and our success
+    // orders this runtime section after our own earlier release.
+    if (pp->state.compare_exchange_strong(expected, pstate(mp->id, pstatus::running),
+                                          std::memory_order_acquire,
+                                          std::memory_order_relaxed)) [[likely]] {
+      gp->runtime_depth = 1;
+      return pp;
+    }
+  }
+  pp = acquire_p_slow(mp);
+  mp = getm();
+  return pp;
+}
+
+inline void release_p_to_user(M* mp) {
+  G* gp = mp->curg.load(std::memory_order_relaxed);
+  P* pp = mp->p;
+  if (gp != nullptr && gp->runtime_depth > 1) {
+    gp->runtime_depth--;
+    return;
+  }
+  if (gp != nullptr && pp != nullptr && gp->runtime_depth == 1 &&
+      !pp->preempt.load(std::memory_order_relaxed) &&
+      !sched.gcwaiting.load(std::memory_order_acquire)) [[likely]] {
+    gp->runtime_depth = 0;
+    // release: publishes the runtime section to the next claimer of the P (sysmon, STW).
+    pp->state.store(pstate(mp->id, pstatus::user), std::memory_order_release);
+    return;
+  }
+  release_p_to_user_slow(mp);
+}
+
 // Parks the thread forever if mp belongs to an earlier goro::run (see M::epoch).
 void stale_m_park(M* mp);
-void release_p_to_user(M* mp);
 // RAII form for runtime entry points called from goroutine code.
 class runtime_mode {
  public:
   runtime_mode();
-  ~runtime_mode();
+  ~runtime_mode() { release_p_to_user(getm()); }
   runtime_mode(const runtime_mode&) = delete;
   runtime_mode& operator=(const runtime_mode&) = delete;
   M* m() const { return getm(); }  // re-read: the M may change across a park
@@ -166,7 +227,7 @@ struct frozen_world {
 bool freeze_the_world(M* mp, std::int64_t timeout_ns, frozen_world* out);
 
 // --- Debug keys used on hot paths (boot/debugvars) ------------------------------------------
-bool debug_migrate();
+inline bool debug_migrate() { return debug.goromigrate != 0; }
 
 // --- Lifecycle (proc.cc) --------------------------------------------------------------------
 bool runtime_running();

@@ -45,10 +45,12 @@ inline void swap_thread_state(M* mp, G* from, const G* to) {
 }  // namespace
 
 GORO_NO_TSAN void switch_context(M* mp, G* from, G* to) {
-  if (from != &mp->g0 && stack_canary_broken(from)) report_canary_overflow(from);
+  // Only a canary-only slot has a canary to check; g0 and guarded stacks skip the call.
+  if (!from->stack.guarded && from != &mp->g0 && stack_canary_broken(from)) {
+    report_canary_overflow(from);
+  }
 
   swap_thread_state(mp, from, to);
-  mp->nswitch.store(mp->nswitch.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   mp->curg.store(to == &mp->g0 ? nullptr : to, std::memory_order_relaxed);
   to->m = mp;
 

@@ -60,8 +60,6 @@ namespace goro::detail {
 
   ensure_sysmon();
   P* pp = acquire_p(mp);
-  mp = getm();
-  pp = mp->p;
 
   // The thread that called goro::run must be free to return from it when main returns, so a
   // goroutine other than main does not block it: it moves to another M first.

@@ -51,8 +51,10 @@ void plain_thread_exclude() {
   plain_thread.excluded = true;
 }
 
-void waiter_init(waiter* w) {
-  w->g = getg();
+void waiter_init(waiter* w) { waiter_init_for(w, getg()); }
+
+void waiter_init_for(waiter* w, G* gp) {
+  w->g = gp;
   w->woken.store(0, std::memory_order_relaxed);
   w->next = w->prev = nullptr;
   w->success = false;
@@ -61,15 +63,9 @@ void waiter_init(waiter* w) {
 
 namespace {
 
-void block_caller(waiter* w, waitreason reason, bool (*unlockf)(void* arg), void* arg) {
-  if (w->g != nullptr) {
-    unlock_bridge bridge{unlockf, arg};
-    park(reason, &run_unlock, &bridge);
-    return;
-  }
-
-  // A plain thread: stop counting as a possible waker while asleep, so that goroutines
-  // waiting only on each other and on blocked plain threads are still found deadlocked.
+// A plain thread: stop counting as a possible waker while asleep, so that goroutines
+// waiting only on each other and on blocked plain threads are still found deadlocked.
+[[gnu::noinline]] void block_plain_thread(waiter* w, bool (*unlockf)(void* arg), void* arg) {
   plain_thread_register();
   if (plain_thread.excluded) throw_bug("waiter_block: excluded plain thread would block");
   if (unlockf != nullptr) unlockf(arg);
@@ -84,28 +80,76 @@ void block_caller(waiter* w, waitreason reason, bool (*unlockf)(void* arg), void
   // The waker already counted this thread as active again (see waiter_wake).
 }
 
+// block_plain_thread while the block profile is on: times the block and records it, with the
+// stack starting at first_return.
+[[gnu::noinline]] void block_plain_thread_profiled(waiter* w, bool (*unlockf)(void* arg),
+                                                   void* arg, std::uintptr_t first_return) {
+  const std::int64_t start = os::nanotime();
+  block_plain_thread(w, unlockf, arg);
+  pprof::block_event(os::nanotime() - start, first_return);
+}
+
 }  // namespace
 
 // noinline so that its return address is a point in the blocking primitive, where the block
-// profile's stack starts.
+// profile's stack starts. A goroutine's block is timed and recorded by schedule_next's slow
+// path, which sched_hooks sends it to while the profile is on (waiter_block_park), so this
+// path tests nothing for the profile. A plain thread's block is timed here.
 [[gnu::noinline]] void waiter_block(waiter* w, waitreason reason, bool (*unlockf)(void* arg),
                                     void* arg) {
-  if (!pprof::block_profile_on()) [[likely]] {
-    block_caller(w, reason, unlockf, arg);
+  if (w->g != nullptr) {
+    unlock_bridge bridge{unlockf, arg};
+    park(reason, &run_unlock, &bridge);
     return;
   }
-  const std::int64_t start = os::nanotime();
-  block_caller(w, reason, unlockf, arg);
-  pprof::block_event(os::nanotime() - start,
-                     reinterpret_cast<std::uintptr_t>(
-                         __builtin_extract_return_addr(__builtin_return_address(0))));
+  if (!pprof::block_profile_on()) {
+    block_plain_thread(w, unlockf, arg);
+    return;
+  }
+  block_plain_thread_profiled(w, unlockf, arg,
+                              reinterpret_cast<std::uintptr_t>(
+                                  __builtin_extract_return_addr(__builtin_return_address(0))));
+}
+
+bool waiter_block_park(M* mp, std::uintptr_t* first_return) {
+  *first_return = 0;
+  if (mp->pending != after_switch::park || mp->pending_unlock != &run_unlock) return false;
+
+#if defined(__x86_64__)
+  // The bridge is a local of waiter_block, and x86-64 frames keep their locals below their
+  // frame record, so waiter_block's record is the first one, walking outwards from this
+  // frame, that lies above the bridge. Every frame in between is goro's own code, built with
+  // frame pointers, and a record is [caller's record, return address]. The walk stays inside
+  // the parking G's stack, and a bridge that is not there (ASan's fake stacks) leaves
+  // *first_return at 0, so the profile keeps the whole stack.
+  const auto bridge = reinterpret_cast<std::uintptr_t>(mp->pending_arg);
+  const G* gp = mp->pending_g;
+  auto* frame = static_cast<std::uintptr_t*>(__builtin_frame_address(0));
+  constexpr int kMaxFrames = 16;  // waiter_block is a handful of frames above this one
+  for (int i = 0; i < kMaxFrames; ++i) {
+    const auto at = reinterpret_cast<std::uintptr_t>(frame);
+    if (at < gp->stack.lo || at + 2 * sizeof(std::uintptr_t) > gp->stack.hi) break;
+    if (at > bridge) {
+      *first_return = reinterpret_cast<std::uintptr_t>(
+          __builtin_extract_return_addr(reinterpret_cast<void*>(frame[1])));
+      break;
+    }
+    auto* caller = reinterpret_cast<std::uintptr_t*>(frame[0]);
+    if (caller <= frame) break;
+    frame = caller;
+  }
+#else
+  // NOTE: AArch64 frames keep their record below their locals, so the walk above would stop
+  // one frame too far out. Until AArch64 has its own walk, its profile keeps the whole stack.
+#endif
+  return true;
 }
 
 void waiter_wake(waiter* w) {
   if (G* gp = w->g) {
     M* mp = getm();
     if (mp != nullptr && mp->p != nullptr) {
-      ready(gp);
+      ready_unique(gp, mp);  // the waker unlinked w, so no one else can ready gp
     } else {
       ready_global(gp);
     }

@@ -49,11 +49,19 @@ struct waiter {
 
 // Prepares w for the calling thread: sets w->g to the current goroutine or nullptr.
 void waiter_init(waiter* w);
+// waiter_init for a caller that has already read its goroutine (getg(), or nullptr).
+void waiter_init_for(waiter* w, G* gp);
 
 // Blocks the caller until waiter_wake(w). unlockf(arg) releases the primitive's lock; on a
 // goroutine it runs after the switch (see above) and must return true. While the block
 // profile is on, it also records how long the caller stayed blocked (pprof/contention.h).
 void waiter_block(waiter* w, waitreason reason, bool (*unlockf)(void* arg), void* arg);
+
+// For schedule_next's slow path while the block profile is on, on the stack of the G that is
+// about to park for mp->pending: true if the park comes from waiter_block. Then
+// *first_return is the return address into the blocking primitive, where the profile's stack
+// starts, or 0 if it could not be found.
+bool waiter_block_park(M* mp, std::uintptr_t* first_return);
 
 // Wakes a blocked waiter. Safe from goroutines, plain threads and timer callbacks.
 void waiter_wake(waiter* w);

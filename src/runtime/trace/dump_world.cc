@@ -28,6 +28,7 @@
 #include "runtime/os/futex.h"
 #include "runtime/sched/fatal.h"
 #include "runtime/stack/stack.h"
+#include "runtime/trace/schedhooks.h"
 
 namespace goro::rt {
 
@@ -81,6 +82,13 @@ void stamp_one(G* gp, void* arg) {
                                         std::memory_order_relaxed);
 }
 
+// Stamps every waiting goroutine that has no waitsince yet with *now. The bit goes first, so
+// every ready() after the world restarts clears the stamp of the goroutine it readies.
+void stamp_waiting(std::int64_t* now) {
+  sched_hooks.fetch_or(kHookWaitsince, std::memory_order_relaxed);
+  for_each_stack_slot(&stamp_one, now);
+}
+
 // Queue list of the exit dump, which outlives the function that fills it.
 std::vector<G*> exit_dump_queued;
 
@@ -128,7 +136,7 @@ dump_world_stop::dump_world_stop() {
   wait_for_scheduling_points(mp);
   collect_queued(&queued_);
   now_ = os::nanotime();
-  for_each_stack_slot(&stamp_one, &now_);
+  stamp_waiting(&now_);
 }
 
 dump_world_stop::~dump_world_stop() {
@@ -161,7 +169,7 @@ bool stop_world_for_exit_dump(M* mp, std::int64_t timeout_ns, int level, int fd,
   wait_for_scheduling_points(mp);
   collect_queued(&exit_dump_queued);
   options->now = os::nanotime();
-  for_each_stack_slot(&stamp_one, &options->now);
+  stamp_waiting(&options->now);
   options->stacks_of_parked = true;
   options->queued = exit_dump_queued.data();
   options->queued_count = exit_dump_queued.size();
@@ -181,7 +189,7 @@ bool freeze_world_for_exit_dump(M* mp, std::int64_t timeout_ns, int level, int f
   options->unsaved = frozen.unsaved;
   options->unsaved_count = frozen.unsaved_count;
   options->now = os::nanotime();
-  for_each_stack_slot(&stamp_one, &options->now);
+  stamp_waiting(&options->now);
   options->stacks_of_parked = true;
   return true;
 }

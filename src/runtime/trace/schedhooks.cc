@@ -57,6 +57,28 @@ void hook_start(G* gp) {
   if ((hooks & kHookTrace) != 0) trace_event(trace_kind::go_start, pp->id, gp->goid, 0, 0);
 }
 
+[[gnu::cold]] void hook_switch_slow(M* mp, G* from, G* to) {
+  std::uint32_t hooks = sched_hooks.load(std::memory_order_relaxed);
+  if ((hooks & kHookLongrun) != 0) {
+    mp->nswitch.store(mp->nswitch.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  if ((hooks & kHookAll) == 0) return;
+
+  if (from != &mp->g0) {
+    if (mp->pending == after_switch::requeue) {
+      hook_runnable(from, trace_kind::go_sched, static_cast<std::uint8_t>(trace_sched_reason::yield));
+    } else if (mp->pending == after_switch::park && (hooks & kHookTrace) != 0) {
+      hook_goroutine(from, trace_kind::go_block, 0);
+    }
+  }
+  if (to != &mp->g0) hook_start(to);
+}
+
+[[gnu::cold]] void hook_ready_slow(G* gp) {
+  if (hook_on(kHookWaitsince)) gp->waitsince.store(0, std::memory_order_relaxed);
+  trace_go_unblock(gp);
+}
+
 void hook_goroutine(G* gp, trace_kind kind, std::int64_t arg) {
   std::uint8_t reason = kind == trace_kind::go_block ? static_cast<std::uint8_t>(gp->wait_reason) : 0;
   trace_event(kind, current_p_id(), gp->goid, arg, reason);

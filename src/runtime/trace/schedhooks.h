@@ -1,15 +1,24 @@
-// Scheduler hooks for the execution trace (exectrace.cc) and the scheduler latency
-// histogram (metrics.cc).
+// Scheduler hooks for the execution trace (exectrace.cc), the scheduler latency histogram
+// (metrics.cc), the long-runner reports (GODEBUG=gorolongrun, longrun.cc) and the other
+// diagnostics that the scheduler's hot path would otherwise pay for, the block profile
+// included.
 //
-// Cost model. Each hook is inline: one relaxed load of `sched_hooks` and a branch that is
-// predicted not taken. Only when a consumer is on does it call out of line.
-// With every diagnostic off, a scheduling decision pays a few loads and never reads the
-// clock. The scheduler calls each hook at the point where the transition it reports becomes
+// Cost model. `sched_hooks` contains every reason for a goroutine switch to leave its fast
+// path: the diagnostics above, GODEBUG=goromigrate, and a pending stop-the-world or exit.
+// schedule_next, which makes the direct goroutine-to-goroutine switches of yield and park,
+// loads the word once and takes the fast path while it is zero, so with every diagnostic off
+// a yield or a park pays no instruction for them. The slow path calls hook_switch, which
+// reports the go_sched or go_block of the outgoing G and the go_start of the incoming one.
+// A ready() tests the word once more (ready_hooks_on). Everything a hook does is out of
+// line, and with every diagnostic off no scheduling decision reads the clock or stores a
+// value that only a diagnostic reads.
+// The scheduler calls each hook at the point where the transition it reports becomes
 // visible to other threads, so that timestamps follow causality (see exectrace.cc).
 //
-// Relaxed is enough for the flag: a hook that sees a stale value records or skips one event
+// Relaxed is enough for the word: a hook that sees a stale value records or skips one event
 // at the edge of a trace, and the trace writer checks the flag again under its own protocol
-// before it touches a buffer.
+// before it touches a buffer. The stop-the-world and exit bits are hints for the fast path
+// only; the scheduler reads sched.gcwaiting and sched.exiting wherever it acts on them.
 #pragma once
 
 #include <atomic>
@@ -25,9 +34,25 @@ namespace goro::rt {
 inline constexpr std::uint32_t kHookTrace = 1;    // an execution trace is being recorded
 inline constexpr std::uint32_t kHookLatency = 2;  // scheduler latencies are being collected
 inline constexpr std::uint32_t kHookAll = kHookTrace | kHookLatency;
+// GODEBUG=gorolongrun is on: every switch counts in M::nswitch, which sysmon watches.
+inline constexpr std::uint32_t kHookLongrun = 4;
+// GODEBUG=goromigrate is on: a park records the G's M (G::last_m) for must_migrate.
+inline constexpr std::uint32_t kHookMigrate = 8;
+// A goroutine dump has stamped G::waitsince in this run, so ready() must clear it. Set by the
+// dump with the world stopped, which orders it before every later ready().
+inline constexpr std::uint32_t kHookWaitsince = 16;
+// The block profile is on (goro::pprof::set_block_profile_rate): a goroutine that parks in
+// waiter_block is timed by schedule_next's slow path.
+inline constexpr std::uint32_t kHookBlockProfile = 128;
+// Mirrors of sched.gcwaiting and sched.exiting, set right after them and cleared after them.
+inline constexpr std::uint32_t kHookStopTheWorld = 32;
+inline constexpr std::uint32_t kHookExiting = 64;
+// The bits hook_switch acts on.
+inline constexpr std::uint32_t kHookSwitch = kHookAll | kHookLongrun;
 
-// Bit set of the consumers that are on. Changed with fetch_or and fetch_and by trace start
-// and stop and by goro::metrics::collect_sched_latencies.
+// Bit set of the reasons above. Changed with fetch_or and fetch_and by trace start and stop,
+// goro::metrics::collect_sched_latencies, the bootstrap (GODEBUG), dumps, stop-the-world and
+// the exit of the main goroutine.
 [[gnu::visibility("hidden")]] extern std::atomic<std::uint32_t> sched_hooks;
 
 // nanotime when latency collection was last switched on. A G whose runnable_since is older
@@ -43,6 +68,7 @@ inline bool hook_on(std::uint32_t mask) {
 // that kept the P in a register would make every caller save registers in its prologue,
 // which costs more than the hook's own load and branch.
 void hook_runnable(G* gp, trace_kind kind, std::uint8_t reason);
+void hook_switch_slow(M* mp, G* from, G* to);
 void hook_start(G* gp);
 void hook_goroutine(G* gp, trace_kind kind, std::int64_t arg);
 void trace_event(trace_kind kind, std::int32_t p, std::int64_t g, std::int64_t arg,
@@ -60,6 +86,11 @@ inline void trace_go_unblock(G* gp) {
   if (hook_on(kHookAll)) hook_runnable(gp, trace_kind::go_unblock, 0);
 }
 
+// ready()'s one test, for the unblock event and the waitsince a dump may have stamped. The
+// caller takes an out-of-line path that calls hook_ready_slow when it is true.
+inline bool ready_hooks_on() { return hook_on(kHookAll | kHookWaitsince); }
+void hook_ready_slow(G* gp);
+
 // A running goroutine that goes back to a run queue.
 inline void trace_go_sched(G* gp, trace_sched_reason reason) {
   if (hook_on(kHookAll)) hook_runnable(gp, trace_kind::go_sched, static_cast<std::uint8_t>(reason));
@@ -67,16 +98,23 @@ inline void trace_go_sched(G* gp, trace_sched_reason reason) {
 
 // --- Start of a run on the current M's P: trace event and latency sample ---------------------
 
+// For a G that starts without a switch (it got a P back in reacquire_p).
 inline void trace_go_start(G* gp) {
   if (hook_on(kHookAll)) hook_start(gp);
 }
 
-// --- Trace-only events ----------------------------------------------------------------------
+// --- Every switch of the slow paths --------------------------------------------------------
 
-// The goroutine parks, with gp->wait_reason set.
-inline void trace_go_block(G* gp) {
-  if (hook_on(kHookTrace)) hook_goroutine(gp, trace_kind::go_block, 0);
+// Called before switch_to by schedule_next's slow path, execute and yield's global-queue
+// path, with mp->pending set. Counts the switch for gorolongrun and reports `from` going to
+// the run queue (pending requeue, a yield: go_sched) or parking (pending park: go_block,
+// with from->wait_reason set), and `to` starting unless it is g0. The other pending actions
+// report their own events before they switch.
+inline void hook_switch(M* mp, G* from, G* to) {
+  if (hook_on(kHookSwitch)) hook_switch_slow(mp, from, to);
 }
+
+// --- Trace-only events ----------------------------------------------------------------------
 
 inline void trace_go_end(G* gp) {
   if (hook_on(kHookTrace)) hook_goroutine(gp, trace_kind::go_end, 0);
