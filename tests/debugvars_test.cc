@@ -56,7 +56,7 @@ TEST(DebugVarTable, ListsEveryKey) {
       "inittrace",      "schedtrace",  "scheddetail",   "gctrace",
       "asyncpreemptoff", "madvdontneed", "containermaxprocs", "updatemaxprocs",
       "tracebackancestors", "goromigrate", "gorostacksize", "gorolongrun",
-      "gorostackguard", "goroschedlatency",
+      "gorostackguard", "goroschedlatency", "gorotracebuf",
   };
   std::size_t count = 0;
   rt::debug_var_table(&count);
@@ -177,6 +177,13 @@ TEST(ParseGodebug, GoroKeysAndRanges) {
     EXPECT_EQ(parsed(input.c_str()).gorostackguard, guard) << input;
   }
   EXPECT_EQ(parsed("gorostackguard=3").gorostackguard, 2) << "out of range";
+
+  constexpr std::int64_t kTraceBufDefault = 64 << 20;
+  EXPECT_EQ(parsed("").gorotracebuf, kTraceBufDefault);
+  EXPECT_EQ(parsed("gorotracebuf=1G").gorotracebuf, std::int64_t{1} << 30);
+  EXPECT_EQ(parsed("gorotracebuf=128K").gorotracebuf, 128 * 1024) << "one buffer, the minimum";
+  EXPECT_EQ(parsed("gorotracebuf=64K").gorotracebuf, kTraceBufDefault) << "below one buffer";
+  EXPECT_EQ(parsed("gorotracebuf=65G").gorotracebuf, kTraceBufDefault) << "above 64 GiB";
 }
 
 TEST(ParseGodebug, StackSizeSuffixes) {

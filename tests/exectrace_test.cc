@@ -37,6 +37,7 @@
 #include "goro/time.hpp"
 #include "goro/trace.hpp"
 #include "runtime/netpoll/netpoll.h"
+#include "runtime/trace/exectrace.h"
 
 extern char** environ;
 
@@ -132,6 +133,11 @@ for key in ["runs", "nested_runs", "inferred_runs", "run_while_blocked", "unmatc
     print("%s=%d" % (key, counts[key]))
 print("inconsistencies=%d" % other["inconsistencies"])
 print("dropped_events=%d" % other["dropped_events"])
+print("events=%d" % other["events"])
+print("buffer_limit_reached=%d" % other["buffer_limit_reached"])
+print("buffer_limit_bytes=%d" % other["buffer_limit_bytes"])
+print("events_after_limit=%d" % sum(1 for e in events
+      if "buffer_limit_ts" in other and e.get("ts", 0) > other["buffer_limit_ts"]))
 print("reasons=" + "|".join(sorted(reasons)))
 print("gomaxprocs=" + ",".join(str(n) for n in gomaxprocs))
 print("main_created_by=%s" % (",".join(str(e["args"].get("parent")) for e in events
@@ -200,10 +206,9 @@ long long number(const std::map<std::string, std::string>& values, const std::st
   return std::stoll(it->second);
 }
 
-// Asserts the invariants every trace must satisfy.
-void expect_invariants(const std::map<std::string, std::string>& v) {
+// Asserts the invariants every trace must satisfy, including one cut at the buffer limit.
+void expect_consistent(const std::map<std::string, std::string>& v) {
   EXPECT_EQ(number(v, "inconsistencies"), 0);
-  EXPECT_EQ(number(v, "dropped_events"), 0);
   EXPECT_EQ(number(v, "nested_runs"), 0);
   EXPECT_EQ(number(v, "unmatched_ends"), 0);
   EXPECT_EQ(number(v, "unclosed_runs"), 0);
@@ -214,6 +219,13 @@ void expect_invariants(const std::map<std::string, std::string>& v) {
   EXPECT_EQ(number(v, "unblocks_without_block"), 0);
   EXPECT_EQ(number(v, "run_while_blocked"), 0);
   EXPECT_GT(number(v, "runs"), 0);
+}
+
+// expect_consistent for a complete trace: nothing dropped, the buffer limit not reached.
+void expect_invariants(const std::map<std::string, std::string>& v) {
+  expect_consistent(v);
+  EXPECT_EQ(number(v, "dropped_events"), 0);
+  EXPECT_EQ(number(v, "buffer_limit_reached"), 0);
 }
 
 // Goroutines that workload() creates.
@@ -344,6 +356,7 @@ TEST_P(Exectrace, WorkloadKeepsInvariants) {
   EXPECT_EQ(number(v, "created"), kWorkloadGoroutines);
   EXPECT_EQ(number(v, "created_and_run"), kWorkloadGoroutines);
   EXPECT_EQ(number(v, "inferred_runs"), 0);
+  EXPECT_EQ(number(v, "buffer_limit_bytes"), 64 << 20) << "the default GODEBUG=gorotracebuf";
   EXPECT_GE(number(v, "instant_GoSysCall"), 1);
   EXPECT_GE(number(v, "instant_GoSysExit"), 1);
   // The last goroutine may still be on its way out when the trace stops.
@@ -513,6 +526,132 @@ TEST(ExectraceEnv, GorotraceTracesWholeRun) {
   EXPECT_GE(number(v, "instant_ProcStart"), 1);
   EXPECT_EQ(number(v, "created_and_run"), number(v, "created"));
   std::remove(path.c_str());
+}
+
+// Two goroutines exchange `rounds` values over unbuffered channels: about six trace events
+// a round.
+void ping_pong(int rounds) {
+  goro::chan<int> ping;
+  goro::chan<int> pong;
+  goro::wait_group done;
+  done.add(1);
+  goro::go([&] {
+    for (int i = 0; i < rounds; ++i) pong.send(ping.recv().value());
+    done.done();
+  });
+  for (int i = 0; i < rounds; ++i) {
+    ping.send(i);
+    if (pong.recv().value() != i) std::abort();
+  }
+  done.wait();
+}
+
+GORO_CHILD_SCENARIO(trace_past_buffer_limit) {
+  return goro::run(0, nullptr, [] {
+    goro::trace::start(std::getenv("TRACE_PATH"));
+    // Two pairs, so that both Ps write events when the limit is reached.
+    goro::wait_group pairs;
+    pairs.add(1);
+    goro::go([&] {
+      ping_pong(10'000);
+      pairs.done();
+    });
+    ping_pong(10'000);
+    pairs.wait();
+    goro::trace::stop();
+    // Recording restarts with an empty budget: a short second trace is complete.
+    goro::trace::start(std::string(std::getenv("TRACE_PATH")) + ".second");
+    ping_pong(10);
+    goro::trace::stop();
+  });
+}
+
+TEST(ExectraceLimit, TraceEndsCleanlyAtBufferLimit) {
+  std::string path = temp_path("limit");
+  // 512 KiB holds three 128 KiB buffers (each has a small header), 12 288 records; the
+  // ping-pong makes about 120 000 events.
+  auto result = goro_test::run_child(
+      "trace_past_buffer_limit",
+      {"TRACE_PATH=" + path, "GODEBUG=gorotracebuf=512K", "GOMAXPROCS=2"});
+  ASSERT_TRUE(result.exited) << goro_test::describe(result);
+  ASSERT_EQ(result.exit_status, 0) << goro_test::describe(result);
+  EXPECT_NE(result.err.find("goro: execution trace " + path + ": recording stopped after "),
+            std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find(" ms at the buffer limit of 524288 bytes; "), std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("Raise the limit with GODEBUG=gorotracebuf=N"), std::string::npos)
+      << result.err;
+  EXPECT_EQ(result.err.find(path + ".second"), std::string::npos)
+      << "the second trace was within the limit\n" << result.err;
+
+  auto v = check_trace(path);
+  expect_consistent(v);
+  EXPECT_EQ(number(v, "buffer_limit_reached"), 1);
+  EXPECT_EQ(number(v, "buffer_limit_bytes"), 512 * 1024);
+  EXPECT_EQ(number(v, "events_after_limit"), 0);
+  EXPECT_LE(number(v, "events"), 3 * 4096);
+  EXPECT_GT(number(v, "events"), 1000);
+  EXPECT_GT(number(v, "dropped_events"), 50'000);
+  // The count in the message is the one in the file.
+  EXPECT_NE(result.err.find("; " + v["dropped_events"] + " later events are not in the trace"),
+            std::string::npos)
+      << result.err;
+
+  auto second = check_trace(path + ".second");
+  expect_invariants(second);
+  EXPECT_EQ(number(second, "buffer_limit_bytes"), 512 * 1024);
+  std::remove(path.c_str());
+  std::remove((path + ".second").c_str());
+}
+
+// The JSON writer alone, on records of two writers, with the limit reached while the second
+// writer still had room in its buffer.
+TEST(ExectraceLimit, WriterCutsEveryWriterAtTheLimit) {
+  namespace rt = goro::rt;
+  auto first = std::make_unique<rt::trace_chunk>();   // value-initialised: all zero
+  auto second = std::make_unique<rt::trace_chunk>();
+  first->m_id = 0;
+  first->order = 0;
+  second->m_id = 1;
+  second->order = 1;
+  first->records[0] = {100, 2, 1, 0, rt::trace_kind::go_create, 0};
+  first->records[1] = {300, 2, 0, 0, rt::trace_kind::go_start, 0};
+  first->records[2] = {400, 2, 0, 0, rt::trace_kind::go_sched, 0};
+  second->records[0] = {150, 0, 0, 1, rt::trace_kind::proc_start, 0};
+  second->records[1] = {250, 3, 1, 1, rt::trace_kind::go_create, 0};
+  second->records[2] = {350, 3, 0, 1, rt::trace_kind::go_start, 0};
+  second->records[3] = {600, 3, 0, 1, rt::trace_kind::go_end, 0};  // after the limit
+  second->records[4] = {700, 0, 0, 1, rt::trace_kind::proc_stop, 0};
+
+  rt::trace_session_data data;
+  data.chunks = {first.get(), second.get()};
+  data.start_ts = 0;
+  data.stop_ts = 900;
+  data.dropped = 5;  // events the recorder turned away at the limit
+  data.limit_ts = 500;
+  data.limit_bytes = 128 * 1024;
+  std::ostringstream out;
+  rt::stream_sink sink(out);
+  rt::trace_write_stats stats;
+  ASSERT_TRUE(rt::write_trace_json(sink, data, &stats));
+  const std::string json = out.str();
+
+  EXPECT_EQ(stats.events, 6u);
+  EXPECT_EQ(stats.dropped, 7u) << "the 5 turned away and the 2 cut";
+  EXPECT_NE(json.find("\"events\":6,\"dropped_events\":7,\"buffer_limit_bytes\":131072,"
+                      "\"buffer_limit_reached\":true,\"buffer_limit_ts\":0.500"),
+            std::string::npos)
+      << json;
+  EXPECT_EQ(json.find("\"ts\":0.600"), std::string::npos) << "a record after the limit\n" << json;
+  EXPECT_EQ(json.find("\"ts\":0.700"), std::string::npos) << "a record after the limit\n" << json;
+  EXPECT_EQ(json.find("\"ts\":0.900"), std::string::npos) << "closed at stop, not at the limit\n"
+                                                          << json;
+  // G3's run, still open at the limit, ends there.
+  EXPECT_NE(json.find("{\"name\":\"G3\",\"cat\":\"goroutine\",\"ph\":\"E\",\"pid\":1,\"tid\":1,"
+                      "\"ts\":0.500,\"args\":{\"end\":\"trace buffer limit\"}}"),
+            std::string::npos)
+      << json;
 }
 
 TEST(ExectraceEnv, GorotraceUnopenablePathIsReported) {

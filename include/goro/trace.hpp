@@ -34,7 +34,8 @@ class GORO_EXPORT trace_error : public std::runtime_error {
 
 // Starts recording. Events are kept in memory (about 32 bytes each) and written to `out`
 // by stop(), or when goro::run returns if stop() is never called, so `out` must outlive
-// both. Throws trace_error if `out` is already in a failed state, if tracing is already
+// both. Memory is bounded by GODEBUG=gorotracebuf (64 MiB by default): at the limit the
+// trace ends, and stop() prints to stderr how many later events were left out. Throws trace_error if `out` is already in a failed state, if tracing is already
 // enabled (by start or GOROTRACE), or if called outside goro::run.
 GORO_EXPORT void start(std::ostream& out);
 

@@ -18,6 +18,11 @@ constexpr std::int64_t kInt32Max = INT32_MAX;
 constexpr std::int64_t kMinStackBytes = 4096;
 constexpr std::int64_t kMaxStackBytes = std::int64_t{1} << 30;
 
+// gorotracebuf bounds: one trace buffer (exectrace.h), and 64 GiB, whose records would make
+// a JSON file of hundreds of gigabytes.
+constexpr std::int64_t kMinTraceBufBytes = 128 * 1024;
+constexpr std::int64_t kMaxTraceBufBytes = std::int64_t{64} << 30;
+
 constexpr debug_var go_key(const char* name, std::int32_t debug_vars::*field,
                            std::int64_t default_value, const char* doc) {
   return {name, doc, default_value, kInt32Min, kInt32Max, field, nullptr,
@@ -64,6 +69,11 @@ constexpr debug_var kDebugVars[] = {
     {"gorostacksize",
      "default goroutine stack reservation in bytes; suffixes B, K/KiB, M/MiB, G/GiB",
      256 * 1024, kMinStackBytes, kMaxStackBytes, nullptr, &debug_vars::gorostacksize,
+     debug_value_kind::byte_count, true},
+    {"gorotracebuf",
+     "memory the execution trace may keep before it stops recording, in bytes; suffixes as "
+     "gorostacksize",
+     64 << 20, kMinTraceBufBytes, kMaxTraceBufBytes, nullptr, &debug_vars::gorotracebuf,
      debug_value_kind::byte_count, true},
 };
 

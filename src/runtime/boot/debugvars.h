@@ -43,6 +43,7 @@ struct debug_vars {
   std::int32_t gorolongrun = 0;                  // N > 0: report goroutines running > N ms
   std::int32_t gorostackguard = 2;               // 0 canary, 1 guard page per stack, 2 auto
   std::int32_t goroschedlatency = 0;             // 1: collect scheduler latencies from the start
+  std::int64_t gorotracebuf = 64 << 20;         // execution trace buffer limit, bytes
 };
 
 // The process's GODEBUG values: defaults until the bootstrap calls parse_godebug.

@@ -24,12 +24,19 @@
 // one writer's records keep their order when merged. Hooks sit where a transition becomes
 // visible to other threads (schedhooks.h), so a cause is stamped before its effect.
 //
-// Memory grows with the number of events until stop: about 32 bytes per event.
-// NOTE: there is no cap; a trace of a long run at a high event rate can use gigabytes.
+// Memory grows with the number of events until stop, about 32 bytes per event, up to the
+// limit GODEBUG=gorotracebuf sets. The default, 64 MiB, holds about 2 million events, whose
+// JSON (about 190 bytes per event) is some 400 MB, already large for a browser viewer. The first
+// writer that finds the limit reached stamps the time (limit_ts) and raises `full`; from
+// then on no M takes a buffer, and every event is counted as dropped without the trace lock.
+// Other Ms go on filling the buffers they hold, so the JSON writer leaves out every record
+// from limit_ts on: the trace ends cleanly at one instant instead of thinning out, and
+// stop() prints how many events were lost and how to raise the limit.
 #include "runtime/trace/exectrace.h"
 
 #include <sched.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -54,15 +61,24 @@ enum class api_state : int { idle, busy, active };
 std::atomic<api_state> state{api_state::idle};
 
 struct session {
-  // Guards id, chunks, chunk_count, dropped and plain. Never held while waiting for a
-  // writer's seq.
+  // Guards id, chunks, chunk_count, chunk_limit, limit_ts and plain. Never held while
+  // waiting for a writer's seq.
   runtime_lock lock;
   std::uint64_t id = 0;
   trace_chunk* chunks = nullptr;  // newest first
   std::uint64_t chunk_count = 0;
-  std::uint64_t dropped = 0;
+  std::uint64_t chunk_limit = 0;  // buffers allowed by GODEBUG=gorotracebuf, at least 1
+  std::int64_t limit_ts = 0;      // when a writer first found chunk_limit reached, or 0
   std::int64_t start_ts = 0;
   trace_writer plain;  // shared by plain threads
+
+  // Set with limit_ts, so that writers stop asking for buffers. Relaxed: start_recording
+  // clears it before its seq_cst store of `recording`, which every writer loads first, and a
+  // writer that reads a stale false only takes the lock and finds the limit itself.
+  std::atomic<bool> full{false};
+  // Events lost to the limit or to a failed allocation. Relaxed: the stopper reads it after
+  // wait_for_writers, whose acquire loads of every seq order the writers' increments.
+  std::atomic<std::uint64_t> dropped{0};
 
   // Where stop writes, set by start (only start and stop touch these, one at a time).
   std::unique_ptr<output_sink> out;
@@ -70,11 +86,18 @@ struct session {
 };
 session current;
 
-// Lock held. Gives w a fresh buffer of the current session; false if out of memory.
+// Lock held. Gives w a fresh buffer of the current session. Returns false, counting the
+// event as dropped, at the buffer limit or if out of memory.
 bool take_chunk(trace_writer& w, std::int64_t m_id) {
+  if (current.chunk_count >= current.chunk_limit) {
+    if (current.limit_ts == 0) current.limit_ts = os::nanotime();
+    current.full.store(true, std::memory_order_relaxed);
+    current.dropped.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
   void* memory = std::calloc(1, sizeof(trace_chunk));
   if (memory == nullptr) {
-    current.dropped++;
+    current.dropped.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
   auto* chunk = static_cast<trace_chunk*>(memory);
@@ -123,7 +146,11 @@ void start_recording() {
     current.id++;
     current.chunks = nullptr;
     current.chunk_count = 0;
-    current.dropped = 0;
+    current.chunk_limit = std::max<std::uint64_t>(
+        1, static_cast<std::uint64_t>(debug.gorotracebuf) / sizeof(trace_chunk));
+    current.limit_ts = 0;
+    current.full.store(false, std::memory_order_relaxed);
+    current.dropped.store(0, std::memory_order_relaxed);
     current.start_ts = os::nanotime();
     current.plain.session = 0;  // its next event takes a buffer of the new session
   }
@@ -141,7 +168,9 @@ trace_session_data stop_recording() {
   std::lock_guard<runtime_lock> guard(current.lock);
   for (trace_chunk* c = current.chunks; c != nullptr; c = c->next) data.chunks.push_back(c);
   data.start_ts = current.start_ts;
-  data.dropped = current.dropped;
+  data.dropped = current.dropped.load(std::memory_order_relaxed);
+  data.limit_ts = current.limit_ts;
+  data.limit_bytes = debug.gorotracebuf;
   current.chunks = nullptr;
   return data;
 }
@@ -163,18 +192,34 @@ void record_initial_state() {
   trace_event(trace_kind::go_start, pp->id, gp->goid, 0, 0);
 }
 
+// Tells the user that the trace ended early at the buffer limit, and how to raise it.
+void report_limit(const trace_session_data& data, const trace_write_stats& stats) {
+  print_line()
+      .str("goro: execution trace")
+      .str(current.path.empty() ? std::string_view() : std::string_view(" "))
+      .str(current.path)
+      .str(": recording stopped after ").ns_as_ms(data.limit_ts - data.start_ts)
+      .str(" ms at the buffer limit of ").dec(data.limit_bytes)
+      .str(" bytes; ").udec(stats.dropped)
+      .str(" later events are not in the trace. Raise the limit with GODEBUG=gorotracebuf=N "
+           "(e.g. 1G) or trace a shorter interval\n")
+      .flush();
+}
+
 // Writes the session to the output chosen at start and closes the file, if any. Returns
 // false if writing failed, so that the callers can report it and still reset the state.
 bool write_session(const trace_session_data& data) noexcept {
   bool ok = false;
+  trace_write_stats stats;
   try {
-    ok = write_trace_json(*current.out, data);
+    ok = write_trace_json(*current.out, data, &stats);
     ok = current.out->finish() && ok;
   } catch (const std::exception&) {
     // Out of memory while merging the records, or a caller's stream with exceptions on.
     ok = false;
   }
   current.out.reset();
+  if (ok && data.limit_ts != 0) report_limit(data, stats);
   return ok;
 }
 
@@ -192,8 +237,12 @@ void trace_event(trace_kind kind, std::int32_t p, std::int64_t g, std::int64_t a
   if (recording.load(std::memory_order_seq_cst)) {
     bool have_room = w.session == current.id && w.next != w.end;
     if (!have_room) {
-      std::lock_guard<runtime_lock> guard(current.lock);
-      have_room = take_chunk(w, mp->id);
+      if (current.full.load(std::memory_order_relaxed)) {
+        current.dropped.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        std::lock_guard<runtime_lock> guard(current.lock);
+        have_room = take_chunk(w, mp->id);
+      }
     }
     if (have_room) append(w, kind, p, g, arg, reason);
   }

@@ -29,12 +29,23 @@ struct trace_session_data {
   std::vector<const trace_chunk*> chunks;
   std::int64_t start_ts = 0;
   std::int64_t stop_ts = 0;
-  std::uint64_t dropped = 0;  // records lost because a buffer could not be allocated
+  std::uint64_t dropped = 0;  // events lost to the buffer limit or a failed allocation
+  // When a writer first found the buffer limit (GODEBUG=gorotracebuf) reached, or 0. The
+  // trace ends there: records from this time on are left out.
+  std::int64_t limit_ts = 0;
+  std::int64_t limit_bytes = 0;  // the limit in force
+};
+
+// What write_trace_json wrote.
+struct trace_write_stats {
+  std::uint64_t events = 0;   // records converted
+  std::uint64_t dropped = 0;  // data.dropped plus the records cut at data.limit_ts
 };
 
 // Writes the session as Chrome trace-event JSON (exectrace_json.cc). Returns false if a
-// write to `out` failed.
-bool write_trace_json(output_sink& out, const trace_session_data& data);
+// write to `out` failed. Fills *stats if it is not null.
+bool write_trace_json(output_sink& out, const trace_session_data& data,
+                      trace_write_stats* stats = nullptr);
 
 // Bootstrap hooks (exectrace.cc). run_begin starts a whole-run trace when GOROTRACE names a
 // file; run_end finishes any trace still recording, after every M has left the scheduler.

@@ -310,10 +310,11 @@ class converter {
   }
 
   // Closes every slice still open at the end of the trace.
-  void finish(std::int64_t stop_ts) {
+  // Closes the slices still open at stop_ts; `why` becomes their args.end.
+  void finish(std::int64_t stop_ts, const char* why) {
     std::map<std::int64_t, goroutine> open(goroutines_.begin(), goroutines_.end());
     for (auto& [goid, g] : open) {
-      if (g.track >= 0) end_slice(goid, stop_ts, "trace stop", {});
+      if (g.track >= 0) end_slice(goid, stop_ts, why, {});
     }
   }
 
@@ -511,8 +512,9 @@ bool comes_before(const entry& a, const entry& b) {
 
 // Merges the writers' records into one timeline. Each writer's records are already in time
 // order (its chunks ascend in `order`, and its timestamps strictly increase), so a k-way
-// merge over the writers takes O(n log k) for n records and k writers.
-std::vector<entry> merge_records(const trace_session_data& data) {
+// merge over the writers takes O(n log k) for n records and k writers. Records from
+// data.limit_ts on are left out and counted in *cut (exectrace.cc, the buffer limit).
+std::vector<entry> merge_records(const trace_session_data& data, std::uint64_t* cut) {
   std::map<std::int64_t, std::vector<const trace_chunk*>> by_writer;
   for (const trace_chunk* chunk : data.chunks) by_writer[chunk->m_id].push_back(chunk);
 
@@ -524,6 +526,10 @@ std::vector<entry> merge_records(const trace_session_data& data) {
     std::vector<entry> stream;
     for (const trace_chunk* chunk : chunks) {
       for (std::uint32_t i = 0; i < kTraceChunkRecords && chunk->records[i].ts != 0; ++i) {
+        if (data.limit_ts != 0 && chunk->records[i].ts >= data.limit_ts) {
+          ++*cut;
+          continue;
+        }
         stream.push_back(entry{&chunk->records[i], m_id, chunk->order, i});
       }
     }
@@ -557,19 +563,37 @@ std::vector<entry> merge_records(const trace_session_data& data) {
 
 }  // namespace
 
-bool write_trace_json(output_sink& out, const trace_session_data& data) {
-  std::vector<entry> entries = merge_records(data);
+bool write_trace_json(output_sink& out, const trace_session_data& data,
+                      trace_write_stats* stats) {
+  std::uint64_t cut = 0;
+  std::vector<entry> entries = merge_records(data, &cut);
+  const std::uint64_t dropped = data.dropped + cut;
+  if (stats != nullptr) *stats = trace_write_stats{entries.size(), dropped};
+
   json_writer json(out);
   json.raw("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[");
   converter replay(json, data.start_ts);
   for (const entry& e : entries) replay.replay(e);
-  replay.finish(data.stop_ts);
+  // A trace cut at the buffer limit ends there: the slices still open close at that time.
+  if (data.limit_ts != 0) {
+    replay.finish(data.limit_ts, "trace buffer limit");
+  } else {
+    replay.finish(data.stop_ts, "trace stop");
+  }
   replay.write_track_names();
 
   json.raw("\n],\"otherData\":{\"format\":\"goro execution trace 1\",\"events\":");
   json.number(static_cast<std::int64_t>(entries.size()));
   json.raw(",\"dropped_events\":");
-  json.number(static_cast<std::int64_t>(data.dropped));
+  json.number(static_cast<std::int64_t>(dropped));
+  json.raw(",\"buffer_limit_bytes\":");
+  json.number(data.limit_bytes);
+  json.raw(",\"buffer_limit_reached\":");
+  json.raw(data.limit_ts != 0 ? "true" : "false");
+  if (data.limit_ts != 0) {
+    json.raw(",\"buffer_limit_ts\":");  // where the trace ends, in the events' time base
+    json.micros(data.limit_ts - data.start_ts);
+  }
   json.raw(",\"inconsistencies\":");
   json.number(static_cast<std::int64_t>(replay.inconsistencies()));
   json.raw("}}\n");
