@@ -454,6 +454,9 @@ TEST_P(Sched, GomaxprocsResizeWhileRunning) {
 // sysmon's claim by hand, with the word sysmon writes, at the moment main wakes a waiter.
 TEST(SchedOwnership, WakeOnM0SkipsPClaimedBySysmon) {
   scoped_env procs("GOMAXPROCS", "1");
+  // goromigrate=1 (set for the whole suite in CI) would move main off m0 when the waiter
+  // parks, and the scenario needs main on m0.
+  scoped_env no_migrate("GODEBUG", nullptr);
   goro::run(0, nullptr, [] {
     namespace rt = goro::rt;
     ASSERT_EQ(rt::getm()->id, 0) << "main is expected to run on m0";
@@ -471,10 +474,17 @@ TEST(SchedOwnership, WakeOnM0SkipsPClaimedBySysmon) {
       return gp != nullptr && gp->status.load() == rt::gstatus::waiting;
     }));
 
-    rt::P* pp = rt::getm()->p;
-    std::uint64_t mine = rt::pstate(0, rt::pstatus::user);
+    // Claim main's P as sysmon does. On a loaded machine the real sysmon may hold it for a
+    // moment (main looked stuck while its thread was descheduled), so retry until main is
+    // on m0 with its P in status user.
     const std::uint64_t claimed = rt::pstate(rt::kSysmonOwnerId, rt::pstatus::running);
-    ASSERT_TRUE(pp->state.compare_exchange_strong(mine, claimed));
+    rt::P* pp = nullptr;
+    ASSERT_TRUE(yield_until([&] {
+      rt::M* mp = rt::getm();
+      pp = mp->p;
+      std::uint64_t mine = rt::pstate(0, rt::pstatus::user);
+      return mp->id == 0 && pp->state.compare_exchange_strong(mine, claimed);
+    })) << "main never ran on m0 with its P in status user";
     wg.done();  // semrelease readies the waiter from main's own code
     const bool left_alone = rt::runq_empty(pp);
     pp->state.store(rt::pstate(0, rt::pstatus::user), std::memory_order_release);
