@@ -494,6 +494,38 @@ TEST(SchedOwnership, WakeOnM0SkipsPClaimedBySysmon) {
   });
 }
 
+// sysmon takes a P only after one goroutine has run on it for a whole time slice (20 ms)
+// without a scheduling point. It used to count a P it had not looked at yet as running since
+// time 0, so main, which starts without a schedule tick, lost its P about half a millisecond
+// after its first goro::go, and GOMAXPROCS=1 then ran two goroutines at once.
+TEST(SysmonRetake, FirstLookStartsTimeSlice) {
+  scoped_env procs("GOMAXPROCS", "1");
+  scoped_env no_migrate("GODEBUG", nullptr);
+  constexpr auto kSpin = 5ms;
+  // Beyond this the machine was too busy for the check: a real time slice may have passed.
+  constexpr auto kUndisturbed = 15ms;
+
+  bool checked = false;
+  for (int attempt = 0; attempt < 5 && !checked; ++attempt) {
+    goro::run(0, nullptr, [&] {
+      std::atomic<bool> other_ran{false};
+      const auto start = std::chrono::steady_clock::now();
+      goro::go([&] { other_ran.store(true); });  // starts sysmon, queued behind main
+      while (std::chrono::steady_clock::now() - start < kSpin) {
+        // No scheduling point: only a retake lets the other goroutine run now.
+      }
+      const bool ran_during_spin = other_ran.load();
+      if (std::chrono::steady_clock::now() - start < kUndisturbed) {
+        checked = true;
+        EXPECT_FALSE(ran_during_spin)
+            << "another goroutine ran while main spun at GOMAXPROCS=1: sysmon took main's P";
+      }
+      EXPECT_TRUE(yield_until([&] { return other_ran.load(); }));
+    });
+  }
+  EXPECT_TRUE(checked) << "every attempt took longer than 15 ms; the machine is overloaded";
+}
+
 // Several goroutines resize at once while others work and one sits in a blocking call, so
 // stop-the-world meets Ps in every state: running, user, syscall and idle.
 TEST_P(Sched, ConcurrentGomaxprocsCalls) {

@@ -222,6 +222,9 @@ P* reacquire_p(M* mp) {
     }
     if (pp != nullptr) {
       acquirep(mp, pp);
+      // A new time slice, as in Go's exitsyscall: without the tick, sysmon would compare
+      // with its last look at this P, from before it went idle, and take it back at once.
+      bump_schedtick(pp);
       if (gp != nullptr) trace_go_start(gp);
       return pp;
     }

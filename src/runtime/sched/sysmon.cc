@@ -64,7 +64,9 @@ int retake(std::int64_t now) {
 
     if (status == pstatus::user || status == pstatus::running) {
       std::uint32_t t = pp->schedtick.load(std::memory_order_relaxed);
-      if (pp->sysmon_schedtick != t) {
+      // A P that sysmon has not observed yet (schedwhen 0) starts its time slice now. Its
+      // tick can equal the initial record, and schedwhen 0 would date the slice from boot.
+      if (pp->sysmon_schedtick != t || pp->sysmon_schedwhen == 0) {
         pp->sysmon_schedtick = t;
         pp->sysmon_schedwhen = now;
         pp->preempt.store(false, std::memory_order_relaxed);
@@ -91,7 +93,7 @@ int retake(std::int64_t now) {
 
     if (status != pstatus::syscall) continue;
     std::uint32_t t = pp->syscalltick.load(std::memory_order_relaxed);
-    if (pp->sysmon_syscalltick != t) {
+    if (pp->sysmon_syscalltick != t || pp->sysmon_syscallwhen == 0) {
       pp->sysmon_syscalltick = t;
       pp->sysmon_syscallwhen = now;
       continue;
