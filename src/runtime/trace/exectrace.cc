@@ -25,13 +25,13 @@
 // visible to other threads (schedhooks.h), so a cause is stamped before its effect.
 //
 // Memory grows with the number of events until stop, about 32 bytes per event, up to the
-// limit GODEBUG=gorotracebuf sets. The default, 64 MiB, holds about 2 million events, whose
-// JSON (about 190 bytes per event) is some 400 MB, already large for a browser viewer. The first
-// writer that finds the limit reached stamps the time (limit_ts) and raises `full`; from
-// then on no M takes a buffer, and every event is counted as dropped without the trace lock.
-// Other Ms go on filling the buffers they hold, so the JSON writer leaves out every record
-// from limit_ts on: the trace ends cleanly at one instant instead of thinning out, and
-// stop() prints how many events were lost and how to raise the limit.
+// limit GODEBUG=gorotracebuf sets. The default, 64 MiB, has room for about 2 million events,
+// whose JSON (about 190 bytes per event) is some 400 MB, already large for a browser viewer.
+// The first writer that finds the limit reached stamps the time (limit_ts) and raises
+// `full`. From then on no M takes a buffer, and every event is counted as dropped without
+// the trace lock. Other Ms go on filling the buffers they have, so the JSON writer leaves
+// out every record from limit_ts on: the trace ends cleanly at one instant instead of
+// thinning out, and stop() prints how many events were lost and how to raise the limit.
 #include "runtime/trace/exectrace.h"
 
 #include <sched.h>
@@ -192,7 +192,7 @@ void record_initial_state() {
   trace_event(trace_kind::go_start, pp->id, gp->goid, 0, 0);
 }
 
-// Tells the user that the trace ended early at the buffer limit, and how to raise it.
+// Prints that the trace ended early at the buffer limit, and how to raise the limit.
 void report_limit(const trace_session_data& data, const trace_write_stats& stats) {
   print_line()
       .str("goro: execution trace")
