@@ -8,8 +8,11 @@
 //      among ready cases each is equally likely. Lock order: the cases sorted by channel
 //      address; a channel appearing in several cases is locked once. Every select locks in
 //      the same global order, so two selects cannot deadlock on each other's locks.
-//   2. Pass 1, all channels locked: take the first ready case in poll order and complete it
-//      as chan.cc would. A default runs only when none is ready.
+//   2. Pass 0, one channel locked at a time: the first case in poll order that is ready
+//      when its own channel is locked completes there. Selects in a loop over busy channels
+//      usually end here, with one lock taken.
+//      Pass 1, all channels locked: take the first ready case in poll order and complete it
+//      as chan.cc would. A default runs only when none is ready at that moment.
 //   3. Pass 2: enqueue one waiter per case on its channel (select_case -> the shared
 //      select_state, ticket = case index) and block once, on a separate `sleeper` waiter,
 //      with reason `select`; the unlock function releases every channel lock. A waker must
@@ -177,6 +180,27 @@ std::size_t select_run(select_op* ops, std::size_t n, bool has_default) {
       all_blocked = obviously_blocked(ops[pollorder[k]]);
     }
     if (all_blocked) return n;
+  }
+
+  // Pass 0: each case alone, in poll order, with only its own channel locked. A case that
+  // is ready when its channel is locked may be chosen (the select takes effect at that
+  // moment), so a select over busy channels completes with one lock instead of all. Only
+  // "nothing is ready" needs every lock at once, in pass 1.
+  for (std::size_t k = 0; k < norder; ++k) {
+    const std::uint16_t i = pollorder[k];
+    if (obviously_blocked(ops[i])) continue;
+    lock_set one{ops, &pollorder[k], 1};
+    one.lock_all();
+    rt::waiter* partner = nullptr;
+    if (!try_case(ops[i], one, &partner)) {
+      one.unlock_all();
+      continue;
+    }
+    if (partner != nullptr) {
+      scope.enter();
+      wake_waiter(partner);
+    }
+    return i;
   }
 
   // Lock order: the cases sorted by channel address. Insertion sort, because selects rarely
