@@ -102,13 +102,6 @@ void casgstatus(G* gp, gstatus from, gstatus to) {
   }
 }
 
-// Only the P's owner writes schedtick, so a load and a store do (no locked instruction);
-// sysmon reads it relaxed.
-inline void bump_schedtick(P* pp) {
-  pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1,
-                      std::memory_order_relaxed);
-}
-
 void setgstatus_failed(G* gp, gstatus from, gstatus to) {
   gstatus old = gp->status.load(std::memory_order_relaxed);
   print_line().str("runtime: setgstatus: goroutine ").dec(gp->goid).str(" from ")

@@ -32,6 +32,12 @@ inline void setgstatus(G* gp, gstatus from, gstatus to) {
 void runqput(P* pp, G* gp, bool next);
 G* runqget(P* pp, bool* inherit_time);
 bool runq_empty(P* pp);
+// Starts a new time slice on pp for sysmon (sysmon.cc). Only the P's owner writes schedtick,
+// so a load and a store do (no locked instruction); sysmon reads it relaxed.
+inline void bump_schedtick(P* pp) {
+  pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1,
+                      std::memory_order_relaxed);
+}
 // runq_empty for the owner P, which is the only party that adds Gs, so one look at head,
 // tail and runnext cannot miss a G that moves between them. Thieves may still empty a
 // queue this reports as non-empty.

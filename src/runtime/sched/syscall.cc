@@ -115,9 +115,8 @@ void exit_blocking() noexcept {
       pp->state.compare_exchange_strong(expected, pstate(mp->id, pstatus::user),
                                         std::memory_order_acq_rel)) {
     // A new time slice, as in Go's exitsyscall, so that sysmon does not count the call as
-    // running time (only the owner writes schedtick: a load and a store do).
-    pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1,
-                        std::memory_order_relaxed);
+    // running time.
+    bump_schedtick(pp);
     trace_go_syscall_exit(gp, true);
     return;
   }
