@@ -568,8 +568,8 @@ GORO_CHILD_SCENARIO(trace_past_buffer_limit) {
 
 TEST(ExectraceLimit, TraceEndsCleanlyAtBufferLimit) {
   std::string path = temp_path("limit");
-  // 512 KiB holds three 128 KiB buffers (each has a small header), 12 288 records; the
-  // ping-pong makes about 120 000 events.
+  // 512 KiB has room for three 128 KiB buffers (each has a small header), 12 288 records.
+  // The ping-pong makes about 120 000 events.
   auto result = goro_test::run_child(
       "trace_past_buffer_limit",
       {"TRACE_PATH=" + path, "GODEBUG=gorotracebuf=512K", "GOMAXPROCS=2"});

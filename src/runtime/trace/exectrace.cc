@@ -30,8 +30,8 @@
 // The first writer that finds the limit reached stamps the time (limit_ts) and raises
 // `full`. From then on no M takes a buffer, and every event is counted as dropped without
 // the trace lock. Other Ms go on filling the buffers they have, so the JSON writer leaves
-// out every record from limit_ts on: the trace ends cleanly at one instant instead of
-// thinning out, and stop() prints how many events were lost and how to raise the limit.
+// out every record from limit_ts on. The trace thus ends at one instant instead of thinning
+// out, and stop() prints how many events were lost and how to raise the limit.
 #include "runtime/trace/exectrace.h"
 
 #include <sched.h>

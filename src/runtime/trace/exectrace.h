@@ -36,7 +36,7 @@ struct trace_session_data {
   std::int64_t limit_bytes = 0;  // the limit in force
 };
 
-// What write_trace_json wrote.
+// Counts of what write_trace_json wrote.
 struct trace_write_stats {
   std::uint64_t events = 0;   // records converted
   std::uint64_t dropped = 0;  // data.dropped plus the records cut at data.limit_ts

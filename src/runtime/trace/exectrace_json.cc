@@ -310,11 +310,11 @@ class converter {
   }
 
   // Closes every slice still open at the end of the trace.
-  // Closes the slices still open at stop_ts; `why` becomes their args.end.
-  void finish(std::int64_t stop_ts, const char* why) {
+  // Closes the slices still open at stop_ts, with `end_reason` as their args.end.
+  void finish(std::int64_t stop_ts, const char* end_reason) {
     std::map<std::int64_t, goroutine> open(goroutines_.begin(), goroutines_.end());
     for (auto& [goid, g] : open) {
-      if (g.track >= 0) end_slice(goid, stop_ts, why, {});
+      if (g.track >= 0) end_slice(goid, stop_ts, end_reason, {});
     }
   }
 
