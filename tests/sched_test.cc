@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -25,6 +26,7 @@
 
 #include "child_process.h"
 #include "goro_fixture.h"
+#include "goro/chan.hpp"
 #include "goro/runtime.hpp"
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
@@ -191,6 +193,82 @@ TEST(SchedScale, MillionGoroutines) {
   });
   EXPECT_EQ(finished.load(), count);
   EXPECT_GE(status, 1);
+}
+
+// --- Spawn order ----------------------------------------------------------------------------
+
+// A goroutine that fills its P's run queue with goro::go in a loop yields, so the goroutines
+// it made run (and free their stacks) before it makes more. At GOMAXPROCS=1 the number
+// started but not finished stays near one queue's worth instead of growing with the loop.
+TEST_P(Sched, SpawnLoopYieldsWhenItFillsTheQueue) {
+  constexpr int kCount = 4000;
+  constexpr int kBound = 2 * static_cast<int>(goro::rt::kRunqSize);
+  int max_outstanding = 0;
+  std::atomic<int> finished{0};
+  run(
+      [&] {
+        for (int i = 0; i < kCount; ++i) {
+          goro::go([&finished] { finished.fetch_add(1, std::memory_order_relaxed); });
+          max_outstanding = std::max(max_outstanding, i + 1 - finished.load());
+        }
+        yield_until([&] { return finished.load() == kCount; });
+      },
+      "1");
+  EXPECT_EQ(finished.load(), kCount);
+  EXPECT_LE(max_outstanding, kBound)
+      << "a spawn loop filled the run queue and kept spawning instead of yielding";
+}
+
+// A goroutine that starts one goroutine when the queue is full, but did not fill it itself,
+// is not made to yield: the queue's older half spills to the global queue, as in Go, and
+// the spawner runs on until it parks. In a tree of goroutines (skynet: each node starts ten
+// and waits for them) the nodes fill the queue together, and yielding there sent half-spawned
+// nodes to the back of the global queue, so the tree ran breadth-first with ten times as
+// many goroutines alive. Here a waker fills the queue by closing a channel that exactly
+// kRunqSize receivers wait on (kRunqSize - 1 in the queue and one in runnext), then spawns
+// once. At GOMAXPROCS=1 a yield shows as a woken receiver running during that goro::go.
+TEST_P(Sched, SpawnOnQueueFilledByOthersDoesNotYield) {
+  constexpr int kWaiters = static_cast<int>(goro::rt::kRunqSize);
+  // sysmon can upset the set-up (a loaded machine may keep a goroutine off the CPU for a
+  // whole time slice), so an attempt counts only if the queue was full at the spawn.
+  bool checked = false;
+  for (int attempt = 0; attempt < 5 && !checked; ++attempt) {
+    std::atomic<int> parked{0};
+    std::atomic<int> woken{0};
+    bool full = false;
+    bool yielded = false;
+    run(
+        [&] {
+          goro::chan<int> gate;
+          goro::wait_group wg;
+          wg.add(kWaiters + 2);
+          for (int i = 0; i < kWaiters; ++i) {
+            goro::go([&] {
+              parked.fetch_add(1);
+              gate.recv();
+              woken.fetch_add(1);
+              wg.done();
+            });
+          }
+          yield_until([&] { return parked.load() == kWaiters; });
+          goro::go([&] {
+            gate.close();
+            full = goro::rt::runq_size(goro::rt::getm()->p) == goro::rt::kRunqSize - 1;
+            const int before = woken.load();
+            goro::go([&] { wg.done(); });
+            yielded = woken.load() != before;
+            wg.done();
+          });
+          wg.wait();
+        },
+        "1");
+    EXPECT_EQ(woken.load(), kWaiters);
+    if (full) {
+      checked = true;
+      EXPECT_FALSE(yielded) << "a goroutine that spawned once yielded on a queue it did not fill";
+    }
+  }
+  EXPECT_TRUE(checked) << "the run queue was never full at the spawn; the machine is overloaded";
 }
 
 // --- sysmon ---------------------------------------------------------------------------------

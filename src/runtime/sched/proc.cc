@@ -978,10 +978,24 @@ void newproc_commit(P* pp, G* gp, void (*entry)(void*), void* creator_pc, G* par
   trace_go_create(gp);
   if (pp != nullptr) {
     runqput(pp, gp, true);
-    // A spawner that has filled its P's queue yields at its next scheduling point, so the
-    // goroutines it made run while their stacks are still in cache, instead of piling up by
-    // the thousand (each on its own page) until sysmon preempts the spawner.
-    if (runq_size(pp) >= kRunqSize - 1) pp->preempt.store(true, std::memory_order_relaxed);
+
+    // A goroutine that has filled its P's queue by itself, in a loop of goro::go, yields at
+    // its next scheduling point, so the goroutines it made run while their stacks are still
+    // in cache instead of piling up by the thousand (each on its own page) until sysmon
+    // preempts the spawner. A queue filled by many spawners (a tree of goroutines, each
+    // starting a few) spills its older half to the global queue as in Go instead: yielding
+    // there would send a node of the tree to the back of the global queue with its children
+    // unstarted, and the scheduler would then run the tree breadth-first, with ten times as
+    // many goroutines alive at once.
+    if (pp->spawner == parent) {
+      ++pp->spawn_run;
+    } else {
+      pp->spawner = parent;
+      pp->spawn_run = 1;
+    }
+    if (pp->spawn_run >= kRunqSize / 2 && runq_size(pp) >= kRunqSize - 1) {
+      pp->preempt.store(true, std::memory_order_relaxed);
+    }
   } else {
     std::lock_guard<runtime_lock> guard(sched.lock);
     globrunqput(gp);

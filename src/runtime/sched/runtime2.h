@@ -313,6 +313,12 @@ struct P {
   G* gfree = nullptr;
   std::int32_t gfree_count = 0;
 
+  // The G that made the last goroutines spawned on this P and how many it made in a row
+  // (owner P only; newproc_commit). The pointer is only compared, never dereferenced, so a
+  // G record reused by a later goroutine at most resets the count.
+  const G* spawner = nullptr;
+  std::uint32_t spawn_run = 0;
+
   // Goroutine ids handed out in batches (owner P only).
   std::int64_t goid_cache = 0;
   std::int64_t goid_cache_end = 0;
