@@ -445,10 +445,60 @@ TEST(TimerDeadlock, NilChannelIsDeadlock) {
       << describe(r);
 }
 
-// The per-P heap keeps its order and its bookkeeping through adds, deletes from any position
-// and re-adds. Every entry's copy of `when` matches its timer, every timer records its index,
-// and each parent is due no later than its children. Draining fires the survivors in time
-// order, and deleted timers never fire.
+// Checks a P's timers under its lock: every heap entry's copy of `when` matches its timer,
+// every timer records where it is, each heap parent is due no later than its children,
+// each sorted run is linked both ways in `when` order, the run count is right, and
+// timer0_when is the earliest `when` of all.
+void check_timers_structure(goro::rt::P* pp) {
+  namespace rt = goro::rt;
+  std::lock_guard<rt::runtime_lock> guard(pp->timers_lock);
+  std::int64_t earliest = 0;
+  auto note = [&earliest](std::int64_t when) {
+    if (earliest == 0 || when < earliest) earliest = when;
+  };
+  for (std::int32_t i = 0; i < pp->timers_len; ++i) {
+    const rt::timer_when& e = pp->timers[i];
+    ASSERT_EQ(e.when, e.t->when) << "heap entry " << i;
+    ASSERT_EQ(e.t->index, i) << "heap entry " << i;
+    ASSERT_EQ(e.t->pp.load(), pp) << "heap entry " << i;
+    if (i > 0) {
+      ASSERT_LE(pp->timers[(i - 1) / 4].when, e.when) << "heap entry " << i;
+    }
+    note(e.when);
+  }
+  std::int32_t in_runs = 0;
+  for (int r = 0; r < rt::kTimerRuns; ++r) {
+    const rt::timer* prev = nullptr;
+    for (const rt::timer* t = pp->timer_run_head[r]; t != nullptr; t = t->next) {
+      ASSERT_EQ(t->index, rt::run_index(r)) << "run " << r << " timer " << in_runs;
+      ASSERT_EQ(t->prev, prev) << "run " << r;
+      ASSERT_EQ(t->pp.load(), pp) << "run " << r;
+      if (prev != nullptr) {
+        ASSERT_LE(prev->when, t->when) << "run " << r << " is out of order";
+      }
+      note(t->when);
+      prev = t;
+      ++in_runs;
+    }
+    ASSERT_EQ(pp->timer_run_tail[r], prev) << "run " << r;
+  }
+  ASSERT_EQ(in_runs, pp->timer_run_len);
+  ASSERT_EQ(pp->timer0_when.load(), earliest);
+}
+
+// Records each fired timer's `when` in the vector that arg points to.
+void record_when(goro::rt::timer* t, void* arg, std::int64_t) {
+  static_cast<std::vector<std::int64_t>*>(arg)->push_back(t->when);
+}
+
+// Far enough ahead that the scheduler never runs the timers by itself.
+std::int64_t an_hour_from_now() {
+  return goro::rt::os::nanotime() + std::int64_t{3600} * 1'000'000'000;
+}
+
+// A P's timers keep their order and bookkeeping through adds, deletes from any position
+// and re-adds, with deadlines in random order, so most go to the heap and a few into sorted
+// runs. Draining fires the survivors in time order, and deleted timers never fire.
 TEST(TimerHeap, KeepsOrderThroughAddsAndDeletes) {
   scoped_env procs("GOMAXPROCS", "1");
   goro::run(0, nullptr, [] {
@@ -458,44 +508,29 @@ TEST(TimerHeap, KeepsOrderThroughAddsAndDeletes) {
     std::vector<std::int64_t> fired;
     std::vector<bool> pending(kTimers, false);
     std::mt19937_64 rng(7);
-    // Far enough ahead that the scheduler never runs them by itself.
-    const std::int64_t base = rt::os::nanotime() + std::int64_t{3600} * 1'000'000'000;
-    auto record = [](rt::timer* t, void* arg, std::int64_t) {
-      static_cast<std::vector<std::int64_t>*>(arg)->push_back(t->when);
-    };
+    const std::int64_t base = an_hour_from_now();
 
     rt::runtime_mode mode;
     rt::P* pp = mode.p();
-    auto check_heap = [pp] {
-      std::lock_guard<rt::runtime_lock> guard(pp->timers_lock);
-      for (std::int32_t i = 0; i < pp->timers_len; ++i) {
-        const rt::timer_when& e = pp->timers[i];
-        ASSERT_EQ(e.when, e.t->when) << "entry " << i;
-        ASSERT_EQ(e.t->index, i) << "entry " << i;
-        if (i > 0) {
-          ASSERT_LE(pp->timers[(i - 1) / 4].when, e.when) << "entry " << i;
-        }
-      }
-    };
-
     for (int round = 0; round < 3; ++round) {
       for (int i = 0; i < kTimers; ++i) {
         if (pending[i]) continue;
         // Many equal deadlines, so that ties are exercised too.
         timers[i].when = base + static_cast<std::int64_t>(rng() % 5000);
-        timers[i].f = record;
+        timers[i].f = record_when;
         timers[i].arg = &fired;
         rt::addtimer(&timers[i]);
         pending[i] = true;
       }
-      check_heap();
+      check_timers_structure(pp);
+      EXPECT_GT(pp->timers_len, kTimers / 2) << "random deadlines should mostly go to the heap";
       for (int i = 0; i < kTimers; ++i) {
         if (rng() % 3 != 0) continue;
         EXPECT_TRUE(rt::deltimer(&timers[i])) << "timer " << i;
         EXPECT_FALSE(rt::deltimer(&timers[i])) << "timer " << i;
         pending[i] = false;
       }
-      check_heap();
+      check_timers_structure(pp);
     }
 
     const auto survivors = std::count(pending.begin(), pending.end(), true);
@@ -504,7 +539,66 @@ TEST(TimerHeap, KeepsOrderThroughAddsAndDeletes) {
     EXPECT_EQ(next, 0);
     EXPECT_EQ(static_cast<std::int64_t>(fired.size()), survivors);
     EXPECT_TRUE(std::is_sorted(fired.begin(), fired.end()));
-    EXPECT_EQ(pp->timers_len, 0);
+    EXPECT_EQ(rt::timer_count(pp), 0);
+  });
+}
+
+// Timers set for a few fixed durations (a worker's sleeps, connections' deadlines) arrive
+// in order per duration and go into sorted runs, not the heap; one more sequence than there
+// are runs spills into the heap. Deleting a run's head, tail or a middle timer keeps the
+// links, and the runs and the heap fire together in time order.
+TEST(TimerHeap, SortedRunsTakeTimersSetInOrder) {
+  scoped_env procs("GOMAXPROCS", "1");
+  goro::run(0, nullptr, [] {
+    namespace rt = goro::rt;
+    constexpr int kPerSequence = 200;
+    constexpr int kSequences = rt::kTimerRuns + 1;
+    std::vector<rt::timer> timers(kPerSequence * kSequences);
+    std::vector<std::int64_t> fired;
+    const std::int64_t base = an_hour_from_now();
+
+    rt::runtime_mode mode;
+    rt::P* pp = mode.p();
+    // Sequence s starts later than s + 1 and interleaves with the others, as timers of
+    // different durations set one after another do; each sequence's deadlines increase.
+    for (int k = 0; k < kPerSequence; ++k) {
+      for (int s = 0; s < kSequences; ++s) {
+        rt::timer& t = timers[k * kSequences + s];
+        t.when = base + (kSequences - s) * 1'000'000 + k * 1000;
+        t.f = record_when;
+        t.arg = &fired;
+        rt::addtimer(&t);
+      }
+    }
+    check_timers_structure(pp);
+    EXPECT_EQ(pp->timer_run_len, kPerSequence * rt::kTimerRuns);
+    EXPECT_EQ(pp->timers_len, kPerSequence) << "the sequence beyond the runs goes to the heap";
+
+    // A head, a tail and a middle timer of a run, and one heap timer.
+    rt::timer* head = pp->timer_run_head[0];
+    rt::timer* tail = pp->timer_run_tail[1];
+    rt::timer* middle = pp->timer_run_head[2]->next->next;
+    rt::timer* in_heap = pp->timers[pp->timers_len / 2].t;
+    std::vector<std::int64_t> deleted;
+    for (rt::timer* t : {head, tail, middle, in_heap}) {
+      deleted.push_back(t->when);
+      EXPECT_TRUE(rt::deltimer(t));
+      EXPECT_FALSE(rt::deltimer(t));
+      check_timers_structure(pp);
+    }
+
+    std::int64_t next = 0;
+    rt::check_timers(pp, base + 2'500'000, &next);  // the first two sequences' worth
+    check_timers_structure(pp);
+    EXPECT_EQ(next, pp->timer0_when.load());
+    rt::check_timers(pp, std::numeric_limits<std::int64_t>::max(), &next);
+    EXPECT_EQ(next, 0);
+    EXPECT_EQ(fired.size(), timers.size() - deleted.size());
+    EXPECT_TRUE(std::is_sorted(fired.begin(), fired.end()));
+    for (std::int64_t when : deleted) {
+      EXPECT_EQ(std::count(fired.begin(), fired.end(), when), 0) << "a deleted timer fired";
+    }
+    EXPECT_EQ(rt::timer_count(pp), 0);
   });
 }
 

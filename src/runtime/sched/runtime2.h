@@ -258,6 +258,9 @@ struct timer;
 // One entry of a P's timer heap, with a copy of the timer's `when` next to the pointer. The
 // heap then compares entries in one array instead of loading each timer record, because
 // records live in their owners' frames, usually on different goroutine stacks and pages.
+// Sorted timer runs per P, beside its heap (see P::timer_run_head).
+inline constexpr int kTimerRuns = 4;
+
 struct timer_when {
   std::int64_t when;
   timer* t;
@@ -323,14 +326,20 @@ struct P {
   std::int64_t goid_cache = 0;
   std::int64_t goid_cache_end = 0;
 
-  // Timers: a 4-ary min-heap ordered by `when`; guarded by timers_lock, because other Ps
-  // steal expired timers and goroutines on other Ps add timers here. An entry's `when`
-  // equals its timer's `when` while the timer is in the heap.
+  // Timers (timer.cc): a 4-ary min-heap ordered by `when`, plus kTimerRuns sorted runs,
+  // intrusive lists that take a timer whose `when` is not before their tail's (most timers
+  // are set for the same duration, so they arrive in order). All guarded by timers_lock,
+  // because other Ps steal expired timers and goroutines on other Ps add timers here. A heap
+  // entry's `when` equals its timer's `when` while the timer is in the heap.
   runtime_lock timers_lock;
   timer_when* timers = nullptr;
   std::int32_t timers_len = 0;
   std::int32_t timers_cap = 0;
-  // Earliest `when` in the heap, 0 if empty; read lock-free by findrunnable (acquire/release).
+  timer* timer_run_head[kTimerRuns] = {};
+  timer* timer_run_tail[kTimerRuns] = {};
+  std::int32_t timer_run_len = 0;  // timers in all the runs together
+  // Earliest `when` of all the P's timers, 0 if it has none; read lock-free by findrunnable
+  // (acquire/release).
   std::atomic<std::int64_t> timer0_when{0};
 
   // Scheduler latency histogram (latency_histogram.h), counting the Gs this P started while

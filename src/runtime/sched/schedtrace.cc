@@ -13,6 +13,7 @@
 #include "runtime/sched/sched.h"
 #include "runtime/sched/waitreason.h"
 #include "runtime/stack/stack.h"
+#include "runtime/time/timer.h"
 #include "runtime/trace/print.h"
 
 namespace goro::rt {
@@ -103,7 +104,7 @@ void schedtrace(bool detail) {
       line.str("nil");
     }
     line.str(" runqsize=").udec(runq_size(pp)).str(" gfreecnt=").dec(pp->gfree_count)
-        .str(" timerslen=").dec(pp->timers_len).chr('\n').flush();
+        .str(" timerslen=").dec(timer_count(pp)).chr('\n').flush();
   }
   for (M* mp = sched.allm; mp != nullptr; mp = mp->alllink) {
     P* pp = mp->p;

@@ -1,14 +1,31 @@
-// Timers live in per-P 4-ary min-heaps ordered by `when`, as Go's do. The scheduler services
-// them: findrunnable runs every P's expired timers (its own first), so an idle P's timers are
-// taken over by whichever M looks for work, and an M that finds nothing to do sleeps until the
-// earliest timer of all (mlife.cc, sched.timer_m). No thread exists only for timers.
+// Timers live per P, in a 4-ary min-heap ordered by `when` as Go's do, and beside it in up
+// to kTimerRuns sorted runs. The scheduler services them: findrunnable runs every P's expired
+// timers (its own first), so an idle P's timers are taken over by whichever M looks for work,
+// and an M that finds nothing to do sleeps until the earliest timer of all (mlife.cc,
+// sched.timer_m). No thread exists only for timers.
 //
-// Each heap is guarded by its P's timers_lock, because goroutines on other Ps delete timers
-// there and other Ms run expired timers there. P::timer0_when mirrors the heap's minimum
-// (0 = empty) so that findrunnable and checkdead can skip empty heaps without the lock.
+// Sorted runs: most timers a program sets at one time have the same duration (every sleep
+// of a worker loop, every connection's read deadline), so each new one fires no earlier than
+// the one set before it. A run is a doubly linked list of timers in `when` order. A new timer
+// joins the end of the run whose tail fires latest but not after it. If no tail qualifies,
+// it starts an empty run, and if every run is in use, it goes into the heap. Adding to and removing from a run touch only the timer and
+// its neighbours, where a heap operation moves up to log4(n) entries and writes the new
+// position into each moved timer (all in different goroutines' stacks). The earliest timer
+// is the earliest of the heap's minimum and the runs' heads.
 //
-// Firing: check_timers pops an expired timer under the lock, re-inserts it if periodic, drops
-// the lock, and calls its function. A timer removed by deltimer before that pop never fires.
+// Invariants, under the P's timers_lock:
+//   * within a run, `when` never decreases from head to tail;
+//   * timer::index is the timer's heap position, or run_index(r) in run r;
+//   * timer::pp is the P that holds the timer, nullptr when none does;
+//   * timer_run_len counts the timers in all runs.
+//
+// Each P's timers are guarded by its timers_lock, because goroutines on other Ps delete
+// timers there and other Ms run expired timers there. P::timer0_when mirrors the earliest
+// `when` (0 = no timers) so that findrunnable and checkdead can skip a P without the lock.
+//
+// Firing: check_timers takes an expired timer out under the lock, re-inserts it if
+// periodic, drops the lock, and calls its function. A timer removed by deltimer before then
+// never fires.
 #include "runtime/time/timer.h"
 
 #include <cstdlib>
@@ -59,10 +76,19 @@ void sift_down(P* pp, std::int32_t i) {
   heap_set(pp, i, e);
 }
 
+// Returns the P's earliest timer, or nullptr if it has none (timers_lock held).
+timer* earliest(P* pp) {
+  timer* first = pp->timers_len > 0 ? pp->timers[0].t : nullptr;
+  for (timer* head : pp->timer_run_head) {
+    if (head != nullptr && (first == nullptr || head->when < first->when)) first = head;
+  }
+  return first;
+}
+
 void update_timer0(P* pp) {
-  std::int64_t when = pp->timers_len > 0 ? pp->timers[0].when : 0;
+  timer* first = earliest(pp);
   // release: pairs with the acquire loads in findrunnable and checkdead.
-  pp->timer0_when.store(when, std::memory_order_release);
+  pp->timer0_when.store(first != nullptr ? first->when : 0, std::memory_order_release);
 }
 
 // timers_lock held.
@@ -77,13 +103,10 @@ void heap_push(P* pp, timer* t) {
   std::int32_t i = pp->timers_len++;
   heap_set(pp, i, timer_when{t->when, t});
   sift_up(pp, i);
-  t->pp.store(pp, std::memory_order_release);
-  sched.ntimers.fetch_add(1, std::memory_order_relaxed);
 }
 
 // timers_lock held.
 void heap_remove(P* pp, std::int32_t i) {
-  timer* t = pp->timers[i].t;
   std::int32_t last = --pp->timers_len;
   if (i != last) {
     heap_set(pp, i, pp->timers[last]);
@@ -96,6 +119,65 @@ void heap_remove(P* pp, std::int32_t i) {
     }
   }
   pp->timers[last] = timer_when{0, nullptr};
+}
+
+// Returns the sorted run that t can join: the one whose tail fires latest but not after t,
+// else an empty one, else -1.
+int pick_run(const P* pp, const timer* t) {
+  int best = -1;
+  int empty = -1;
+  for (int r = 0; r < kTimerRuns; ++r) {
+    const timer* tail = pp->timer_run_tail[r];
+    if (tail == nullptr) {
+      if (empty < 0) empty = r;
+    } else if (tail->when <= t->when &&
+               (best < 0 || tail->when > pp->timer_run_tail[best]->when)) {
+      best = r;
+    }
+  }
+  return best >= 0 ? best : empty;
+}
+
+// Adds t, which no P holds, to pp's timers (timers_lock held).
+void insert(P* pp, timer* t) {
+  int r = pick_run(pp, t);
+  if (r >= 0) {
+    t->prev = pp->timer_run_tail[r];
+    t->next = nullptr;
+    if (t->prev != nullptr) {
+      t->prev->next = t;
+    } else {
+      pp->timer_run_head[r] = t;
+    }
+    pp->timer_run_tail[r] = t;
+    t->index = run_index(r);
+    pp->timer_run_len++;
+  } else {
+    heap_push(pp, t);
+  }
+  t->pp.store(pp, std::memory_order_release);
+  sched.ntimers.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Removes t from pp's timers, which contain it (timers_lock held).
+void remove(P* pp, timer* t) {
+  if (t->index >= 0) {
+    heap_remove(pp, t->index);
+  } else {
+    int r = run_index(0) - t->index;
+    if (t->prev != nullptr) {
+      t->prev->next = t->next;
+    } else {
+      pp->timer_run_head[r] = t->next;
+    }
+    if (t->next != nullptr) {
+      t->next->prev = t->prev;
+    } else {
+      pp->timer_run_tail[r] = t->prev;
+    }
+    t->prev = t->next = nullptr;
+    pp->timer_run_len--;
+  }
   t->index = -1;
   t->pp.store(nullptr, std::memory_order_release);
   sched.ntimers.fetch_sub(1, std::memory_order_relaxed);
@@ -107,17 +189,18 @@ void addtimer(timer* t) {
   M* mp = getm();
   P* pp = mp != nullptr ? mp->p : nullptr;
   if (pp == nullptr) pp = allp_at(0);
-  // Read before the push: once the lock is released another M may run the timer, and its
+  // Read before the insert: once the lock is released another M may run the timer, and its
   // owner (a sleeping goroutine's frame) may resume and reuse or leave the memory.
   std::int64_t when = t->when;
-  bool earliest = false;
+  bool first = false;
   {
     std::lock_guard<runtime_lock> guard(pp->timers_lock);
-    heap_push(pp, t);
-    earliest = pp->timers[0].t == t;
-    update_timer0(pp);
+    std::int64_t before = pp->timer0_when.load(std::memory_order_relaxed);
+    insert(pp, t);
+    first = before == 0 || when < before;
+    if (first) update_timer0(pp);
   }
-  if (earliest) wake_timer_m(when);
+  if (first) wake_timer_m(when);
 }
 
 bool deltimer(timer* t) {
@@ -126,7 +209,7 @@ bool deltimer(timer* t) {
     if (pp == nullptr) return false;
     std::lock_guard<runtime_lock> guard(pp->timers_lock);
     if (t->pp.load(std::memory_order_relaxed) != pp) continue;  // moved meanwhile
-    heap_remove(pp, t->index);
+    remove(pp, t);
     update_timer0(pp);
     return true;
   }
@@ -134,13 +217,12 @@ bool deltimer(timer* t) {
 
 void check_timers(P* pp, std::int64_t now, std::int64_t* next) {
   pp->timers_lock.lock();
-  while (pp->timers_len > 0 && pp->timers[0].when <= now) {
-    timer* t = pp->timers[0].t;
-    heap_remove(pp, 0);
+  for (timer* t = earliest(pp); t != nullptr && t->when <= now; t = earliest(pp)) {
+    remove(pp, t);
     if (t->period > 0) {
       // Skip the periods that were missed: a slow receiver gets one tick, not a burst.
       t->when += t->period * (1 + (now - t->when) / t->period);
-      heap_push(pp, t);
+      insert(pp, t);
     }
     update_timer0(pp);
     auto* f = t->f;
@@ -150,7 +232,7 @@ void check_timers(P* pp, std::int64_t now, std::int64_t* next) {
     pp->timers_lock.lock();
   }
   update_timer0(pp);
-  *next = pp->timers_len > 0 ? pp->timers[0].when : 0;
+  *next = pp->timer0_when.load(std::memory_order_relaxed);
   pp->timers_lock.unlock();
 }
 
@@ -169,10 +251,9 @@ bool any_timers() { return sched.ntimers.load(std::memory_order_relaxed) > 0; }
 void move_timers(P* from, P* to) {
   std::lock_guard<runtime_lock> g1(from->timers_lock);
   std::lock_guard<runtime_lock> g2(to->timers_lock);
-  while (from->timers_len > 0) {
-    timer* t = from->timers[from->timers_len - 1].t;
-    heap_remove(from, from->timers_len - 1);
-    heap_push(to, t);
+  while (timer* t = earliest(from)) {
+    remove(from, t);
+    insert(to, t);
   }
   update_timer0(from);
   update_timer0(to);
@@ -182,6 +263,8 @@ void free_timer_heap(P* pp) {
   std::free(pp->timers);
   pp->timers = nullptr;
   pp->timers_len = pp->timers_cap = 0;
+  for (int r = 0; r < kTimerRuns; ++r) pp->timer_run_head[r] = pp->timer_run_tail[r] = nullptr;
+  pp->timer_run_len = 0;
 }
 
 }  // namespace goro::rt

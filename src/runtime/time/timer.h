@@ -9,7 +9,7 @@
 namespace goro::rt {
 
 // A timer record, embedded in whatever waits for it (a sleeping goroutine's frame, a
-// goro::timer). It is in at most one P's heap at a time.
+// goro::timer). It is in at most one P's timers (heap or sorted run) at a time.
 struct timer {
   std::int64_t when = 0;    // nanotime at which it fires
   std::int64_t period = 0;  // > 0: fires again every period ns
@@ -21,13 +21,23 @@ struct timer {
   // The P whose heap holds the timer, or nullptr. Written under that P's timers_lock; read
   // with acquire by deltimer before it takes the lock, then re-checked under it.
   std::atomic<P*> pp{nullptr};
-  std::int32_t index = -1;  // position in the heap (pp->timers_lock)
+  // Where in pp's timers (pp->timers_lock): its position in the heap, or
+  // run_index(r) in sorted run r with its neighbours in prev and next; -1 in none.
+  std::int32_t index = -1;
+  timer* prev = nullptr;
+  timer* next = nullptr;
 };
 
-// Adds t to the current P's heap (P 0's from a plain thread). t must not be in a heap.
+// timer::index of a timer in sorted run r.
+constexpr std::int32_t run_index(int r) { return -2 - r; }
+
+// Adds t to the current P's timers (P 0's from a plain thread). t must not be in any.
 void addtimer(timer* t);
 // Removes t if it is still pending; returns true if it was (it will not fire).
 bool deltimer(timer* t);
+
+// The number of timers pp holds (pp->timers_lock, or a racy read for schedtrace).
+inline std::int32_t timer_count(const P* pp) { return pp->timers_len + pp->timer_run_len; }
 
 // procresize: moves every timer of `from` into `to`.
 void move_timers(P* from, P* to);
