@@ -9,12 +9,16 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <climits>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "child_process.h"
 #include "goro/runtime.hpp"
@@ -51,6 +55,81 @@ std::size_t current_stack_size() { return goro::rt::getg()->stack.size(); }
   for (std::size_t i = 0; i < bytes; i += 4096) area[i] = 1;
   area[bytes - 1] = 1;
   return bytes;
+}
+
+// --- Pool -----------------------------------------------------------------------------------
+
+// Threads that take slots from one pool at once get distinct, disjoint slots, across the new
+// slabs they make the pool map, and the list of carved slots contains each slot once. The pool
+// takes the slots back in batches and hands a batch out again.
+TEST(StackPool, ConcurrentCarvingGivesDistinctSlots) {
+  goro::run(0, nullptr, [] {
+    namespace rt = goro::rt;
+    // A size no goroutine uses, so that the pool starts empty and only this test carves.
+    const std::size_t size = rt::round_stack_size(rt::default_stack_size() + 64 * kKiB);
+    constexpr int kThreads = 4;
+    constexpr int kPerThread = 300;
+    constexpr int kTotal = kThreads * kPerThread;
+    const rt::stack_stats before = rt::read_stack_stats();
+
+    std::vector<std::vector<rt::G*>> taken(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&taken, t, size] {
+        for (int i = 0; i < kPerThread; ++i) taken[t].push_back(rt::stack_new_g(size));
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+
+    std::vector<rt::G*> all;
+    for (const auto& list : taken) all.insert(all.end(), list.begin(), list.end());
+    std::sort(all.begin(), all.end(),
+              [](const rt::G* a, const rt::G* b) { return a->stack.lo < b->stack.lo; });
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      const rt::G* gp = all[i];
+      ASSERT_EQ(gp->stack.size(), size);
+      const auto record = reinterpret_cast<std::uintptr_t>(gp);
+      ASSERT_GE(record, gp->stack.lo);
+      ASSERT_LT(record, gp->stack.hi);
+      if (i > 0) {
+        ASSERT_LE(all[i - 1]->stack.hi, gp->stack.lo) << "two threads got overlapping slots";
+      }
+    }
+
+    std::map<const rt::G*, int> listed;
+    for (const rt::G* gp : all) listed[gp] = 0;
+    rt::for_each_stack_slot(
+        [](rt::G* gp, void* arg) {
+          auto* counts = static_cast<std::map<const rt::G*, int>*>(arg);
+          auto it = counts->find(gp);
+          if (it != counts->end()) ++it->second;
+        },
+        &listed);
+    for (const auto& [gp, count] : listed) ASSERT_EQ(count, 1) << "slot at " << gp->stack.lo;
+
+    const rt::stack_stats carved = rt::read_stack_stats();
+    EXPECT_EQ(carved.slots_carved - before.slots_carved, static_cast<std::size_t>(kTotal));
+    EXPECT_GE(carved.slabs - before.slabs, static_cast<std::size_t>(kTotal) / 256);
+
+    // Back to the pool in batches of 50, then one batch of 100 out and back again.
+    constexpr int kBatch = 50;
+    for (int first = 0; first < kTotal; first += kBatch) {
+      for (int i = first; i + 1 < first + kBatch; ++i) all[i]->schedlink = all[i + 1];
+      all[first + kBatch - 1]->schedlink = nullptr;
+      rt::stack_free_gs(all[first], all[first + kBatch - 1], kBatch);
+    }
+    EXPECT_EQ(rt::read_stack_stats().pooled - before.pooled, static_cast<std::size_t>(kTotal));
+
+    std::int32_t count = 0;
+    rt::G* head = rt::stack_take_pooled(size, 100, &count);
+    ASSERT_EQ(count, 100);
+    rt::G* tail = head;
+    int length = 1;
+    for (; tail->schedlink != nullptr; tail = tail->schedlink) ++length;
+    EXPECT_EQ(length, 100);
+    EXPECT_EQ(rt::read_stack_stats().pooled - before.pooled, static_cast<std::size_t>(kTotal - 100));
+    rt::stack_free_gs(head, tail, count);
+  });
 }
 
 // --- Sizes ----------------------------------------------------------------------------------

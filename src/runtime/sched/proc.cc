@@ -240,8 +240,17 @@ P* reacquire_p(M* mp) {
 
 G* gfget(P* pp, std::size_t stack_size) {
   G* gp = nullptr;
-  if (pp != nullptr && stack_size == default_stack_size() && pp->gfree != nullptr) {
+  if (pp != nullptr && stack_size == default_stack_size()) {
+    if (pp->gfree == nullptr) {
+      // Refill half the cache from the global pool with one lock, as Go's gfget does, so
+      // that a P whose goroutines exit on other Ps does not lock the pool for every spawn.
+      std::int32_t n = 0;
+      pp->gfree = stack_take_pooled(stack_size, kFreeGPerP / 2, &n);
+      pp->gfree_count = n;
+    }
     gp = pp->gfree;
+  }
+  if (gp != nullptr) {
     pp->gfree = gp->schedlink;
     pp->gfree_count--;
   } else {
@@ -293,12 +302,14 @@ void gfput(P* pp, G* gp) {
   pp->gfree = gp;
   pp->gfree_count++;
   if (pp->gfree_count >= kFreeGPerP) {
-    while (pp->gfree_count > kFreeGPerP / 2) {
-      G* g1 = pp->gfree;
-      pp->gfree = g1->schedlink;
-      pp->gfree_count--;
-      stack_free_g(g1);
-    }
+    // Give the newest half to the global pool with one lock, as Go's gfput does.
+    G* head = pp->gfree;
+    G* tail = head;
+    std::int32_t n = 1;
+    for (; n < kFreeGPerP / 2; ++n) tail = tail->schedlink;
+    pp->gfree = tail->schedlink;
+    pp->gfree_count -= n;
+    stack_free_gs(head, tail, n);
   }
 }
 

@@ -49,16 +49,22 @@ struct size_pool {
   size_pool* next = nullptr;
 };
 
+// Serialises mapping new slabs (map_slab, grow_pool), with the guard set-up state it uses:
+// install_madvise_guards' pidfd, and changes of `mode` (made under both locks). Taken before
+// stack_lock, never while holding it, so that threads taking slots from the pool do not wait
+// for a slab's system calls.
+runtime_lock slab_lock;
 // Guards every field below: pools, slab list and counters. Held only for list operations,
-// never across a system call except mmap of a new slab.
+// never across a system call except an mprotect guard (guard_mode::mprotect only).
 runtime_lock stack_lock;
 size_pool* pools = nullptr;
 // Newest first. Prepended under stack_lock with a release store, so the SIGSEGV handler may
 // walk it lock-free with acquire loads.
 std::atomic<slab*> slabs{nullptr};
-// Every carved slot's G in carve order, linked through G::alllink: the first one here, the
-// last one in last_carved. Appended under stack_lock with release stores and read without
-// the lock with acquire loads (for_each_stack_slot).
+// Every carved slot's G, linked through G::alllink in the order the slots were set up (carve
+// order, except that two threads carving at once may finish in either order): the first
+// one here, the last one in last_carved. Appended under stack_lock with release stores and
+// read without the lock with acquire loads (for_each_stack_slot).
 std::atomic<G*> first_carved{nullptr};
 G* last_carved = nullptr;
 stack_stats stats;
@@ -67,6 +73,7 @@ std::size_t page_size = 4096;
 std::atomic<std::size_t> default_size{kDefaultStackSize};
 
 enum class guard_mode { canary, mprotect, madvise };
+// Written by stackinit and, under slab_lock and stack_lock, by map_slab; read under either.
 guard_mode mode = guard_mode::canary;
 // mprotect guard budget: how many more slots may get a guard page (each costs 2 mappings).
 long mprotect_budget = 0;
@@ -114,7 +121,9 @@ bool install_madvise_guards(slab* s) {
   return true;
 }
 
-slab* new_slab(std::size_t size, std::uint32_t nslots) {
+// Reserves and guards a slab of `nslots` slots of `size` bytes, for grow_pool to publish.
+// Called with slab_lock held and stack_lock not held.
+slab* map_slab(std::size_t size, std::uint32_t nslots) {
   std::size_t stride = size + page_size;
   std::size_t bytes = stride * nslots;
   long mapped = os::raw_mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
@@ -139,27 +148,50 @@ slab* new_slab(std::size_t size, std::uint32_t nslots) {
     if (install_madvise_guards(s)) {
       s->guarded = true;
     } else {
+      std::lock_guard<runtime_lock> guard(stack_lock);
       mode = guard_mode::mprotect;
     }
   }
-
-  s->next = slabs.load(std::memory_order_relaxed);
-  slabs.store(s, std::memory_order_release);
-  stats.slabs++;
-  stats.reserved_bytes += bytes;
   return s;
 }
 
-G* carve(size_pool* pool) {
-  slab* s = pool->current;
-  if (s == nullptr || s->carved == s->nslots) {
-    s = new_slab(pool->size, s == nullptr ? kFirstSlabSlots : kSlotsPerSlab);
-    pool->current = s;
+bool has_free_slot(const slab* s) { return s != nullptr && s->carved < s->nslots; }
+
+// Gives the pool of `size` a new slab, unless another thread has given it one or freed a G
+// of that size since the caller looked.
+void grow_pool(std::size_t size) {
+  std::lock_guard<runtime_lock> grow(slab_lock);
+  bool first = false;
+  {
+    std::lock_guard<runtime_lock> guard(stack_lock);
+    size_pool* pool = pool_for(size);
+    if (pool->free != nullptr || has_free_slot(pool->current)) return;
+    first = pool->current == nullptr;
   }
+
+  slab* s = map_slab(size, first ? kFirstSlabSlots : kSlotsPerSlab);
+
+  std::lock_guard<runtime_lock> guard(stack_lock);
+  s->next = slabs.load(std::memory_order_relaxed);
+  slabs.store(s, std::memory_order_release);
+  stats.slabs++;
+  stats.reserved_bytes += s->stride * s->nslots;
+  pool_for(size)->current = s;
+}
+
+// A slot taken from a slab under stack_lock, to be set up outside it.
+struct slot_claim {
+  slab* s;
+  std::uint32_t index;
+  bool guarded;
+};
+
+// Takes a free slot of the pool's current slab, which must have one, and guards it with
+// mprotect when that is the guard mode. Called with stack_lock held.
+slot_claim claim_slot(size_pool* pool) {
+  slab* s = pool->current;
   std::uint32_t i = s->carved++;
   std::uintptr_t guard = s->base + i * s->stride;
-  std::uintptr_t lo = guard + page_size;
-  std::uintptr_t hi = lo + s->size;
 
   bool guarded = s->guarded;
   if (!guarded && mode == guard_mode::mprotect && mprotect_budget < 0) {
@@ -177,18 +209,29 @@ G* carve(size_pool* pool) {
   }
   stats.slots_carved++;
   if (guarded) stats.guarded_slots++;
+  return slot_claim{s, i, guarded};
+}
 
+// Builds the G record at the top of a claimed slot, without stack_lock: writing the record
+// commits the slot's top page, a page fault that other threads should not wait for.
+G* build_slot_g(const slot_claim& c) {
+  std::uintptr_t lo = c.s->base + c.index * c.s->stride + page_size;
+  std::uintptr_t hi = lo + c.s->size;
   G* gp = new (reinterpret_cast<void*>(g_for_slot(hi))) G;
   gp->stack.lo = lo;
   gp->stack.hi = hi;
-  gp->stack.guarded = guarded;
+  gp->stack.guarded = c.guarded;
+  return gp;
+}
+
+// Appends a newly built G to the list of every carved slot's G (stack_lock held).
+void link_carved(G* gp) {
   if (last_carved != nullptr) {
     last_carved->alllink.store(gp, std::memory_order_release);
   } else {
     first_carved.store(gp, std::memory_order_release);
   }
   last_carved = gp;
-  return gp;
 }
 
 }  // namespace
@@ -222,16 +265,69 @@ G* g_for_slot(std::uintptr_t hi) {
 std::uintptr_t slot_closure_top(const G* gp) { return reinterpret_cast<std::uintptr_t>(gp); }
 
 G* stack_new_g(std::size_t size) {
+  slot_claim claim{};
+  for (;;) {
+    {
+      std::lock_guard<runtime_lock> guard(stack_lock);
+      size_pool* pool = pool_for(size);
+      if (G* gp = pool->free) {
+        pool->free = gp->schedlink;
+        pool->free_count--;
+        stats.pooled--;
+        gp->schedlink = nullptr;
+        return gp;
+      }
+      if (has_free_slot(pool->current)) {
+        claim = claim_slot(pool);
+        break;
+      }
+    }
+    grow_pool(size);
+  }
+
+  // A new slot: fault its top page in without the lock, then publish it.
+  G* gp = build_slot_g(claim);
+  std::lock_guard<runtime_lock> guard(stack_lock);
+  link_carved(gp);
+  return gp;
+}
+
+G* stack_take_pooled(std::size_t size, std::int32_t max, std::int32_t* count) {
   std::lock_guard<runtime_lock> guard(stack_lock);
   size_pool* pool = pool_for(size);
-  if (G* gp = pool->free) {
-    pool->free = gp->schedlink;
-    pool->free_count--;
-    stats.pooled--;
-    gp->schedlink = nullptr;
-    return gp;
+  G* head = pool->free;
+  G* tail = nullptr;
+  std::int32_t n = 0;
+  for (G* gp = head; gp != nullptr && n < max; gp = gp->schedlink) {
+    tail = gp;
+    ++n;
   }
-  return carve(pool);
+  if (n == 0) {
+    *count = 0;
+    return nullptr;
+  }
+  pool->free = tail->schedlink;
+  tail->schedlink = nullptr;
+  pool->free_count -= static_cast<std::size_t>(n);
+  stats.pooled -= static_cast<std::size_t>(n);
+  *count = n;
+  return head;
+}
+
+void stack_free_gs(G* head, G* tail, std::int32_t count) {
+  // One clock read for the batch: the scavenger only needs to know roughly how long a slot
+  // has been free.
+  const std::int64_t now = os::nanotime();
+  for (G* gp = head;; gp = gp->schedlink) {
+    gp->waitsince.store(now, std::memory_order_relaxed);
+    if (gp == tail) break;
+  }
+  std::lock_guard<runtime_lock> guard(stack_lock);
+  size_pool* pool = pool_for(head->stack.size());
+  tail->schedlink = pool->free;
+  pool->free = head;
+  pool->free_count += static_cast<std::size_t>(count);
+  stats.pooled += static_cast<std::size_t>(count);
 }
 
 void stack_free_g(G* gp) {

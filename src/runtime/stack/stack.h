@@ -70,8 +70,15 @@ std::size_t round_stack_size(std::size_t bytes);
 // Returns a zeroed G record at the top of a slot of `size` bytes, from the global pool or a
 // new slab. Fatal (Go's "out of memory" wording) if the address space is exhausted.
 G* stack_new_g(std::size_t size);
+// Takes up to `max` pooled Gs of `size` bytes from the global pool with one lock, linked
+// through schedlink, newest first; stores how many in *count. Carves nothing: an empty pool
+// gives nullptr, and the caller then uses stack_new_g.
+G* stack_take_pooled(std::size_t size, std::int32_t max, std::int32_t* count);
 // Returns a dead G and its slot to the global pool of its size.
 void stack_free_g(G* gp);
+// Returns `count` dead Gs of one size, linked through schedlink from head to tail, to the
+// global pool with one lock.
+void stack_free_gs(G* head, G* tail, std::int32_t count);
 // Address of the G record in a slot whose top is `hi`.
 G* g_for_slot(std::uintptr_t hi);
 // Where a new goroutine's closure may go: just below the G record.
