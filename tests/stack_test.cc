@@ -21,7 +21,9 @@
 #include <vector>
 
 #include "child_process.h"
+#include "goro/chan.hpp"
 #include "goro/runtime.hpp"
+#include "goro/sync.hpp"
 #include "goro/time.hpp"
 #include "runtime/sched/sched.h"
 #include "runtime/stack/stack.h"
@@ -116,7 +118,7 @@ TEST(StackPool, ConcurrentCarvingGivesDistinctSlots) {
     for (int first = 0; first < kTotal; first += kBatch) {
       for (int i = first; i + 1 < first + kBatch; ++i) all[i]->schedlink = all[i + 1];
       all[first + kBatch - 1]->schedlink = nullptr;
-      rt::stack_free_gs(all[first], all[first + kBatch - 1], kBatch);
+      rt::stack_free_gs(all[first], all[first + kBatch - 1]);
     }
     EXPECT_EQ(rt::read_stack_stats().pooled - before.pooled, static_cast<std::size_t>(kTotal));
 
@@ -128,8 +130,83 @@ TEST(StackPool, ConcurrentCarvingGivesDistinctSlots) {
     for (; tail->schedlink != nullptr; tail = tail->schedlink) ++length;
     EXPECT_EQ(length, 100);
     EXPECT_EQ(rt::read_stack_stats().pooled - before.pooled, static_cast<std::size_t>(kTotal - 100));
-    rt::stack_free_gs(head, tail, count);
+    rt::stack_free_gs(head, tail);
   });
+}
+
+// Starts `count` goroutines with `size`-byte stacks and waits until they have finished.
+void spawn_and_finish(std::size_t size, int count) {
+  goro::wait_group done;
+  done.add(count);
+  for (int i = 0; i < count; ++i) {
+    goro::go_with(goro::spawn_options{.stack_size = size}, [&done] { done.done(); });
+  }
+  done.wait();
+}
+
+// A P caches dead goroutines of the default stack size for reuse. When the default changes,
+// the cache may hold both sizes at once, and each goroutine must still get the size it asked
+// for: a spill of the cache to the global pools keeps the sizes apart, and a cached goroutine
+// of the old default is not handed out for the new one.
+TEST(StackPool, CachedSizesStayApartWhenDefaultChanges) {
+  scoped_env procs("GOMAXPROCS", "1");
+  constexpr std::size_t kSmall = 64 * kKiB;
+  constexpr std::size_t kLarge = 256 * kKiB;
+  constexpr int kMeasured = 32;
+  std::vector<std::size_t> spill_sizes(kMeasured);
+  std::vector<std::size_t> default_sizes(kMeasured);
+  goro::run(0, nullptr, [&] {
+    const std::size_t old_default = goro::set_default_stack_size(kSmall);
+    spawn_and_finish(kSmall, 40);  // the cache now contains 40 Gs of kSmall
+
+    // 24 goroutines of kLarge finish after the default became kLarge, so they enter the
+    // cache on top of the kSmall ones, which fills it and makes it spill a mixed batch.
+    goro::wait_group started;
+    goro::wait_group exited;
+    goro::chan<int> release;
+    started.add(24);
+    exited.add(24);
+    for (int i = 0; i < 24; ++i) {
+      goro::go_with(goro::spawn_options{.stack_size = kLarge}, [&] {
+        started.done();
+        release.recv();
+        exited.done();
+      });
+    }
+    started.wait();
+    goro::set_default_stack_size(kLarge);
+    release.close();
+    exited.wait();
+
+    // With another default, the cache is bypassed and the pool of kLarge serves these.
+    goro::set_default_stack_size(128 * kKiB);
+    goro::wait_group measured;
+    measured.add(kMeasured);
+    for (int i = 0; i < kMeasured; ++i) {
+      goro::go_with(goro::spawn_options{.stack_size = kLarge}, [&, i] {
+        spill_sizes[i] = current_stack_size();
+        measured.done();
+      });
+    }
+    measured.wait();
+
+    // The cache still contains goroutines of kSmall, the default when they were cached. Plain
+    // goro::go under the default kLarge must not get them.
+    goro::set_default_stack_size(kLarge);
+    measured.add(kMeasured);
+    for (int i = 0; i < kMeasured; ++i) {
+      goro::go([&, i] {
+        default_sizes[i] = current_stack_size();
+        measured.done();
+      });
+    }
+    measured.wait();
+    goro::set_default_stack_size(old_default);
+  });
+  for (int i = 0; i < kMeasured; ++i) {
+    EXPECT_EQ(spill_sizes[i], kLarge) << "goroutine " << i << " asked for " << kLarge;
+    EXPECT_EQ(default_sizes[i], kLarge) << "goroutine " << i << " started with the default";
+  }
 }
 
 // --- Sizes ----------------------------------------------------------------------------------

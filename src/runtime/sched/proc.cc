@@ -238,9 +238,27 @@ P* reacquire_p(M* mp) {
 
 // --- Free Gs --------------------------------------------------------------------------------
 
+namespace {
+
+// Returns every G in pp's cache to the global pools.
+void gfree_flush(P* pp) {
+  if (pp->gfree == nullptr) return;
+  G* tail = pp->gfree;
+  while (tail->schedlink != nullptr) tail = tail->schedlink;
+  stack_free_gs(pp->gfree, tail);
+  pp->gfree = nullptr;
+  pp->gfree_count = 0;
+}
+
+}  // namespace
+
 G* gfget(P* pp, std::size_t stack_size) {
   G* gp = nullptr;
   if (pp != nullptr && stack_size == default_stack_size()) {
+    if (pp->gfree != nullptr && pp->gfree->stack.size() != stack_size) {
+      // The default stack size changed since these Gs were cached (set_default_stack_size).
+      gfree_flush(pp);
+    }
     if (pp->gfree == nullptr) {
       // Refill half the cache from the global pool with one lock, as Go's gfget does, so
       // that a P whose goroutines exit on other Ps does not lock the pool for every spawn.
@@ -309,7 +327,7 @@ void gfput(P* pp, G* gp) {
     for (; n < kFreeGPerP / 2; ++n) tail = tail->schedlink;
     pp->gfree = tail->schedlink;
     pp->gfree_count -= n;
-    stack_free_gs(head, tail, n);
+    stack_free_gs(head, tail);
   }
 }
 
@@ -991,9 +1009,9 @@ void newproc_commit(P* pp, G* gp, void (*entry)(void*), void* creator_pc, G* par
     runqput(pp, gp, true);
 
     // A goroutine that has filled its P's queue by itself, in a loop of goro::go, yields at
-    // its next scheduling point, so the goroutines it made run while their stacks are still
-    // in cache instead of piling up by the thousand (each on its own page) until sysmon
-    // preempts the spawner. A queue filled by many spawners (a tree of goroutines, each
+    // its next scheduling point. The goroutines it made then run while their stacks are
+    // still in cache, instead of piling up by the thousand (each on its own page) until
+    // sysmon preempts the spawner. A queue filled by many spawners (a tree of goroutines, each
     // starting a few) spills its older half to the global queue as in Go instead: yielding
     // there would send a node of the tree to the back of the global queue with its children
     // unstarted, and the scheduler would then run the tree breadth-first, with ten times as

@@ -314,7 +314,7 @@ G* stack_take_pooled(std::size_t size, std::int32_t max, std::int32_t* count) {
   return head;
 }
 
-void stack_free_gs(G* head, G* tail, std::int32_t count) {
+void stack_free_gs(G* head, G* tail) {
   // One clock read for the batch: the scavenger only needs to know roughly how long a slot
   // has been free.
   const std::int64_t now = os::nanotime();
@@ -323,11 +323,18 @@ void stack_free_gs(G* head, G* tail, std::int32_t count) {
     if (gp == tail) break;
   }
   std::lock_guard<runtime_lock> guard(stack_lock);
-  size_pool* pool = pool_for(head->stack.size());
-  tail->schedlink = pool->free;
-  pool->free = head;
-  pool->free_count += static_cast<std::size_t>(count);
-  stats.pooled += static_cast<std::size_t>(count);
+  // Each G goes to the pool of its own size: a P's cache may hold Gs of an earlier default
+  // size (set_default_stack_size), so the sizes in one batch can differ.
+  size_pool* pool = nullptr;
+  for (G* gp = head; gp != nullptr;) {
+    G* next = gp == tail ? nullptr : gp->schedlink;
+    if (pool == nullptr || pool->size != gp->stack.size()) pool = pool_for(gp->stack.size());
+    gp->schedlink = pool->free;
+    pool->free = gp;
+    pool->free_count++;
+    stats.pooled++;
+    gp = next;
+  }
 }
 
 void stack_free_g(G* gp) {

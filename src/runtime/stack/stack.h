@@ -76,9 +76,9 @@ G* stack_new_g(std::size_t size);
 G* stack_take_pooled(std::size_t size, std::int32_t max, std::int32_t* count);
 // Returns a dead G and its slot to the global pool of its size.
 void stack_free_g(G* gp);
-// Returns `count` dead Gs of one size, linked through schedlink from head to tail, to the
-// global pool with one lock.
-void stack_free_gs(G* head, G* tail, std::int32_t count);
+// Returns dead Gs, linked through schedlink from head to tail, to the global pools of their
+// sizes with one lock.
+void stack_free_gs(G* head, G* tail);
 // Address of the G record in a slot whose top is `hi`.
 G* g_for_slot(std::uintptr_t hi);
 // Where a new goroutine's closure may go: just below the G record.
