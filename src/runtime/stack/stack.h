@@ -30,8 +30,17 @@
 //
 // Pools. Dead Gs keep their slot: a free G *is* a free stack. Each P keeps up to
 // kFreeGPerP of the default size (runtime2.h, P::gfree); the rest, and every other size, sit
-// in a global pool per size. sysmon returns the memory of slots idle in a global pool for
-// more than kScavengeAfterNs with MADV_DONTNEED, keeping the top page with the G record.
+// in a global pool per size. A P refills and spills its cache half a cache at a time, with
+// one lock. Each G goes back to the pool of its own size, because after
+// set_default_stack_size a cache can contain two sizes (gfget flushes it when it meets a G
+// of the old one). sysmon returns the memory of slots idle in a global pool for more than
+// kScavengeAfterNs with MADV_DONTNEED, keeping the top page with the G record.
+//
+// Locks (stack.cc). stack_lock guards the pools, the slabs and the counters, and is held
+// only for list operations: a new slot is claimed under it, its G record is built outside
+// it (writing the record faults the slot's top page in), and the G is then linked into the
+// list of carved slots under it again. slab_lock serialises mapping new slabs (mmap and
+// guard pages), so that threads taking slots never wait for those system calls.
 #pragma once
 
 #include <cstddef>
@@ -70,9 +79,9 @@ std::size_t round_stack_size(std::size_t bytes);
 // Returns a zeroed G record at the top of a slot of `size` bytes, from the global pool or a
 // new slab. Fatal (Go's "out of memory" wording) if the address space is exhausted.
 G* stack_new_g(std::size_t size);
-// Takes up to `max` pooled Gs of `size` bytes from the global pool with one lock, linked
-// through schedlink, newest first; stores how many in *count. Carves nothing: an empty pool
-// gives nullptr, and the caller then uses stack_new_g.
+// Takes up to `max` pooled Gs of `size` bytes from the global pool with one lock and
+// returns them linked through schedlink, newest first, with their number in *count. It
+// carves nothing, so an empty pool gives nullptr and the caller then uses stack_new_g.
 G* stack_take_pooled(std::size_t size, std::int32_t max, std::int32_t* count);
 // Returns a dead G and its slot to the global pool of its size.
 void stack_free_g(G* gp);
