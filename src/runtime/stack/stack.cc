@@ -337,15 +337,7 @@ void stack_free_gs(G* head, G* tail) {
   }
 }
 
-void stack_free_g(G* gp) {
-  std::lock_guard<runtime_lock> guard(stack_lock);
-  size_pool* pool = pool_for(gp->stack.size());
-  gp->waitsince.store(os::nanotime(), std::memory_order_relaxed);  // free since, for the scavenger
-  gp->schedlink = pool->free;
-  pool->free = gp;
-  pool->free_count++;
-  stats.pooled++;
-}
+void stack_free_g(G* gp) { stack_free_gs(gp, gp); }
 
 bool stack_canary_broken(const G* gp) {
   if (gp->stack.guarded || gp->stack.lo == 0) return false;
