@@ -219,15 +219,15 @@ TEST_P(Sched, SpawnLoopYieldsWhenItFillsTheQueue) {
       << "a spawn loop filled the run queue and kept spawning instead of yielding";
 }
 
-// A goroutine that starts one goroutine when the queue is full, but did not fill it itself,
-// is not made to yield: the queue's older half spills to the global queue, as in Go, and
-// the spawner runs on until it parks. In a tree of goroutines (skynet: each node starts ten
-// and waits for them) the nodes fill the queue together, and yielding there sent half-spawned
-// nodes to the back of the global queue, so the tree ran breadth-first with ten times as
-// many goroutines alive. Here a waker fills the queue by closing a channel that exactly
-// kRunqSize receivers wait on (kRunqSize - 1 in the queue and one in runnext), then spawns
-// once. At GOMAXPROCS=1 a yield shows as a woken receiver running during that goro::go.
-TEST_P(Sched, SpawnOnQueueFilledByOthersDoesNotYield) {
+// A goroutine that starts one goroutine on a full queue that others filled is not made to
+// yield. The queue's older half spills to the global queue, as in Go, and the spawner runs
+// on until it parks. In a tree of goroutines (skynet: each node starts ten and waits for
+// them) the nodes fill the queue together. Yielding there sent half-spawned nodes to the
+// back of the global queue, so the tree ran breadth-first with ten times as many goroutines
+// alive. Here a waker fills the queue by closing a channel that exactly kRunqSize receivers
+// wait on (kRunqSize - 1 in the queue and one in runnext), then spawns once. At
+// GOMAXPROCS=1 a yield shows as a woken receiver running during that goro::go.
+TEST_P(Sched, SpawnOnFullQueueDoesNotYield) {
   constexpr int kWaiters = static_cast<int>(goro::rt::kRunqSize);
   // sysmon can upset the set-up (a loaded machine may keep a goroutine off the CPU for a
   // whole time slice), so an attempt counts only if the queue was full at the spawn.

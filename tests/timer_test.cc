@@ -445,9 +445,9 @@ TEST(TimerDeadlock, NilChannelIsDeadlock) {
       << describe(r);
 }
 
-// Checks a P's timers under its lock: every heap entry's copy of `when` matches its timer,
-// every timer records where it is, each heap parent is due no later than its children,
-// each sorted run is linked both ways in `when` order, the run count is right, and
+// Checks a P's timers under its lock. Every heap entry's copy of `when` matches its timer,
+// every timer records where it is, and each heap parent is due no later than its children.
+// Each sorted run is linked both ways in `when` order, the run count is right, and
 // timer0_when is the earliest `when` of all.
 void check_timers_structure(goro::rt::P* pp) {
   namespace rt = goro::rt;
@@ -544,8 +544,8 @@ TEST(TimerHeap, KeepsOrderThroughAddsAndDeletes) {
 }
 
 // Timers set for a few fixed durations (a worker's sleeps, connections' deadlines) arrive
-// in order per duration and go into sorted runs, not the heap; one more sequence than there
-// are runs spills into the heap. Deleting a run's head, tail or a middle timer keeps the
+// in order per duration, so they go into sorted runs, not the heap. One more sequence than
+// there are runs spills into the heap. Deleting a run's head, tail or a middle timer keeps the
 // links, and the runs and the heap fire together in time order.
 TEST(TimerHeap, SortedRunsTakeTimersSetInOrder) {
   scoped_env procs("GOMAXPROCS", "1");
@@ -560,7 +560,7 @@ TEST(TimerHeap, SortedRunsTakeTimersSetInOrder) {
     rt::runtime_mode mode;
     rt::P* pp = mode.p();
     // Sequence s starts later than s + 1 and interleaves with the others, as timers of
-    // different durations set one after another do; each sequence's deadlines increase.
+    // different durations set one after another do. Each sequence's deadlines increase.
     for (int k = 0; k < kPerSequence; ++k) {
       for (int s = 0; s < kSequences; ++s) {
         rt::timer& t = timers[k * kSequences + s];

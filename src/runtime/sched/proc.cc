@@ -1012,10 +1012,10 @@ void newproc_commit(P* pp, G* gp, void (*entry)(void*), void* creator_pc, G* par
     // its next scheduling point. The goroutines it made then run while their stacks are
     // still in cache, instead of piling up by the thousand (each on its own page) until
     // sysmon preempts the spawner. A queue filled by many spawners (a tree of goroutines, each
-    // starting a few) spills its older half to the global queue as in Go instead: yielding
+    // starting a few) instead spills its older half to the global queue, as in Go. Yielding
     // there would send a node of the tree to the back of the global queue with its children
-    // unstarted, and the scheduler would then run the tree breadth-first, with ten times as
-    // many goroutines alive at once.
+    // unstarted, so the scheduler would run the tree breadth-first, with ten times as many
+    // goroutines alive at once.
     if (pp->spawner == parent) {
       ++pp->spawn_run;
     } else {

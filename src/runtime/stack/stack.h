@@ -37,9 +37,9 @@
 // kScavengeAfterNs with MADV_DONTNEED, keeping the top page with the G record.
 //
 // Locks (stack.cc). stack_lock guards the pools, the slabs and the counters, and is held
-// only for list operations: a new slot is claimed under it, its G record is built outside
-// it (writing the record faults the slot's top page in), and the G is then linked into the
-// list of carved slots under it again. slab_lock serialises mapping new slabs (mmap and
+// only for list operations. A new slot is claimed under it, and its G record is built
+// outside it, because writing the record faults the slot's top page in. The G is then
+// linked into the list of carved slots under the lock again. slab_lock serialises mapping new slabs (mmap and
 // guard pages), so that threads taking slots never wait for those system calls.
 #pragma once
 

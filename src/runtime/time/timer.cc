@@ -16,7 +16,7 @@
 // Invariants, under the P's timers_lock:
 //   * within a run, `when` never decreases from head to tail;
 //   * timer::index is the timer's heap position, or run_index(r) in run r;
-//   * timer::pp is the P that holds the timer, nullptr when none does;
+//   * timer::pp is the P whose timers contain it, nullptr when none do;
 //   * timer_run_len counts the timers in all runs.
 //
 // Each P's timers are guarded by its timers_lock, because goroutines on other Ps delete
@@ -220,7 +220,7 @@ void check_timers(P* pp, std::int64_t now, std::int64_t* next) {
   for (timer* t = earliest(pp); t != nullptr && t->when <= now; t = earliest(pp)) {
     // Expired timers in a run usually fire in a batch, each in another goroutine's stack.
     // Fetch the next one's argument (a sleeper's G) and the one after it now, so that their
-    // cache misses overlap this timer's work; the next timer itself was fetched this way
+    // cache misses overlap this timer's work. The next timer itself was fetched this way
     // one round ago.
     if (t->index < 0 && t->next != nullptr) {
       __builtin_prefetch(t->next->arg);
