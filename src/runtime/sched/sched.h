@@ -11,11 +11,30 @@
 namespace goro::rt {
 
 // --- Current M and G (tls.cc) ---------------------------------------------------------------
-// Out of line and opaque to the optimiser: a goroutine may resume on another thread after any
-// scheduling point, so the address of a thread_local must never be cached across one.
-M* getm();
+// A goroutine may resume on another thread after any scheduling point, so no TLS address or
+// value read through one may be kept across it. See tls.cc for how getm() ensures this.
 void setm(M* mp);
-G* getg();  // the running user G, or nullptr on g0 and on plain threads
+#if defined(__x86_64__)
+// The current M (tls.cc). Written only by setm.
+extern "C" __thread M* goro_rt_tls_m __attribute__((tls_model("initial-exec")));
+// Returns the current M. A volatile asm with a memory clobber is never merged with another
+// or moved across a call, and a switch is a call, so each getm() reads its own thread's TLS.
+inline M* getm() {
+  M* mp;
+  asm volatile("movq goro_rt_tls_m@gottpoff(%%rip), %0\n\tmovq %%fs:(%0), %0"
+               : "=r"(mp)
+               :
+               : "memory");
+  return mp;
+}
+#else
+M* getm();
+#endif
+// The running user G, or nullptr on g0 and on plain threads.
+inline G* getg() {
+  M* mp = getm();
+  return mp != nullptr ? mp->curg.load(std::memory_order_relaxed) : nullptr;
+}
 
 // --- Status changes (proc.cc) ---------------------------------------------------------------
 void casgstatus(G* gp, gstatus from, gstatus to);
