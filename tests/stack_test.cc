@@ -7,6 +7,7 @@
 // itself and owns the SIGSEGV handler.
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +26,7 @@
 #include "goro/runtime.hpp"
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
+#include "runtime/os/futex.h"
 #include "runtime/sched/sched.h"
 #include "runtime/stack/stack.h"
 
@@ -207,6 +209,139 @@ TEST(StackPool, CachedSizesStayApartWhenDefaultChanges) {
     EXPECT_EQ(spill_sizes[i], kLarge) << "goroutine " << i << " asked for " << kLarge;
     EXPECT_EQ(default_sizes[i], kLarge) << "goroutine " << i << " started with the default";
   }
+}
+
+// True if the page at `addr` is in memory (mincore).
+bool page_resident(std::uintptr_t addr) {
+  unsigned char state = 0;
+  const std::uintptr_t page = addr & ~std::uintptr_t{4095};
+  if (::mincore(reinterpret_cast<void*>(page), 4096, &state) != 0) return false;
+  return (state & 1) != 0;
+}
+
+// Writes one byte to each of the four pages above the bottom page of gp's stack (clear of
+// the canary zone) and returns their addresses.
+std::vector<std::uintptr_t> dirty_stack_pages(const goro::rt::G* gp) {
+  std::vector<std::uintptr_t> pages;
+  for (std::uintptr_t addr = gp->stack.lo + 4096; addr < gp->stack.lo + 5 * 4096; addr += 4096) {
+    *reinterpret_cast<volatile char*>(addr) = 7;
+    pages.push_back(addr);
+  }
+  return pages;
+}
+
+TEST(StackPool, ScavengerReleasesIdleStacks) {
+  goro::run(0, nullptr, [] {
+    namespace rt = goro::rt;
+    // A size no other test uses, so that this pool holds only the Gs below.
+    const std::size_t size = rt::round_stack_size(rt::default_stack_size() + 128 * kKiB);
+    constexpr int kCount = 3;
+    std::vector<rt::G*> gs;
+    std::vector<std::uintptr_t> pages;
+    for (int i = 0; i < kCount; ++i) {
+      rt::G* gp = rt::stack_new_g(size);
+      gs.push_back(gp);
+      for (std::uintptr_t page : dirty_stack_pages(gp)) pages.push_back(page);
+    }
+    for (std::uintptr_t page : pages) ASSERT_TRUE(page_resident(page));
+    for (rt::G* gp : gs) rt::stack_free_g(gp);
+
+    // Ten seconds from now every one of them has been idle for more than a second.
+    const std::int64_t later = rt::os::nanotime() + 10'000'000'000;
+    EXPECT_EQ(rt::stack_scavenge_size(size, later, 1'000'000'000, 100),
+              static_cast<std::size_t>(kCount));
+    for (rt::G* gp : gs) {
+      EXPECT_TRUE(gp->stack.scavenged);
+      EXPECT_TRUE(page_resident(reinterpret_cast<std::uintptr_t>(gp)))
+          << "the page of the G record must stay";
+    }
+    for (std::uintptr_t page : pages) EXPECT_FALSE(page_resident(page)) << "page " << page;
+
+    // The same Gs come back from the pool, with zeroed memory that can be written again.
+    std::int32_t count = 0;
+    rt::G* head = rt::stack_take_pooled(size, kCount + 1, &count);
+    ASSERT_EQ(count, kCount);
+    std::vector<rt::G*> back;
+    for (rt::G* gp = head; gp != nullptr; gp = gp->schedlink) back.push_back(gp);
+    ASSERT_EQ(back.size(), gs.size());
+    EXPECT_TRUE(std::is_permutation(back.begin(), back.end(), gs.begin()));
+    for (std::uintptr_t page : pages) {
+      EXPECT_EQ(*reinterpret_cast<volatile char*>(page), 0) << "page " << page;
+    }
+    for (rt::G* gp : back) dirty_stack_pages(gp);
+    for (rt::G* gp : back) gp->schedlink = nullptr;
+    for (rt::G* gp : back) rt::stack_free_g(gp);
+  });
+}
+
+TEST(StackPool, ScavengerTakesOnlyIdleStacks) {
+  goro::run(0, nullptr, [] {
+    namespace rt = goro::rt;
+    const std::size_t size = rt::round_stack_size(rt::default_stack_size() + 192 * kKiB);
+    rt::G* older = rt::stack_new_g(size);
+    rt::G* newer = rt::stack_new_g(size);
+    dirty_stack_pages(older);
+    const std::vector<std::uintptr_t> newer_pages = dirty_stack_pages(newer);
+
+    rt::stack_free_g(older);
+    const std::int64_t older_freed = older->waitsince.load();
+    // Free the second one at a later clock reading (a spin on the clock, not a sleep).
+    while (rt::os::nanotime() <= older_freed + 1000) {
+    }
+    rt::stack_free_g(newer);
+    const std::int64_t newer_freed = newer->waitsince.load();
+    ASSERT_GT(newer_freed, older_freed);
+
+    // At newer_freed, the older G has been idle long enough and the newer one has not.
+    EXPECT_EQ(rt::stack_scavenge_size(size, newer_freed, newer_freed - older_freed, 100), 1u);
+    EXPECT_TRUE(older->stack.scavenged);
+    EXPECT_FALSE(newer->stack.scavenged);
+    for (std::uintptr_t page : newer_pages) EXPECT_TRUE(page_resident(page)) << "page " << page;
+
+    // A caller gets the G whose memory is still there first.
+    std::int32_t count = 0;
+    rt::G* first = rt::stack_take_pooled(size, 1, &count);
+    ASSERT_EQ(count, 1);
+    EXPECT_EQ(first, newer);
+    rt::G* second = rt::stack_take_pooled(size, 1, &count);
+    ASSERT_EQ(count, 1);
+    EXPECT_EQ(second, older);
+    rt::G* none = rt::stack_take_pooled(size, 1, &count);
+    EXPECT_EQ(count, 0);
+    EXPECT_EQ(none, nullptr);
+    rt::stack_free_g(first);
+    rt::stack_free_g(second);
+  });
+}
+
+// A pass stops at its budget, in the middle of a batch, and the next pass goes on from there.
+TEST(StackPool, ScavengerStopsAtItsBudget) {
+  goro::run(0, nullptr, [] {
+    namespace rt = goro::rt;
+    const std::size_t size = rt::round_stack_size(rt::default_stack_size() + 256 * kKiB);
+    constexpr int kCount = 150;  // more than two of the scavenger's batches of 64
+    std::vector<rt::G*> gs;
+    for (int i = 0; i < kCount; ++i) gs.push_back(rt::stack_new_g(size));
+    for (rt::G* gp : gs) rt::stack_free_g(gp);
+
+    const std::int64_t later = rt::os::nanotime() + 10'000'000'000;
+    EXPECT_EQ(rt::stack_scavenge_size(size, later, 1'000'000'000, 100), 100u);
+    EXPECT_EQ(std::count_if(gs.begin(), gs.end(), [](rt::G* gp) { return gp->stack.scavenged; }),
+              100);
+    EXPECT_EQ(rt::stack_scavenge_size(size, later, 1'000'000'000, 100), 50u);
+    EXPECT_EQ(rt::stack_scavenge_size(size, later, 1'000'000'000, 100), 0u);
+    EXPECT_TRUE(std::all_of(gs.begin(), gs.end(), [](rt::G* gp) { return gp->stack.scavenged; }));
+
+    std::int32_t count = 0;
+    rt::G* head = rt::stack_take_pooled(size, kCount + 1, &count);
+    EXPECT_EQ(count, kCount);
+    while (head != nullptr) {
+      rt::G* next = head->schedlink;
+      head->schedlink = nullptr;
+      rt::stack_free_g(head);
+      head = next;
+    }
+  });
 }
 
 // --- Sizes ----------------------------------------------------------------------------------

@@ -286,6 +286,7 @@ G* gfget(P* pp, std::size_t stack_size) {
   gp->lockedm = nullptr;
   gp->locked_external = 0;
   gp->schedlink = nullptr;
+  gp->pool_prev = nullptr;
   gp->wait_reason = waitreason::zero;
   gp->waitsince.store(0, std::memory_order_relaxed);
   gp->runnable_since = 0;

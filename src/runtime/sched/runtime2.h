@@ -82,6 +82,9 @@ struct G {
   // Intrusive link for the global run queue and free lists; protected by whichever lock
   // guards the list the G is on (sched.lock), or owned by the P for P-local lists.
   G* schedlink = nullptr;
+  // The previous G in a stack pool's free list, whose next link is schedlink (stack.cc);
+  // meaningful only while the G is in that list (stack_lock).
+  G* pool_prev = nullptr;
   // The next G in carve order (for_each_stack_slot, stack.cc): stored once, with release,
   // when the next slot is carved, and kept when the G is reused. Gs are never removed while
   // a run lasts.

@@ -46,6 +46,8 @@ constexpr int kIdleRoundsBeforeBackoff = 50;
 // Deep sleep cap: sysmon wakes at least this often even when idle (Go: forcegcperiod/2).
 constexpr std::int64_t kDeepSleepNs = 60'000'000'000;
 constexpr std::int64_t kScavengePeriodNs = 1'000'000'000;
+// Free stacks released per scavenger pass: one madvise each, an estimated 1 to 5 ms in all.
+constexpr std::size_t kScavengeBudget = 1024;
 // How long sysmon keeps polling at kMaxDelayNs once every P is idle, before it sleeps until
 // woken: long enough to span the gaps of a busy server, short enough that an idle program
 // stops waking within a second.
@@ -152,6 +154,7 @@ void sysmon_loop(M* mp) {
   int idle = 0;
   std::int64_t last_trace = 0;
   std::int64_t last_scavenge = os::nanotime();
+  bool scavenge_more = false;  // the last scavenger pass stopped at its budget
   std::int64_t last_busy = last_scavenge;  // the last round that found a P in use
 
   for (;;) {
@@ -226,9 +229,11 @@ void sysmon_loop(M* mp) {
       schedtrace(debug.scheddetail > 0);
     }
     if (debug.gorolongrun > 0) longrun_check(now, std::int64_t{debug.gorolongrun} * 1'000'000);
-    if (now - last_scavenge >= kScavengePeriodNs) {
+    // A pass that used its whole budget goes on at the next round, so that a large pool does
+    // not keep sysmon from retaking Ps and polling the network for long.
+    if (scavenge_more || now - last_scavenge >= kScavengePeriodNs) {
       last_scavenge = now;
-      stack_scavenge(now, 0);
+      scavenge_more = stack_scavenge(now, 0, kScavengeBudget) == kScavengeBudget;
     }
   }
 }

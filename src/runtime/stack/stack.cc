@@ -30,6 +30,9 @@ constexpr std::uint32_t kFirstSlabSlots = 16;
 
 // Free slots of one size are returned to the OS when idle this long in a global pool.
 constexpr std::int64_t kScavengeIdleNs = 1'000'000'000;
+// The scavenger takes at most this many Gs out of a pool per hold of stack_lock, and makes
+// its madvise calls without the lock, so that spawning goroutines never waits long for it.
+constexpr std::size_t kScavengeBatch = 64;
 
 struct slab {
   std::uintptr_t base = 0;
@@ -44,8 +47,14 @@ struct slab {
 struct size_pool {
   std::size_t size = 0;
   slab* current = nullptr;  // slab being carved
-  G* free = nullptr;        // free Gs, linked through schedlink, newest first
-  std::size_t free_count = 0;
+  // Free Gs whose stacks may still have committed pages, newest first, linked through
+  // schedlink and pool_prev. Each is stamped with the time it was freed, so the stamps do not
+  // increase from free to free_tail (except between two frees that race), and the scavenger
+  // takes the Gs that have been idle long enough from the tail.
+  G* free = nullptr;
+  G* free_tail = nullptr;
+  G* scavenged = nullptr;      // free Gs whose stacks were scavenged, linked through schedlink
+  std::size_t free_count = 0;  // Gs in both lists and in the scavenger's hands
   size_pool* next = nullptr;
 };
 
@@ -80,10 +89,17 @@ long mprotect_budget = 0;
 
 std::uintptr_t round_up(std::uintptr_t v, std::uintptr_t a) { return (v + a - 1) & ~(a - 1); }
 
-size_pool* pool_for(std::size_t size) {
+// Returns the pool of `size`, or nullptr if there is none (stack_lock held).
+size_pool* find_pool(std::size_t size) {
   for (size_pool* p = pools; p != nullptr; p = p->next) {
     if (p->size == size) return p;
   }
+  return nullptr;
+}
+
+// Returns the pool of `size`, created if needed (stack_lock held).
+size_pool* pool_for(std::size_t size) {
+  if (size_pool* p = find_pool(size)) return p;
   auto* p = new (std::nothrow) size_pool;
   if (p == nullptr) fatal("stack: out of memory for a stack pool");
   p->size = size;
@@ -157,6 +173,40 @@ slab* map_slab(std::size_t size, std::uint32_t nslots) {
 
 bool has_free_slot(const slab* s) { return s != nullptr && s->carved < s->nslots; }
 
+// Puts a free G at the head of its pool's free list (stack_lock held).
+void pool_push(size_pool* pool, G* gp) {
+  gp->pool_prev = nullptr;
+  gp->schedlink = pool->free;
+  if (pool->free != nullptr) {
+    pool->free->pool_prev = gp;
+  } else {
+    pool->free_tail = gp;
+  }
+  pool->free = gp;
+}
+
+// Takes the newest free G, else a scavenged one, or returns nullptr (stack_lock held).
+G* pool_pop(size_pool* pool) {
+  G* gp = pool->free;
+  if (gp != nullptr) {
+    pool->free = gp->schedlink;
+    if (pool->free != nullptr) {
+      pool->free->pool_prev = nullptr;
+    } else {
+      pool->free_tail = nullptr;
+    }
+  } else {
+    gp = pool->scavenged;
+    if (gp == nullptr) return nullptr;
+    pool->scavenged = gp->schedlink;
+  }
+  gp->schedlink = nullptr;
+  gp->pool_prev = nullptr;
+  pool->free_count--;
+  stats.pooled--;
+  return gp;
+}
+
 // Gives the pool of `size` a new slab, unless another thread has given it one or freed a G
 // of that size since the caller looked.
 void grow_pool(std::size_t size) {
@@ -165,7 +215,9 @@ void grow_pool(std::size_t size) {
   {
     std::lock_guard<runtime_lock> guard(stack_lock);
     size_pool* pool = pool_for(size);
-    if (pool->free != nullptr || has_free_slot(pool->current)) return;
+    if (pool->free != nullptr || pool->scavenged != nullptr || has_free_slot(pool->current)) {
+      return;
+    }
     first = pool->current == nullptr;
   }
 
@@ -270,13 +322,7 @@ G* stack_new_g(std::size_t size) {
     {
       std::lock_guard<runtime_lock> guard(stack_lock);
       size_pool* pool = pool_for(size);
-      if (G* gp = pool->free) {
-        pool->free = gp->schedlink;
-        pool->free_count--;
-        stats.pooled--;
-        gp->schedlink = nullptr;
-        return gp;
-      }
+      if (G* gp = pool_pop(pool)) return gp;
       if (has_free_slot(pool->current)) {
         claim = claim_slot(pool);
         break;
@@ -295,21 +341,19 @@ G* stack_new_g(std::size_t size) {
 G* stack_take_pooled(std::size_t size, std::int32_t max, std::int32_t* count) {
   std::lock_guard<runtime_lock> guard(stack_lock);
   size_pool* pool = pool_for(size);
-  G* head = pool->free;
+  G* head = nullptr;
   G* tail = nullptr;
   std::int32_t n = 0;
-  for (G* gp = head; gp != nullptr && n < max; gp = gp->schedlink) {
+  for (; n < max; ++n) {
+    G* gp = pool_pop(pool);
+    if (gp == nullptr) break;
+    if (tail != nullptr) {
+      tail->schedlink = gp;
+    } else {
+      head = gp;
+    }
     tail = gp;
-    ++n;
   }
-  if (n == 0) {
-    *count = 0;
-    return nullptr;
-  }
-  pool->free = tail->schedlink;
-  tail->schedlink = nullptr;
-  pool->free_count -= static_cast<std::size_t>(n);
-  stats.pooled -= static_cast<std::size_t>(n);
   *count = n;
   return head;
 }
@@ -329,8 +373,7 @@ void stack_free_gs(G* head, G* tail) {
   for (G* gp = head; gp != nullptr;) {
     G* next = gp == tail ? nullptr : gp->schedlink;
     if (pool == nullptr || pool->size != gp->stack.size()) pool = pool_for(gp->stack.size());
-    gp->schedlink = pool->free;
-    pool->free = gp;
+    pool_push(pool, gp);
     pool->free_count++;
     stats.pooled++;
     gp = next;
@@ -373,21 +416,78 @@ void for_each_stack_slot(void (*f)(G* gp, void* arg), void* arg) {
   }
 }
 
-void stack_scavenge(std::int64_t now, std::int64_t idle_ns) {
-  if (idle_ns <= 0) idle_ns = kScavengeIdleNs;
-  std::lock_guard<runtime_lock> guard(stack_lock);
-  for (size_pool* p = pools; p != nullptr; p = p->next) {
-    for (G* gp = p->free; gp != nullptr; gp = gp->schedlink) {
-      std::int64_t freed_at = gp->waitsince.load(std::memory_order_relaxed);
-      if (gp->stack.scavenged || now - freed_at < idle_ns) continue;
-      // Keep the top page: it holds the G record and the free-list link.
+std::size_t stack_scavenge_size(std::size_t size, std::int64_t now, std::int64_t idle_ns,
+                          std::size_t max_gs) {
+  std::size_t done = 0;
+  while (done < max_gs) {
+    // Take up to a batch of idle Gs off the tail. They stay counted as free, but no caller
+    // can take them until they are back in the pool.
+    G* batch[kScavengeBatch];
+    std::size_t n = 0;
+    {
+      std::lock_guard<runtime_lock> guard(stack_lock);
+      size_pool* pool = find_pool(size);
+      while (pool != nullptr && n < kScavengeBatch && done + n < max_gs) {
+        G* gp = pool->free_tail;
+        if (gp == nullptr || now - gp->waitsince.load(std::memory_order_relaxed) < idle_ns) {
+          break;
+        }
+        pool->free_tail = gp->pool_prev;
+        if (pool->free_tail != nullptr) {
+          pool->free_tail->schedlink = nullptr;
+        } else {
+          pool->free = nullptr;
+        }
+        gp->pool_prev = nullptr;
+        batch[n++] = gp;
+      }
+    }
+    if (n == 0) return done;
+
+    // Return each stack's pages to the OS without the lock. Keep the top page: it contains the
+    // G record and the free-list links.
+    for (std::size_t k = 0; k < n; ++k) {
+      G* gp = batch[k];
       std::uintptr_t top_page = reinterpret_cast<std::uintptr_t>(gp) & ~(page_size - 1);
       if (top_page > gp->stack.lo) {
         ::madvise(reinterpret_cast<void*>(gp->stack.lo), top_page - gp->stack.lo, MADV_DONTNEED);
       }
       gp->stack.scavenged = true;
     }
+
+    {
+      std::lock_guard<runtime_lock> guard(stack_lock);
+      size_pool* pool = find_pool(size);
+      if (pool == nullptr) return done + n;  // released meanwhile: no longer goro's memory
+      for (std::size_t k = 0; k < n; ++k) {
+        batch[k]->schedlink = pool->scavenged;
+        pool->scavenged = batch[k];
+      }
+    }
+    done += n;
+    if (n < kScavengeBatch) return done;
   }
+  return done;
+}
+
+std::size_t stack_scavenge(std::int64_t now, std::int64_t idle_ns, std::size_t max_gs) {
+  if (idle_ns <= 0) idle_ns = kScavengeIdleNs;
+  std::size_t done = 0;
+  // Pools are looked up by size for each batch, never kept across an unlock: stack_release_all
+  // frees them, and may run while an abandoned sysmon is still here. A pool created meanwhile
+  // shifts the indices, so a pass may skip or repeat one; the next pass catches up.
+  for (std::size_t i = 0; done < max_gs; ++i) {
+    std::size_t size = 0;
+    {
+      std::lock_guard<runtime_lock> guard(stack_lock);
+      size_pool* p = pools;
+      for (std::size_t k = 0; p != nullptr && k < i; ++k) p = p->next;
+      if (p == nullptr) break;
+      size = p->size;
+    }
+    done += stack_scavenge_size(size, now, idle_ns, max_gs - done);
+  }
+  return done;
 }
 
 stack_stats read_stack_stats() {

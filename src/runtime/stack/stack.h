@@ -33,8 +33,14 @@
 // in a global pool per size. A P refills and spills its cache half a cache at a time, with
 // one lock. Each G goes back to the pool of its own size, because after
 // set_default_stack_size a cache can contain two sizes (gfget flushes it when it meets a G
-// of the old one). sysmon returns the memory of slots idle in a global pool for more than
-// kScavengeAfterNs with MADV_DONTNEED, keeping the top page with the G record.
+// of the old one).
+//
+// Scavenging. sysmon returns the memory of slots idle in a global pool for more than a second
+// (kScavengeIdleNs) with MADV_DONTNEED, keeping the top page with the G record. A pool keeps
+// the Gs that still have their memory in a list ordered by the time they were freed, newest
+// first, and the scavenged ones in a second list that callers use only when the first is
+// empty. The scavenger takes idle Gs off the old end 64 at a time, calls madvise without the
+// lock, and puts them on the second list, at most 1 024 per sysmon round.
 //
 // Locks (stack.cc). stack_lock guards the pools, the slabs and the counters, and is held
 // only for list operations. A new slot is claimed under it, and its G record is built
@@ -105,8 +111,13 @@ bool stack_guard_owner(std::uintptr_t addr, G** owner);
 // lock is held may call it. f is also called for slots carved while the walk runs.
 void for_each_stack_slot(void (*f)(G* gp, void* arg), void* arg);
 
-// Returns the memory of slots idle in the global pools since before `now - idle_ns`.
-void stack_scavenge(std::int64_t now, std::int64_t idle_ns);
+// Returns to the OS the memory of at most max_gs slots idle in the global pools since
+// before `now - idle_ns` (idle_ns <= 0: one second), and returns how many it released. It
+// holds the pools' lock for a batch of 64 at most and never across a system call.
+std::size_t stack_scavenge(std::int64_t now, std::int64_t idle_ns, std::size_t max_gs);
+// stack_scavenge for the pool of one stack size.
+std::size_t stack_scavenge_size(std::size_t size, std::int64_t now, std::int64_t idle_ns,
+                                std::size_t max_gs);
 
 // Counters for metrics and tests.
 struct stack_stats {
