@@ -14,7 +14,9 @@
 // initial-exec puts it in static TLS, so a read is one %fs-relative load without a
 // __tls_get_addr call. It has a C name for getm's asm, and __thread needs no TLS wrapper.
 extern "C" {
-__attribute__((tls_model("initial-exec"))) __thread goro::rt::M* goro_rt_tls_m = nullptr;
+// `used`: only getm's asm text names it, so without this LTO would treat it as unreferenced
+// and drop or localise the hidden symbol.
+__attribute__((tls_model("initial-exec"), used)) __thread goro::rt::M* goro_rt_tls_m = nullptr;
 }
 
 namespace goro::rt {
