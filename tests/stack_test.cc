@@ -7,7 +7,6 @@
 // itself and owns the SIGSEGV handler.
 #include <gtest/gtest.h>
 
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,9 +27,12 @@
 #include "goro/time.hpp"
 #include "runtime/os/futex.h"
 #include "runtime/sched/sched.h"
+#include "resident.h"
 #include "runtime/stack/stack.h"
 
 namespace {
+
+using goro_test::page_resident;
 
 using goro_test::describe;
 using goro_test::run_child;
@@ -211,14 +213,6 @@ TEST(StackPool, CachedSizesStayApartWhenDefaultChanges) {
   }
 }
 
-// True if the page at `addr` is in memory (mincore).
-bool page_resident(std::uintptr_t addr) {
-  unsigned char state = 0;
-  const std::uintptr_t page = addr & ~std::uintptr_t{4095};
-  if (::mincore(reinterpret_cast<void*>(page), 4096, &state) != 0) return false;
-  return (state & 1) != 0;
-}
-
 // Writes one byte to each of the four pages above the bottom page of gp's stack (clear of
 // the canary zone) and returns their addresses.
 std::vector<std::uintptr_t> dirty_stack_pages(const goro::rt::G* gp) {
@@ -246,27 +240,35 @@ TEST(StackPool, ScavengerReleasesIdleStacks) {
     for (std::uintptr_t page : pages) ASSERT_TRUE(page_resident(page));
     for (rt::G* gp : gs) rt::stack_free_g(gp);
 
-    // Ten seconds from now every one of them has been idle for more than a second.
+    // Ten seconds from now every one of them has been idle for more than a second. The
+    // scavenger leaves the newest, the last G a caller could take, and releases the others.
     const std::int64_t later = rt::os::nanotime() + 10'000'000'000;
     EXPECT_EQ(rt::stack_scavenge_size(size, later, 1'000'000'000, 100),
-              static_cast<std::size_t>(kCount));
-    for (rt::G* gp : gs) {
-      EXPECT_TRUE(gp->stack.scavenged);
+              static_cast<std::size_t>(kCount - 1));
+    for (int i = 0; i < kCount; ++i) {
+      const rt::G* gp = gs[static_cast<std::size_t>(i)];
+      const bool released = i < kCount - 1;
+      EXPECT_EQ(gp->stack.scavenged, released) << "G " << i;
       EXPECT_TRUE(page_resident(reinterpret_cast<std::uintptr_t>(gp)))
-          << "the page of the G record must stay";
+          << "the page of G " << i << "'s record must stay";
+      for (int k = 0; k < 4; ++k) {
+        EXPECT_EQ(page_resident(pages[static_cast<std::size_t>(i * 4 + k)]), !released)
+            << "G " << i << ", page " << k;
+      }
     }
-    for (std::uintptr_t page : pages) EXPECT_FALSE(page_resident(page)) << "page " << page;
 
-    // The same Gs come back from the pool, with zeroed memory that can be written again.
+    // The same Gs come back from the pool, the one that kept its memory first, and the
+    // released pages read as zero and can be written again.
     std::int32_t count = 0;
     rt::G* head = rt::stack_take_pooled(size, kCount + 1, &count);
     ASSERT_EQ(count, kCount);
     std::vector<rt::G*> back;
     for (rt::G* gp = head; gp != nullptr; gp = gp->schedlink) back.push_back(gp);
     ASSERT_EQ(back.size(), gs.size());
+    EXPECT_EQ(back.front(), gs.back());
     EXPECT_TRUE(std::is_permutation(back.begin(), back.end(), gs.begin()));
-    for (std::uintptr_t page : pages) {
-      EXPECT_EQ(*reinterpret_cast<volatile char*>(page), 0) << "page " << page;
+    for (std::size_t i = 0; i < 4 * (kCount - 1); ++i) {
+      EXPECT_EQ(*reinterpret_cast<volatile char*>(pages[i]), 0) << "page " << i;
     }
     for (rt::G* gp : back) dirty_stack_pages(gp);
     for (rt::G* gp : back) gp->schedlink = nullptr;
@@ -325,12 +327,15 @@ TEST(StackPool, ScavengerStopsAtItsBudget) {
     for (rt::G* gp : gs) rt::stack_free_g(gp);
 
     const std::int64_t later = rt::os::nanotime() + 10'000'000'000;
+    auto released = [&gs] {
+      return std::count_if(gs.begin(), gs.end(), [](rt::G* gp) { return gp->stack.scavenged; });
+    };
     EXPECT_EQ(rt::stack_scavenge_size(size, later, 1'000'000'000, 100), 100u);
-    EXPECT_EQ(std::count_if(gs.begin(), gs.end(), [](rt::G* gp) { return gp->stack.scavenged; }),
-              100);
+    EXPECT_EQ(released(), 100);
+    // The rest, the newest too: released Gs are there for the next caller now.
     EXPECT_EQ(rt::stack_scavenge_size(size, later, 1'000'000'000, 100), 50u);
     EXPECT_EQ(rt::stack_scavenge_size(size, later, 1'000'000'000, 100), 0u);
-    EXPECT_TRUE(std::all_of(gs.begin(), gs.end(), [](rt::G* gp) { return gp->stack.scavenged; }));
+    EXPECT_EQ(released(), kCount);
 
     std::int32_t count = 0;
     rt::G* head = rt::stack_take_pooled(size, kCount + 1, &count);

@@ -19,11 +19,14 @@
 //   3. timers that are overdue while every M is busy or asleep: wake an M for them.
 //   4. GODEBUG=schedtrace=N: print the SCHED line (and scheddetail) every N ms.
 //   5. GODEBUG=gorolongrun=N: report goroutines that ran N ms without a scheduling point.
-//   6. return the memory of goroutine stacks idle in the global pools for a second.
+//   6. return the memory of goroutine stacks idle in the global pools for a second. This
+//      also runs while every P is idle, and the deep sleep ends when a stack becomes due.
 // Before each round it checks for a SIGQUIT dump to print (sigquit.cc), which never returns.
 #include "runtime/sched/sysmon.h"
 
 #include <pthread.h>
+
+#include <algorithm>
 
 #include "runtime/boot/debugvars.h"
 #include "runtime/netpoll/netpoll.h"
@@ -157,6 +160,15 @@ void sysmon_loop(M* mp) {
   bool scavenge_more = false;  // the last scavenger pass stopped at its budget
   std::int64_t last_busy = last_scavenge;  // the last round that found a P in use
 
+  // Once a period, and at every round after a pass that used its whole budget, so that a
+  // large pool does not keep sysmon from retaking Ps and polling the network for long.
+  auto scavenge = [&](std::int64_t now) {
+    if (scavenge_more || now - last_scavenge >= kScavengePeriodNs) {
+      last_scavenge = now;
+      scavenge_more = stack_scavenge(now, 0, kScavengeBudget) == kScavengeBudget;
+    }
+  };
+
   for (;;) {
     if (sched.exiting.load(std::memory_order_acquire)) return;
     if (sigquit_pending.load(std::memory_order_acquire)) sigquit_dump(mp);
@@ -179,6 +191,7 @@ void sysmon_loop(M* mp) {
       if (now - last_busy < kLightSleepWindowNs) {
         idle = kIdleRoundsBeforeBackoff + 1;  // keeps delay at kMaxDelayNs
         delay = kMaxDelayNs;
+        scavenge(now);
         continue;
       }
       sched.sysmonnote.clear();
@@ -187,7 +200,12 @@ void sysmon_loop(M* mp) {
       // the first check and the store would otherwise go unnoticed.
       if (all_ps_idle() && !sched.exiting.load(std::memory_order_seq_cst) &&
           !sigquit_pending.load(std::memory_order_seq_cst)) {
-        sched.sysmonnote.sleep(kDeepSleepNs);
+        // Wake when free stacks become idle long enough to scavenge, so that a program
+        // that went quiet after a burst of goroutines still returns their memory.
+        std::int64_t sleep_ns = kDeepSleepNs;
+        std::int64_t due = scavenge_more ? now : stack_scavenge_due(0);
+        if (due != 0) sleep_ns = std::clamp(due - now, kMaxDelayNs, kDeepSleepNs);
+        sched.sysmonnote.sleep(sleep_ns);
       }
       sched.sysmonwait.store(false, std::memory_order_relaxed);
       idle = 0;
@@ -229,12 +247,7 @@ void sysmon_loop(M* mp) {
       schedtrace(debug.scheddetail > 0);
     }
     if (debug.gorolongrun > 0) longrun_check(now, std::int64_t{debug.gorolongrun} * 1'000'000);
-    // A pass that used its whole budget goes on at the next round, so that a large pool does
-    // not keep sysmon from retaking Ps and polling the network for long.
-    if (scavenge_more || now - last_scavenge >= kScavengePeriodNs) {
-      last_scavenge = now;
-      scavenge_more = stack_scavenge(now, 0, kScavengeBudget) == kScavengeBudget;
-    }
+    scavenge(now);
   }
 }
 

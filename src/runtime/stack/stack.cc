@@ -77,6 +77,9 @@ std::atomic<slab*> slabs{nullptr};
 std::atomic<G*> first_carved{nullptr};
 G* last_carved = nullptr;
 stack_stats stats;
+// Incremented by stack_release_all, so that a scavenger pass that outlived its run does not
+// put that run's Gs into a later run's pools.
+std::uint64_t pools_generation = 0;
 
 std::size_t page_size = 4096;
 std::atomic<std::size_t> default_size{kDefaultStackSize};
@@ -424,14 +427,19 @@ std::size_t stack_scavenge_size(std::size_t size, std::int64_t now, std::int64_t
     // can take them until they are back in the pool.
     G* batch[kScavengeBatch];
     std::size_t n = 0;
+    std::uint64_t generation = 0;
     {
       std::lock_guard<runtime_lock> guard(stack_lock);
+      generation = pools_generation;
       size_pool* pool = find_pool(size);
       while (pool != nullptr && n < kScavengeBatch && done + n < max_gs) {
         G* gp = pool->free_tail;
         if (gp == nullptr || now - gp->waitsince.load(std::memory_order_relaxed) < idle_ns) {
           break;
         }
+        // Leave one G a caller can take, so that a spawn meanwhile does not map a new slab
+        // only because every free G of this size is in the scavenger's hands.
+        if (gp->pool_prev == nullptr && pool->scavenged == nullptr) break;
         pool->free_tail = gp->pool_prev;
         if (pool->free_tail != nullptr) {
           pool->free_tail->schedlink = nullptr;
@@ -457,8 +465,9 @@ std::size_t stack_scavenge_size(std::size_t size, std::int64_t now, std::int64_t
 
     {
       std::lock_guard<runtime_lock> guard(stack_lock);
+      // The run ended meanwhile (stack_release_all): these Gs are no longer goro's.
+      if (pools_generation != generation) return done + n;
       size_pool* pool = find_pool(size);
-      if (pool == nullptr) return done + n;  // released meanwhile: no longer goro's memory
       for (std::size_t k = 0; k < n; ++k) {
         batch[k]->schedlink = pool->scavenged;
         pool->scavenged = batch[k];
@@ -468,6 +477,20 @@ std::size_t stack_scavenge_size(std::size_t size, std::int64_t now, std::int64_t
     if (n < kScavengeBatch) return done;
   }
   return done;
+}
+
+std::int64_t stack_scavenge_due(std::int64_t idle_ns) {
+  if (idle_ns <= 0) idle_ns = kScavengeIdleNs;
+  std::int64_t due = 0;
+  std::lock_guard<runtime_lock> guard(stack_lock);
+  for (size_pool* p = pools; p != nullptr; p = p->next) {
+    // The tail was freed first; the head stays behind when it is the last G (see above).
+    G* oldest = p->free_tail;
+    if (oldest == nullptr || (oldest->pool_prev == nullptr && p->scavenged == nullptr)) continue;
+    std::int64_t at = oldest->waitsince.load(std::memory_order_relaxed) + idle_ns;
+    if (due == 0 || at < due) due = at;
+  }
+  return due;
 }
 
 std::size_t stack_scavenge(std::int64_t now, std::int64_t idle_ns, std::size_t max_gs) {
@@ -497,6 +520,7 @@ stack_stats read_stack_stats() {
 
 void stack_release_all(bool keep_mapped) {
   std::lock_guard<runtime_lock> guard(stack_lock);
+  pools_generation++;
   for (size_pool* p = pools; p != nullptr;) {
     size_pool* next = p->next;
     delete p;

@@ -40,7 +40,10 @@
 // the Gs that still have their memory in a list ordered by the time they were freed, newest
 // first, and the scavenged ones in a second list that callers use only when the first is
 // empty. The scavenger takes idle Gs off the old end 64 at a time, calls madvise without the
-// lock, and puts them on the second list, at most 1 024 per sysmon round.
+// lock, and puts them on the second list, at most 1 024 per sysmon round. It leaves a pool
+// at least one G that callers can take, so that a spawn meanwhile does not map a new slab
+// only because the scavenger has every free G. sysmon also scavenges while every P is
+// idle, waking from its deep sleep when the oldest free stack becomes idle long enough.
 //
 // Locks (stack.cc). stack_lock guards the pools, the slabs and the counters, and is held
 // only for list operations. A new slot is claimed under it, and its G record is built
@@ -115,6 +118,9 @@ void for_each_stack_slot(void (*f)(G* gp, void* arg), void* arg);
 // before `now - idle_ns` (idle_ns <= 0: one second), and returns how many it released. It
 // holds the pools' lock for a batch of 64 at most and never across a system call.
 std::size_t stack_scavenge(std::int64_t now, std::int64_t idle_ns, std::size_t max_gs);
+// The time (nanotime) at which stack_scavenge would first find a stack to release, or 0 if
+// no free stack still has its memory.
+std::int64_t stack_scavenge_due(std::int64_t idle_ns);
 // stack_scavenge for the pool of one stack size.
 std::size_t stack_scavenge_size(std::size_t size, std::int64_t now, std::int64_t idle_ns,
                                 std::size_t max_gs);
