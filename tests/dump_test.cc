@@ -215,8 +215,10 @@ const std::string kCloneSuffix = "( \\[clone [^\n]*\\])?";
 // Matches a frame of `function` at dump_test.cc:line, as Go prints a frame (with the
 // registers that GOTRACEBACK=system adds, if present).
 std::regex frame_at(const std::string& function, int line) {
-  return std::regex("\n(\\(anonymous namespace\\)::)?" + function + "\\([^\n]*\\)" +
-                    kCloneSuffix + "\n\t[^\n]*dump_test\\.cc:" + std::to_string(line) +
+  // Clang's demangled names keep the ABI tag of a function that returns std::string.
+  return std::regex("\n(\\(anonymous namespace\\)::)?" + function +
+                    "(\\[abi:[a-z0-9]+\\])?\\([^\n]*\\)" + kCloneSuffix +
+                    "\n\t[^\n]*dump_test\\.cc:" + std::to_string(line) +
                     " \\+0x[0-9a-f]+( fp=0x[0-9a-f]+ sp=0x[0-9a-f]+ pc=0x[0-9a-f]+)?\n");
 }
 
