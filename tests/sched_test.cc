@@ -764,10 +764,13 @@ TEST_P(Sched, TimersSurviveShrink) {
 // exits with main's status instead, as a Go program exits when main returns.
 GORO_CHILD_SCENARIO(main_returns_while_spinning) {
   static std::atomic<bool> started{false};
+  // Never set. The spinner loads it on every turn because a loop without side effects is
+  // undefined behaviour in C++, which Clang with LTO exploited (the process then crashed).
+  static std::atomic<bool> stop{false};
   int status = goro::run(0, nullptr, [] {
     goro::go([] {
       started.store(true);
-      for (;;) {
+      while (!stop.load(std::memory_order_relaxed)) {
       }
     });
     while (!started.load()) goro::yield();
