@@ -420,7 +420,7 @@ void for_each_stack_slot(void (*f)(G* gp, void* arg), void* arg) {
 }
 
 std::size_t stack_scavenge_size(std::size_t size, std::int64_t now, std::int64_t idle_ns,
-                          std::size_t max_gs) {
+                                std::size_t max_gs) {
   std::size_t done = 0;
   while (done < max_gs) {
     // Take up to a batch of idle Gs off the tail. They stay counted as free, but no caller
