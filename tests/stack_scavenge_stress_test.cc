@@ -238,7 +238,7 @@ TEST(StackScavengeStress, PoolListsStayConsistent) {
 }
 
 // Tries per race test. A try counts only if the main thread acted while the scavenger was
-// still inside its pass; on a loaded machine the scavenger can finish first every time, and
+// still inside its pass. On a loaded machine the scavenger can finish first every time, so
 // the test is then skipped rather than passed or failed.
 constexpr int kAttempts = 50;
 

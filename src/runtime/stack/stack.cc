@@ -30,8 +30,8 @@ constexpr std::uint32_t kFirstSlabSlots = 16;
 
 // Free slots of one size are returned to the OS when idle this long in a global pool.
 constexpr std::int64_t kScavengeIdleNs = 1'000'000'000;
-// The scavenger takes at most this many Gs out of a pool per hold of stack_lock, and makes
-// its madvise calls without the lock, so that spawning goroutines never waits long for it.
+// The scavenger takes at most this many Gs out of a pool per hold of stack_lock and makes
+// its madvise calls without the lock, so a spawn waits at most for one batch's unlinking.
 constexpr std::size_t kScavengeBatch = 64;
 
 struct slab {
@@ -186,6 +186,15 @@ void pool_push(size_pool* pool, G* gp) {
     pool->free_tail = gp;
   }
   pool->free = gp;
+}
+
+// Returns the G the scavenger would take next from pool, the one freed first, or nullptr.
+// The scavenger leaves one G that callers can take, so that a spawn meanwhile does not map a
+// new slab only because every free G of this size is in its hands (stack_lock held).
+G* scavenge_candidate(const size_pool* pool) {
+  G* gp = pool->free_tail;
+  if (gp == nullptr || (gp->pool_prev == nullptr && pool->scavenged == nullptr)) return nullptr;
+  return gp;
 }
 
 // Takes the newest free G, else a scavenged one, or returns nullptr (stack_lock held).
@@ -433,13 +442,10 @@ std::size_t stack_scavenge_size(std::size_t size, std::int64_t now, std::int64_t
       generation = pools_generation;
       size_pool* pool = find_pool(size);
       while (pool != nullptr && n < kScavengeBatch && done + n < max_gs) {
-        G* gp = pool->free_tail;
+        G* gp = scavenge_candidate(pool);
         if (gp == nullptr || now - gp->waitsince.load(std::memory_order_relaxed) < idle_ns) {
           break;
         }
-        // Leave one G a caller can take, so that a spawn meanwhile does not map a new slab
-        // only because every free G of this size is in the scavenger's hands.
-        if (gp->pool_prev == nullptr && pool->scavenged == nullptr) break;
         pool->free_tail = gp->pool_prev;
         if (pool->free_tail != nullptr) {
           pool->free_tail->schedlink = nullptr;
@@ -484,9 +490,8 @@ std::int64_t stack_scavenge_due(std::int64_t idle_ns) {
   std::int64_t due = 0;
   std::lock_guard<runtime_lock> guard(stack_lock);
   for (size_pool* p = pools; p != nullptr; p = p->next) {
-    // The tail was freed first; the head stays behind when it is the last G (see above).
-    G* oldest = p->free_tail;
-    if (oldest == nullptr || (oldest->pool_prev == nullptr && p->scavenged == nullptr)) continue;
+    G* oldest = scavenge_candidate(p);
+    if (oldest == nullptr) continue;
     std::int64_t at = oldest->waitsince.load(std::memory_order_relaxed) + idle_ns;
     if (due == 0 || at < due) due = at;
   }
