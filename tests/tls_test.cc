@@ -12,7 +12,9 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cfenv>
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <filesystem>
 #include <stdexcept>
@@ -20,9 +22,14 @@
 #include <thread>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
 #include "child_process.h"
 #include "goro_fixture.h"
 #include "goro/runtime.hpp"
+#include "goro/sync.hpp"
 #include "goro/time.hpp"
 
 namespace {
@@ -112,6 +119,100 @@ TEST(GoroutineErrno, PerGoroutineOnOneThread) {
   EXPECT_EQ(seen[0], 50);
   EXPECT_EQ(seen[1], 50);
 }
+
+// --- Floating-point control words ------------------------------------------------------------
+// MXCSR (SSE rounding, exception masks, flush-to-zero) and the x87 control word (precision,
+// rounding) belong to the goroutine: the switch saves the outgoing pair and loads the
+// incoming one when either differs from what the thread has.
+
+#if defined(__x86_64__)
+
+std::uint32_t read_mxcsr() { return _mm_getcsr(); }
+void write_mxcsr(std::uint32_t value) { _mm_setcsr(value); }
+
+std::uint16_t read_x87_control() {
+  std::uint16_t cw = 0;
+  asm volatile("fnstcw %0" : "=m"(cw));
+  return cw;
+}
+void write_x87_control(std::uint16_t cw) { asm volatile("fldcw %0" : : "m"(cw)); }
+
+constexpr std::uint32_t kMxcsrRoundUp = 0x1f80 | 0x4000;  // defaults, rounding toward +inf
+constexpr std::uint16_t kX87Single = 0x037f & ~0x0300;   // defaults, 24-bit precision
+
+// Three goroutines take turns on one thread: one changes only MXCSR, one only the x87
+// control word, one neither. Each must see its own pair after every switch, so each of the
+// two comparisons in the switch has to notice its own difference.
+TEST(GoroutineFpControl, PerGoroutineOnOneThread) {
+  std::atomic<int> finished{0};
+  std::vector<int> rounds(3, 0);
+  std::uint32_t default_mxcsr = 0;
+  std::uint16_t default_cw = 0;
+  run_with(nullptr, "1", [&] {
+    default_mxcsr = read_mxcsr();
+    default_cw = read_x87_control();
+    for (int i = 0; i < 3; ++i) {
+      goro::go([&, i] {
+        std::uint32_t mxcsr = i == 0 ? kMxcsrRoundUp : default_mxcsr;
+        std::uint16_t cw = i == 1 ? kX87Single : default_cw;
+        write_mxcsr(mxcsr);
+        write_x87_control(cw);
+        for (int round = 0; round < 50; ++round) {
+          goro::yield();
+          if (read_mxcsr() != mxcsr || read_x87_control() != cw) break;
+          rounds[static_cast<std::size_t>(i)] = round + 1;
+        }
+        write_mxcsr(default_mxcsr);
+        write_x87_control(default_cw);
+        finished.fetch_add(1);
+      });
+    }
+    yield_until([&] { return finished.load() == 3; });
+    EXPECT_EQ(read_mxcsr(), default_mxcsr);
+    EXPECT_EQ(read_x87_control(), default_cw);
+  });
+  EXPECT_EQ(default_mxcsr & 0xffc0, 0x1f80u) << "the test expects the power-on masks";
+  EXPECT_EQ(rounds, (std::vector<int>{50, 50, 50}));
+}
+
+// A rounding mode set with fesetround (both words) goes with the goroutine to its next
+// thread and does not stay behind on the old one.
+TEST(GoroutineFpControl, RoundingModeSurvivesMigration) {
+  pid_t before = 0;
+  pid_t after = 0;
+  int mode_after = -1;
+  double third_up = 0;
+  double third_nearest = 0;
+  std::atomic<int> other_mode{-1};
+  run_migrating([&] {
+    volatile double one = 1.0;
+    volatile double three = 3.0;
+    third_nearest = one / three;
+    std::fesetround(FE_UPWARD);
+    before = thread_id();
+    goro::sleep(kPark);
+    after = thread_id();
+    mode_after = std::fegetround();
+    third_up = one / three;
+    std::fesetround(FE_TONEAREST);
+
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go([&] {
+      other_mode.store(std::fegetround());
+      wg.done();
+    });
+    std::fesetround(FE_DOWNWARD);
+    wg.wait();
+    std::fesetround(FE_TONEAREST);
+  });
+  EXPECT_NE(before, after) << "goromigrate=1 did not move the goroutine";
+  EXPECT_EQ(mode_after, FE_UPWARD);
+  EXPECT_GT(third_up, third_nearest);
+  EXPECT_EQ(other_mode.load(), FE_TONEAREST) << "a new goroutine inherited its creator's mode";
+}
+
+#endif  // __x86_64__
 
 // --- Exception state ------------------------------------------------------------------------
 
