@@ -185,9 +185,8 @@ P* procresize(std::int32_t nprocs, M* mp) {
   for (std::int32_t i = nprocs; i < allp_count(); ++i) {
     P* pp = allp_at(i);
     if (pp->status() == pstatus::dead) continue;
-    bool inherit = false;
     std::lock_guard<runtime_lock> guard(sched.lock);
-    while (G* gp = runqget(pp, &inherit)) globrunqput(gp);
+    while (G* gp = runqget(pp).gp) globrunqput(gp);
     while (G* gp = pp->gfree) {
       pp->gfree = gp->schedlink;
       pp->gfree_count--;

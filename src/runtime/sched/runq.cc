@@ -139,23 +139,21 @@ void runqput(P* pp, G* gp, bool next) {
   runqput_full(pp, gp);
 }
 
-G* runqget(P* pp, bool* inherit_time) {
+runq_take runqget(P* pp) {
   G* next = pp->runnext.load(std::memory_order_relaxed);
   if (next != nullptr &&
       pp->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
-    *inherit_time = true;
-    return next;
+    return {next, true};
   }
-  *inherit_time = false;
   for (;;) {
     std::uint32_t h = pp->runq_head.load(std::memory_order_acquire);
     std::uint32_t t = pp->runq_tail.load(std::memory_order_relaxed);
-    if (t == h) return nullptr;
+    if (t == h) return {nullptr, false};
     G* gp = pp->runq[h % kRunqSize].load(std::memory_order_relaxed);
     if (pp->runq_head.compare_exchange_strong(h, h + 1, std::memory_order_release,
                                               std::memory_order_relaxed)) {
       prefetch_queued(pp, h + 1, t);
-      return gp;
+      return {gp, false};
     }
   }
 }

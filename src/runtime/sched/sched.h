@@ -49,7 +49,13 @@ inline void setgstatus(G* gp, gstatus from, gstatus to) {
 // --- Run queues (runq.cc) -------------------------------------------------------------------
 // Owner P only.
 void runqput(P* pp, G* gp, bool next);
-G* runqget(P* pp, bool* inherit_time);
+// runqget's result: the G (nullptr if the queue was empty), and whether it came from
+// runnext and so inherits the current time slice. Returned in two registers.
+struct runq_take {
+  G* gp;
+  bool inherit_time;
+};
+runq_take runqget(P* pp);
 bool runq_empty(P* pp);
 // Starts a new time slice on pp for sysmon (sysmon.cc). Only the P's owner writes schedtick,
 // so a load and a store do (no locked instruction); sysmon reads it relaxed.

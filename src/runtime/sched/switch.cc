@@ -44,9 +44,12 @@ inline void swap_thread_state(M* mp, G* from, const G* to) {
 
 }  // namespace
 
-GORO_NO_TSAN void switch_context(M* mp, G* from, G* to) {
+// The body of switch_context, inlined into switch_to so that a goroutine switch costs one
+// frame less on its hot path. Outside the anonymous namespace so that tracebacks see its
+// inlined frame as goro::rt::'s (see schedule_next_inline in proc.cc).
+[[gnu::always_inline]] GORO_NO_TSAN inline void switch_context_inline(M* mp, G* from, G* to) {
   // Only a canary-only slot has a canary to check; g0 and guarded stacks skip the call.
-  if (!from->stack.guarded && from != &mp->g0 && stack_canary_broken(from)) {
+  if (!from->stack.guarded && from != &mp->g0 && stack_canary_broken(from)) [[unlikely]] {
     report_canary_overflow(from);
   }
 
@@ -59,8 +62,10 @@ GORO_NO_TSAN void switch_context(M* mp, G* from, G* to) {
   sanitizer_finish_switch(from);
 }
 
+GORO_NO_TSAN void switch_context(M* mp, G* from, G* to) { switch_context_inline(mp, from, to); }
+
 GORO_NO_TSAN void switch_to(M* mp, G* from, G* to) {
-  switch_context(mp, from, to);
+  switch_context_inline(mp, from, to);
 
   // A dumper may switch here only to have this goroutine print its stack (traceback.cc).
   while (from->traceback_request) traceback_serve(from);
