@@ -4,7 +4,6 @@
 #include "goro/pprof.hpp"
 
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -141,8 +140,7 @@ int set_mutex_profile_fraction(int fraction) {
 
 namespace goro::rt::pprof {
 
-void start_env_cpu_profile(bool secure) {
-  const char* path = std::getenv("GOROCPUPROFILE");
+void start_env_cpu_profile(const char* path, bool secure) {
   if (path == nullptr || *path == '\0' || secure) return;
   try {
     goro::pprof::start_cpu_profile(std::string(path));

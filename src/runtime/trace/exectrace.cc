@@ -250,8 +250,7 @@ void trace_event(trace_kind kind, std::int32_t p, std::int64_t g, std::int64_t a
   w.seq.store(seq + 1, std::memory_order_release);
 }
 
-void exectrace_run_begin() {
-  const char* path = std::getenv("GOROTRACE");
+void exectrace_run_begin(const char* path) {
   if (path == nullptr || *path == '\0') return;
   int err = 0;
   std::unique_ptr<file_sink> file = file_sink::create(path, err);

@@ -47,9 +47,10 @@ struct trace_write_stats {
 bool write_trace_json(output_sink& out, const trace_session_data& data,
                       trace_write_stats* stats = nullptr);
 
-// Bootstrap hooks (exectrace.cc). run_begin starts a whole-run trace when GOROTRACE names a
-// file; run_end finishes any trace still recording, after every M has left the scheduler.
-void exectrace_run_begin();
+// Bootstrap hooks (exectrace.cc). run_begin starts a whole-run trace when `path` names a
+// file; boot passes GOROTRACE's value, or null when it is unset. run_end finishes any trace
+// still recording, after every M has left the scheduler.
+void exectrace_run_begin(const char* path);
 void exectrace_run_end();
 
 }  // namespace goro::rt
