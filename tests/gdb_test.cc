@@ -5,10 +5,15 @@
 
 #include <unistd.h>
 
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
 #include <atomic>
 #include <thread>
 #include <chrono>
 #include <string>
+#include <string_view>
 
 #include "child_process.h"
 #include "gdb_runner.h"
@@ -79,5 +84,91 @@ TEST(Gdb, BacktraceEndsAtGoroutineEntry) {
         << "a frame follows the trampoline: " << next_line << "\n" << bt;
   }
 }
+
+#if defined(__x86_64__)
+
+// --- Inside goro_rt_switch after the stack switch --------------------------------------------
+// Once goro_rt_switch has moved to the incoming goroutine's stack, its CFI must describe that
+// goroutine's frames, including the callee-saved registers it has not popped yet. Its callers
+// keep their CFA in rbp (goro builds with -fno-omit-frame-pointer). An unwinder that takes rbp
+// from the register, not from the incoming stack, walks the outgoing goroutine's frames.
+// The reload of MXCSR and the x87 control word runs only in that window, when the incoming
+// goroutine's control words differ from the thread's.
+
+[[gnu::noinline]] void fp_parked_incoming() {
+  goro::yield();  // parked here while fp_switching_outgoing switches to it
+  goro::yield();
+  asm volatile("" ::: "memory");  // no tail call: the frame must stay on the stack
+}
+
+[[gnu::noinline]] void fp_switching_outgoing() {
+  _mm_setcsr(0x1f80 | 0x4000);  // defaults, rounding toward +inf
+  goro::yield();
+  _mm_setcsr(0x1f80);
+  asm volatile("" ::: "memory");
+}
+
+// With GOMAXPROCS=1: fp_parked_incoming parks in its first yield, then fp_switching_outgoing
+// changes MXCSR and yields to it, which takes the reload path of goro_rt_switch.
+GORO_CHILD_SCENARIO(fp_reload_switch) {
+  return goro::run(0, nullptr, [] {
+    goro::wait_group wg;
+    wg.add(2);
+    goro::go([&] {
+      fp_parked_incoming();
+      wg.done();
+    });
+    goro::yield();
+    goro::go([&] {
+      fp_switching_outgoing();
+      wg.done();
+    });
+    wg.wait();
+  });
+}
+
+std::string own_executable() {
+  char path[4096];
+  ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) return {};
+  return std::string(path, static_cast<std::size_t>(n));
+}
+
+// Returns the offset of the first ldmxcsr in gdb's disassembly of goro_rt_switch, or -1.
+long ldmxcsr_offset(const std::string& disassembly) {
+  auto at = disassembly.find("ldmxcsr");
+  if (at == std::string::npos) return -1;
+  auto plus = disassembly.rfind("<+", at);
+  if (plus == std::string::npos) return -1;
+  return std::stol(disassembly.substr(plus + 2));
+}
+
+TEST(Gdb, BacktraceInFpReloadShowsIncoming) {
+  if (!have_gdb()) GTEST_SKIP() << "gdb is not installed (apt-get install gdb)";
+  const std::string exe = own_executable();
+  ASSERT_FALSE(exe.empty());
+
+  std::string disassembly =
+      run_command("gdb -nx -batch -ex 'disassemble goro_rt_switch' '" + exe + "' 2>&1");
+  long offset = ldmxcsr_offset(disassembly);
+  ASSERT_GT(offset, 0) << "no ldmxcsr in goro_rt_switch\n" << disassembly;
+
+  std::string bt = run_command(
+      "GORO_TEST_SCENARIO=fp_reload_switch GOMAXPROCS=1 GODEBUG= timeout 60 gdb -nx -batch"
+      " -ex 'set pagination off' -ex 'break *(goro_rt_switch+" + std::to_string(offset) + ")'"
+      " -ex run -ex bt -ex kill --args '" + exe + "'"
+      " --gtest_filter=DISABLED_ChildScenario.Run --gtest_also_run_disabled_tests 2>&1");
+
+  ASSERT_NE(bt.find("Breakpoint 1, "), std::string::npos) << "the reload path never ran\n" << bt;
+  std::string_view stack(bt);
+  stack = stack.substr(stack.find("Breakpoint 1, "));
+  EXPECT_NE(stack.find("fp_parked_incoming"), std::string_view::npos)
+      << "bt does not show the incoming goroutine\n" << bt;
+  EXPECT_EQ(stack.find("fp_switching_outgoing"), std::string_view::npos)
+      << "bt shows the outgoing goroutine's frames on the incoming stack\n" << bt;
+  EXPECT_NE(stack.find("goro_rt_trampoline"), std::string_view::npos) << bt;
+}
+
+#endif  // __x86_64__
 
 }  // namespace

@@ -14,18 +14,27 @@
 	.p2align 4
 goro_rt_switch:
 	.cfi_startproc
+	// The CFI gives each saved register's slot. After the stack switch, an unwinder then reads
+	// the incoming goroutine's rbp from its stack, not the outgoing one's from the register,
+	// and the callers, which find their frames through rbp, are the incoming goroutine's.
 	pushq	%rbp
 	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbp, 0
 	pushq	%rbx
 	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbx, 0
 	pushq	%r12
 	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r12, 0
 	pushq	%r13
 	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r13, 0
 	pushq	%r14
 	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r14, 0
 	pushq	%r15
 	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r15, 0
 	subq	$8, %rsp
 	.cfi_adjust_cfa_offset 8
 	// Each value is read back with a load of exactly the size that stored it, so that the
@@ -54,16 +63,22 @@ goro_rt_switch:
 	.cfi_adjust_cfa_offset -8
 	popq	%r15
 	.cfi_adjust_cfa_offset -8
+	.cfi_restore %r15
 	popq	%r14
 	.cfi_adjust_cfa_offset -8
+	.cfi_restore %r14
 	popq	%r13
 	.cfi_adjust_cfa_offset -8
+	.cfi_restore %r13
 	popq	%r12
 	.cfi_adjust_cfa_offset -8
+	.cfi_restore %r12
 	popq	%rbx
 	.cfi_adjust_cfa_offset -8
+	.cfi_restore %rbx
 	popq	%rbp
 	.cfi_adjust_cfa_offset -8
+	.cfi_restore %rbp
 	movq	%rdx, %rax
 	ret
 2:

@@ -30,6 +30,29 @@ goro_rt_switch:
 	stp	d10, d11, [sp, #112]
 	stp	d12, d13, [sp, #128]
 	stp	d14, d15, [sp, #144]
+	// Each saved register's slot, so that after the stack switch an unwinder reads the
+	// incoming goroutine's x29 and x30 from its stack, not the outgoing one's from the
+	// registers (switch_amd64.S does the same).
+	.cfi_offset x19, -176
+	.cfi_offset x20, -168
+	.cfi_offset x21, -160
+	.cfi_offset x22, -152
+	.cfi_offset x23, -144
+	.cfi_offset x24, -136
+	.cfi_offset x25, -128
+	.cfi_offset x26, -120
+	.cfi_offset x27, -112
+	.cfi_offset x28, -104
+	.cfi_offset x29, -96
+	.cfi_offset x30, -88
+	.cfi_offset d8, -80
+	.cfi_offset d9, -72
+	.cfi_offset d10, -64
+	.cfi_offset d11, -56
+	.cfi_offset d12, -48
+	.cfi_offset d13, -40
+	.cfi_offset d14, -32
+	.cfi_offset d15, -24
 	mrs	x9, fpcr
 	str	x9, [sp, #160]
 
@@ -55,6 +78,26 @@ goro_rt_switch:
 	ldp	d14, d15, [sp, #144]
 	add	sp, sp, #176
 	.cfi_adjust_cfa_offset -176
+	.cfi_restore x19
+	.cfi_restore x20
+	.cfi_restore x21
+	.cfi_restore x22
+	.cfi_restore x23
+	.cfi_restore x24
+	.cfi_restore x25
+	.cfi_restore x26
+	.cfi_restore x27
+	.cfi_restore x28
+	.cfi_restore x29
+	.cfi_restore x30
+	.cfi_restore d8
+	.cfi_restore d9
+	.cfi_restore d10
+	.cfi_restore d11
+	.cfi_restore d12
+	.cfi_restore d13
+	.cfi_restore d14
+	.cfi_restore d15
 	mov	x0, x2
 	ret
 	.cfi_endproc
