@@ -31,6 +31,7 @@
 #include "goro/runtime.hpp"
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
+#include "runtime/arch/context.h"
 
 namespace {
 
@@ -122,7 +123,7 @@ TEST(GoroutineErrno, PerGoroutineOnOneThread) {
 
 // --- Floating-point control words ------------------------------------------------------------
 // MXCSR (SSE rounding, exception masks, flush-to-zero) and the x87 control word (precision,
-// rounding) belong to the goroutine: the switch saves the outgoing pair and loads the
+// rounding) belong to the goroutine. The switch saves the outgoing pair, and loads the
 // incoming one when either differs from what the thread has.
 
 #if defined(__x86_64__)
@@ -210,6 +211,23 @@ TEST(GoroutineFpControl, RoundingModeSurvivesMigration) {
   EXPECT_EQ(mode_after, FE_UPWARD);
   EXPECT_GT(third_up, third_nearest);
   EXPECT_EQ(other_mode.load(), FE_TONEAREST) << "a new goroutine inherited its creator's mode";
+}
+
+// A new M's thread inherits the FP control words of the thread that created it. That thread
+// may be running a goroutine with its own mode, so the M resets them before anything else.
+TEST(GoroutineFpControl, NewThreadResetToDefaults) {
+  std::uint32_t mxcsr = 0;
+  std::uint16_t cw = 0;
+  std::thread thread([&] {
+    write_mxcsr(kMxcsrRoundUp & ~0x0200u);  // rounding up, divide-by-zero unmasked
+    write_x87_control(kX87Single);
+    goro::rt::context_reset_fp_control();
+    mxcsr = read_mxcsr();
+    cw = read_x87_control();
+  });
+  thread.join();
+  EXPECT_EQ(mxcsr & 0xffc0, 0x1f80u);
+  EXPECT_EQ(cw, 0x037f);
 }
 
 #endif  // __x86_64__

@@ -43,4 +43,10 @@ namespace goro::rt {
 // returned SP starts entry(transfer, arg). The FP control words start at the ABI defaults.
 void* context_init(void* stack_top, context_entry entry, void* arg);
 
+// Sets the calling thread's FP control words to the defaults a new goroutine starts with. A
+// new thread inherits the words of the thread that created it. That thread may have been
+// running a goroutine with its own rounding mode or unmasked exceptions, so a new M calls
+// this first: its g0 and sysmon then run with the defaults.
+void context_reset_fp_control();
+
 }  // namespace goro::rt

@@ -33,6 +33,12 @@ void* context_init(void* stack_top, context_entry entry, void* arg) {
   return slots;
 }
 
+void context_reset_fp_control() {
+  std::uint32_t mxcsr = kDefaultMxcsr;
+  std::uint16_t x87 = kDefaultX87ControlWord;
+  asm volatile("ldmxcsr %0\n\tfldcw %1" : : "m"(mxcsr), "m"(x87));
+}
+
 }  // namespace goro::rt
 
 #endif

@@ -19,6 +19,8 @@ void* context_init(void* stack_top, context_entry entry, void* arg) {
   return slots;
 }
 
+void context_reset_fp_control() { asm volatile("msr fpcr, xzr"); }
+
 }  // namespace goro::rt
 
 #endif

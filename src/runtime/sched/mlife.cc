@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "runtime/arch/context.h"
 #include "runtime/netpoll/netpoll.h"
 #include "runtime/os/futex.h"
 #include "runtime/pprof/cpu_profile.h"
@@ -157,6 +158,7 @@ void newm_thread(M* mp) {
 namespace {
 
 void* mstart(void* arg) {
+  context_reset_fp_control();
   auto* mp = static_cast<M*>(arg);
   setm(mp);
   mp->tid = static_cast<int>(::syscall(SYS_gettid));
