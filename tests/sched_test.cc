@@ -764,14 +764,15 @@ TEST_P(Sched, TimersSurviveShrink) {
 // exits with main's status instead, as a Go program exits when main returns.
 GORO_CHILD_SCENARIO(main_returns_while_spinning) {
   static std::atomic<bool> started{false};
-  // Never set. The spinner loads it on every turn because a loop without side effects is
-  // undefined behaviour in C++, which Clang with LTO exploited (the process then crashed).
-  static std::atomic<bool> stop{false};
+  // The spinner's loop must keep a side effect the optimiser cannot remove: a loop without
+  // one is undefined behaviour in C++, and Clang deletes it. A relaxed load of a flag that
+  // nothing sets was not enough: with ThinLTO, Clang proved the flag constant, deleted the
+  // loop, and the goroutine ran into the next function (free(): invalid pointer). An empty
+  // volatile asm counts as a side effect to both compilers.
   int status = goro::run(0, nullptr, [] {
     goro::go([] {
       started.store(true);
-      while (!stop.load(std::memory_order_relaxed)) {
-      }
+      for (;;) asm volatile("" ::: "memory");
     });
     while (!started.load()) goro::yield();
     // Give the spinner time to take over any thread, including the one that called run.
