@@ -54,12 +54,17 @@ std::int64_t thread_cpu_ns() {
 }  // namespace
 
 // Spins until the calling thread has used cpu_ns of CPU time. A goroutine does not move to
-// another thread without a scheduling point, and this loop has none.
+// another thread without a scheduling point, and this loop has none. The empty asm makes x
+// a value the compiler must compute. Under Clang ThinLTO it saw that no caller reads the
+// result and dropped the arithmetic; this function was then no longer the profile's top.
 std::uint64_t pprof_test_burn_cpu(std::int64_t cpu_ns) {
   const std::int64_t end = thread_cpu_ns() + cpu_ns;
   std::uint64_t x = 1;
   while (thread_cpu_ns() < end) {
-    for (int i = 0; i < 10000; ++i) x = x * 6364136223846793005ull + 1442695040888963407ull;
+    for (int i = 0; i < 10000; ++i) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      asm volatile("" : "+r"(x));
+    }
   }
   return x;
 }
