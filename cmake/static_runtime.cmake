@@ -42,8 +42,11 @@ elseif(GORO_STATIC_LIBSTDCXX)
   # R_X86_64_RELATIVE relocations (vtables, function tables) in a few words, which saves
   # about 1 000 instructions and 16 KB of stripped size. Needs binutils 2.38 and glibc 2.36
   # or later, and the executable then requires glibc 2.36 at run time.
+  # With --fatal-warnings, because a linker that does not know the option may only warn and
+  # go on without it (lld 14 does), which would pass a plain check.
   include(CheckLinkerFlag)
-  check_linker_flag(CXX "LINKER:-z,pack-relative-relocs" GORO_LINKER_HAS_PACK_RELATIVE_RELOCS)
+  check_linker_flag(CXX "LINKER:--fatal-warnings,-z,pack-relative-relocs"
+                    GORO_LINKER_HAS_PACK_RELATIVE_RELOCS)
   if(GORO_LINKER_HAS_PACK_RELATIVE_RELOCS)
     list(APPEND goro_startup_link_options LINKER:-z,pack-relative-relocs)
   endif()
