@@ -123,8 +123,8 @@ int ncpu = 1;
 std::int32_t procs = 1;
 
 // The environment variables boot reads, found in one pass over environ at the start of a
-// run. getenv would scan the whole environment once for each of the six look-ups; with 37
-// variables that came to about 1 000 of an empty program's 153 000 instructions. Each
+// run. getenv would scan the whole environment once for each of the six look-ups. With 37
+// variables, those scans cost about 1 000 of an empty program's 153 000 instructions. Each
 // pointer is the value as getenv would return it (the first definition), or null when the
 // variable is unset.
 struct run_env {
@@ -329,11 +329,12 @@ void shutdown() {
   // Wait for every other M to exit, for at most a second: an M that does not is running
   // goroutine code that never reaches a scheduling point, or is blocked in a call.
   constexpr std::int64_t kShutdownWaitNs = 1'000'000'000;
-  std::int64_t deadline = os::nanotime() + kShutdownWaitNs;
+  std::int64_t deadline = 0;  // read from the clock only if another M is still alive
   auto* alive = reinterpret_cast<std::atomic<std::uint32_t>*>(&sched.mcount_alive);
   for (;;) {
     std::int32_t n = sched.mcount_alive.load(std::memory_order_acquire);
     if (n <= 1) break;
+    if (deadline == 0) deadline = os::nanotime() + kShutdownWaitNs;
     std::int64_t left = deadline - os::nanotime();
     if (left <= 0) break;
     os::futex_wait(alive, static_cast<std::uint32_t>(n), left < 10'000'000 ? left : 10'000'000);
@@ -441,12 +442,15 @@ int run_main(int argc, char** argv, main_entry entry, void* main) {
   trace.on = early_inittrace();
   trace.requested = trace.on;
   gomaxprocs_pending.store(false, std::memory_order_relaxed);
-  trace.origin = os::nanotime();
-  sched.start_time = trace.origin;
+  // The clock is read only for output that needs it (inittrace here, schedtrace below): an
+  // empty program then never calls clock_gettime, whose first call costs a dynamic symbol
+  // lookup of about 900 instructions.
+  trace.origin = trace.on ? os::nanotime() : 0;
 
   phase("runtime.args", [] { args(); });
   reset_debug_vars(&debug);
   parse_godebug(env.godebug, auxv.secure);
+  if (debug.schedtrace > 0) sched.start_time = trace.on ? trace.origin : os::nanotime();
   // Scheduler latency collection (goro::metrics) is off at the start of a run unless
   // GODEBUG=goroschedlatency=1 requests it.
   if (debug.goroschedlatency != 0) {
