@@ -12,6 +12,7 @@
 #include <atomic>
 #include <thread>
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -127,13 +128,6 @@ GORO_CHILD_SCENARIO(fp_reload_switch) {
   });
 }
 
-std::string own_executable() {
-  char path[4096];
-  ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
-  if (n <= 0) return {};
-  return std::string(path, static_cast<std::size_t>(n));
-}
-
 // Returns the offset of the first ldmxcsr in gdb's disassembly of goro_rt_switch, or -1.
 long ldmxcsr_offset(const std::string& disassembly) {
   auto at = disassembly.find("ldmxcsr");
@@ -145,8 +139,7 @@ long ldmxcsr_offset(const std::string& disassembly) {
 
 TEST(Gdb, BacktraceInFpReloadShowsIncoming) {
   if (!have_gdb()) GTEST_SKIP() << "gdb is not installed (apt-get install gdb)";
-  const std::string exe = own_executable();
-  ASSERT_FALSE(exe.empty());
+  const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
 
   std::string disassembly =
       run_command("gdb -nx -batch -ex 'disassemble goro_rt_switch' '" + exe + "' 2>&1");

@@ -271,9 +271,8 @@ TEST_P(Timer, StopResetStress) {
 
 TEST_P(Timer, TickerTicksRepeatedly) {
   run([] {
-    // The clock is read before the ticker starts: its ticks are due at multiples of 2 ms
-    // after its own start, which a clock read after the constructor would miss by the
-    // constructor's duration.
+    // The clock is read before the ticker starts, because its ticks are due at multiples of
+    // 2 ms after its own start. A later read would shorten the measured time.
     auto start = steady::now();
     goro::ticker tk(2ms);
     for (int i = 0; i < 5; ++i) ASSERT_TRUE(tk.channel().recv().has_value());

@@ -123,8 +123,8 @@ TEST(GoroutineErrno, PerGoroutineOnOneThread) {
 
 // --- Floating-point control words ------------------------------------------------------------
 // MXCSR (SSE rounding, exception masks, flush-to-zero) and the x87 control word (precision,
-// rounding) belong to the goroutine. The switch saves the outgoing pair, and loads the
-// incoming one when either differs from what the thread has.
+// rounding) belong to the goroutine. The switch saves the outgoing pair and loads the
+// incoming one when either differs from the thread's.
 
 #if defined(__x86_64__)
 
@@ -186,15 +186,15 @@ TEST(GoroutineFpControl, RoundingModeSurvivesMigration) {
   double third_nearest = 0;
   std::atomic<int> other_mode{-1};
   run_migrating([&] {
-    volatile double one = 1.0;
-    volatile double three = 3.0;
-    third_nearest = one / three;
+    volatile double numerator = 1.0;
+    volatile double denominator = 3.0;
+    third_nearest = numerator / denominator;
     std::fesetround(FE_UPWARD);
     before = thread_id();
     goro::sleep(kPark);
     after = thread_id();
     mode_after = std::fegetround();
-    third_up = one / three;
+    third_up = numerator / denominator;
     std::fesetround(FE_TONEAREST);
 
     goro::wait_group wg;

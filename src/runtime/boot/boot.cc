@@ -122,11 +122,10 @@ char** envp_saved = nullptr;
 int ncpu = 1;
 std::int32_t procs = 1;
 
-// The environment variables boot reads, found in one pass over environ at the start of a
-// run. getenv would scan the whole environment once for each of the six look-ups. With 37
-// variables, those scans cost about 1 000 of an empty program's 153 000 instructions. Each
-// pointer is the value as getenv would return it (the first definition), or null when the
-// variable is unset.
+// Values of the environment variables boot reads, found in one pass over environ at the
+// start of a run. getenv would scan the whole environment once for each of six look-ups,
+// which with 37 variables cost about 1 000 of an empty program's 153 000 instructions.
+// Each pointer is what getenv would return (the first definition), or null when unset.
 struct run_env {
   const char* godebug = nullptr;
   const char* gotraceback = nullptr;
@@ -136,8 +135,8 @@ struct run_env {
 };
 run_env env;
 
-// If `entry` ("NAME=value") defines `name`, stores a pointer to its value in *slot, unless an
-// earlier entry already did. A loop, not strncmp: that would be one more symbol lookup.
+// Stores in *slot a pointer to the value of `entry` ("NAME=value") if it defines `name` and
+// no earlier entry did. It compares in a loop because strncmp would cost a symbol lookup.
 inline void take_env(const char* entry, const char* name, std::size_t name_len,
                      const char** slot) {
   if (*slot != nullptr) return;
@@ -442,9 +441,9 @@ int run_main(int argc, char** argv, main_entry entry, void* main) {
   trace.on = early_inittrace();
   trace.requested = trace.on;
   gomaxprocs_pending.store(false, std::memory_order_relaxed);
-  // The clock is read only for output that needs it (inittrace here, schedtrace below): an
-  // empty program then never calls clock_gettime, whose first call costs a dynamic symbol
-  // lookup of about 900 instructions.
+  // The clock is read only for inittrace (here) and schedtrace (below). An empty program
+  // then never calls clock_gettime, whose first call costs a symbol lookup of about 900
+  // instructions.
   trace.origin = trace.on ? os::nanotime() : 0;
 
   phase("runtime.args", [] { args(); });
