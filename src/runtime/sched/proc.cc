@@ -336,9 +336,12 @@ void gfput(P* pp, G* gp) {
 
 namespace {
 
-// Completes the pending action `action` on gp, for every action but a requeue onto the M's
-// P, which finish_switch handles itself.
-[[gnu::noinline]] void finish_switch_slow(M* mp, after_switch action, G* gp) {
+// finish_switch for every action but a requeue onto the M's P.
+[[gnu::noinline]] void finish_switch_slow(M* mp, after_switch action) {
+  G* gp = mp->pending_g;
+  mp->pending = after_switch::none;
+  mp->pending_g = nullptr;
+
   switch (action) {
     case after_switch::park: {
       unlock_fn unlockf = mp->pending_unlock;
@@ -348,7 +351,12 @@ namespace {
       if (unlockf != nullptr && !unlockf(gp, arg)) ready(gp);
       break;
     }
-    case after_switch::requeue:  // only without a P: finish_switch queues on the P
+    case after_switch::requeue:
+      if (mp->p != nullptr) {
+        runqput(mp->p, gp, false);
+        break;
+      }
+      [[fallthrough]];
     case after_switch::requeue_global: {
       {
         std::lock_guard<runtime_lock> guard(sched.lock);
@@ -370,17 +378,15 @@ namespace {
 void finish_switch(M* mp) {
   after_switch action = mp->pending;
   if (action == after_switch::none) return;
-  G* gp = mp->pending_g;
-  mp->pending = after_switch::none;
-  mp->pending_g = nullptr;
-
-  // A yield's requeue is handled here, without a frame, because it is all of a yield's
-  // incoming side.
+  // A yield's requeue, first and without a frame: it is the whole of a yield's incoming side.
   if (action == after_switch::requeue && mp->p != nullptr) [[likely]] {
+    G* gp = mp->pending_g;
+    mp->pending = after_switch::none;
+    mp->pending_g = nullptr;
     runqput(mp->p, gp, false);
     return;
   }
-  finish_switch_slow(mp, action, gp);
+  finish_switch_slow(mp, action);
 }
 
 namespace {
@@ -417,9 +423,9 @@ namespace {
       next = globrunqget(pp, 1);
     }
     if (next == nullptr) {
-      runq_take queued = runqget(pp);
-      next = queued.gp;
-      inherit_time = queued.inherit_time;
+      runq_take took = runqget(pp);
+      next = took.gp;
+      inherit_time = took.inherit_time;
     }
     if (next != nullptr && ((next->lockedm != nullptr && next->lockedm != mp) ||
                             must_migrate(mp, next))) {
@@ -451,10 +457,11 @@ namespace {
 
 }  // namespace
 
-// Runs schedule_next's common case, inlined into park, yield and goexit so that each makes
-// one call less on the way to the switch. It is outside the anonymous namespace because
-// DWARF qualifies an inlined frame's name only for functions with external linkage, and
-// tracebacks hide runtime frames by their goro::rt:: prefix.
+// schedule_next's common case, inlined into park, yield and goexit: each then makes one
+// call less on the way to the switch, and the compiler keeps mp, pp and prev in the
+// caller's registers. Not in the anonymous namespace: an inlined frame's name comes from
+// DWARF, which qualifies only functions with external linkage, and tracebacks hide runtime
+// frames by their goro::rt:: prefix.
 [[gnu::always_inline]] inline void schedule_next_inline(M* mp, P* pp, G* prev) {
   // One load covers the diagnostics, goromigrate, stop-the-world and exit (schedhooks.h).
   if (sched_hooks.load(std::memory_order_relaxed) != 0 || prev->lockedm != nullptr ||
@@ -471,9 +478,9 @@ namespace {
     next = globrunqget(pp, 1);
   }
   if (next == nullptr) {
-    runq_take queued = runqget(pp);
-    next = queued.gp;
-    inherit_time = queued.inherit_time;
+    runq_take took = runqget(pp);
+    next = took.gp;
+    inherit_time = took.inherit_time;
   }
   // must_migrate without goromigrate, which the test above excludes.
   if (next != nullptr && ((next->lockedm != nullptr && next->lockedm != mp) ||
@@ -728,10 +735,10 @@ G* findrunnable(M* mp, bool* inherit_time) {
     }
 
     // Local queue.
-    runq_take local = runqget(pp);
-    if (local.gp != nullptr) {
-      *inherit_time = local.inherit_time;
-      return local.gp;
+    runq_take took = runqget(pp);
+    if (took.gp != nullptr) {
+      *inherit_time = took.inherit_time;
+      return took.gp;
     }
 
     // Global queue.
@@ -747,10 +754,10 @@ G* findrunnable(M* mp, bool* inherit_time) {
       std::int32_t n = 0;
       if (G* list = netpoll(0, &n)) {
         inject_glist(list, n);
-        runq_take polled = runqget(pp);
-        if (polled.gp != nullptr) {
-          *inherit_time = polled.inherit_time;
-          return polled.gp;
+        runq_take injected = runqget(pp);
+        if (injected.gp != nullptr) {
+          *inherit_time = injected.inherit_time;
+          return injected.gp;
         }
       }
     }
