@@ -197,12 +197,14 @@ TEST(SchedScale, MillionGoroutines) {
 
 // --- Spawn order ----------------------------------------------------------------------------
 
-// A goroutine that fills its P's run queue with goro::go in a loop yields, so the goroutines
-// it made run (and free their stacks) before it makes more. At GOMAXPROCS=1 the number
-// started but not finished stays near one queue's worth instead of growing with the loop.
-TEST_P(Sched, SpawnLoopYieldsWhenItFillsTheQueue) {
+// A goroutine that starts goroutines with goro::go in a loop yields after its first half
+// queue and then after every batch of about 32, so the goroutines it made run (and free
+// their stacks) before it makes more. At GOMAXPROCS=1 the number started but not finished
+// stays near half a queue plus a batch, instead of growing with the loop or reaching a
+// full queue.
+TEST_P(Sched, SpawnLoopYieldsInBatches) {
   constexpr int kCount = 4000;
-  constexpr int kBound = 2 * static_cast<int>(goro::rt::kRunqSize);
+  constexpr int kBound = static_cast<int>(goro::rt::kRunqSize) / 2 + 64;
   int max_outstanding = 0;
   std::atomic<int> finished{0};
   run(
@@ -269,6 +271,138 @@ TEST_P(Sched, SpawnOnFullQueueDoesNotYield) {
     }
   }
   EXPECT_TRUE(checked) << "the run queue was never full at the spawn; the machine is overloaded";
+}
+
+// A goroutine that starts kSpawnBurst or more goroutines in a row puts its P in a spawn
+// burst, and thieves leave the P's queue alone while the P gets through it quickly. These
+// tests make the P stop making progress and check that the other P steals. Each spawner
+// first starts a quarter of a queue of goroutines that do nothing, and then the goroutines
+// under test, which note the P they run on. A thief may take some of the first ones in a
+// steal that began before the burst, but not, unless it is held up for that many spawns,
+// the goroutines under test. Together they stay below the kRunqSize / 2 spawns after
+// which a spawn loop yields (SpawnLoopYieldsInBatches), which would run them on the spawner's P.
+//
+// Without the steal, sysmon would still move them, but later: after a 10 ms time slice it
+// sets the P's preempt flag, and the next goroutine to start there goes to the global
+// queue, where the other P finds it. An attempt counts only if the other P ran one before
+// the flag was seen. A loaded machine can keep the thief off its CPU that long, so each
+// test makes a few attempts and needs one that counts. Under a sanitizer every spawn can
+// take most of a millisecond (the thread it wakes shares the only free CPU), so sysmon's
+// slice often ends before the spawner does. There a test whose attempts all ended that way
+// is skipped, after checking that every goroutine ran.
+constexpr int kBurstAttempts = 5;
+
+// Ends a burst test: passes if an attempt showed the steal; otherwise fails, or under a
+// sanitizer skips.
+void expect_burst_stolen(bool stolen, const char* what) {
+  if (stolen) return;
+  if (kSanitized) GTEST_SKIP() << "sysmon's time slice ended first in every attempt: " << what;
+  ADD_FAILURE() << "in " << kBurstAttempts << " attempts, " << what;
+}
+
+// Spins without a scheduling point until done() or the limit; false at the limit.
+template <class Done>
+bool spin_until(Done done, std::chrono::seconds limit = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+  }
+  return true;
+}
+
+int current_p_id() { return goro::rt::getm()->p->id; }
+
+// True once sysmon has asked the current goroutine's P to preempt it.
+auto sysmon_preempt_flag() {
+  goro::rt::P* pp = goro::rt::getm()->p;
+  return [pp] { return pp->preempt.load(std::memory_order_relaxed); };
+}
+
+// First has the other P run a goroutine, so that its M exists (creating a thread can take
+// longer than sysmon's time slice under a sanitizer) and is idle, not starting up, when the
+// burst begins.
+void spawn_idle_goroutines_to_start_a_burst() {
+  std::atomic<bool> warmed{false};
+  goro::go([&warmed] { warmed.store(true); });
+  spin_until([&] { return warmed.load(); });
+  for (std::uint32_t i = 0; i < goro::rt::kRunqSize / 4; ++i) goro::go([] {});
+}
+
+// The spawner stops spawning and computes without a scheduling point: the goroutines it
+// started must run on the other P.
+TEST_P(Sched, SpawnBurstIsStolenWhileTheSpawnerComputes) {
+  constexpr int kCount = 2 * static_cast<int>(goro::rt::kSpawnBurst);
+  bool stolen = false;
+  for (int attempt = 0; attempt < kBurstAttempts && !stolen; ++attempt) {
+    std::atomic<int> ran{0};
+    std::atomic<int> ran_elsewhere{0};
+    bool all_ran = false;
+    bool preempted_first = false;
+    run(
+        [&] {
+          const int spawner_p = current_p_id();
+          auto preempted = sysmon_preempt_flag();
+          spawn_idle_goroutines_to_start_a_burst();
+          for (int i = 0; i < kCount; ++i) {
+            goro::go([&ran, &ran_elsewhere, spawner_p] {
+              if (current_p_id() != spawner_p) ran_elsewhere.fetch_add(1);
+              ran.fetch_add(1);
+            });
+          }
+          spin_until([&] { return ran.load() == kCount || preempted(); });
+          preempted_first = ran.load() != kCount;
+          all_ran = spin_until([&] { return ran.load() == kCount; });
+        },
+        "2");
+    ASSERT_TRUE(all_ran) << ran.load() << " of " << kCount
+                         << " goroutines ran while their spawner computed for 20 s";
+    stolen = ran_elsewhere.load() > 0 && !preempted_first;
+  }
+  expect_burst_stolen(stolen, "the goroutines of a spawn burst did not run on another P "
+                              "before sysmon preempted their spawner");
+}
+
+// The spawner parks and the first goroutine under test spins until a goroutine runs on
+// another P. Its P makes no progress meanwhile, so the other P steals the rest.
+TEST_P(Sched, LongGoroutinesOfASpawnBurstAreStolen) {
+  constexpr int kCount = 2 * static_cast<int>(goro::rt::kSpawnBurst);
+  bool stolen = false;
+  for (int attempt = 0; attempt < kBurstAttempts && !stolen; ++attempt) {
+    std::atomic<int> first_p{-1};
+    std::atomic<bool> two_ps{false};
+    std::atomic<bool> preempted_first{false};
+    std::atomic<bool> all_spawned{false};
+    run(
+        [&] {
+          spawn_idle_goroutines_to_start_a_burst();
+          goro::wait_group wg;
+          wg.add(kCount);
+          for (int i = 0; i < kCount; ++i) {
+            goro::go([&] {
+              // One taken by the other P early must not spin there while the spawner,
+              // competing with woken threads for the remaining CPU, is still spawning.
+              while (!all_spawned.load()) goro::yield();
+              const int id = current_p_id();
+              int expected = -1;
+              if (first_p.compare_exchange_strong(expected, id)) {
+                auto preempted = sysmon_preempt_flag();
+                spin_until([&] { return two_ps.load() || preempted(); });
+                if (!two_ps.load()) preempted_first.store(true);
+              } else if (expected != id) {
+                two_ps.store(true);
+              }
+              spin_until([&] { return two_ps.load(); });
+              wg.done();
+            });
+          }
+          all_spawned.store(true);
+          wg.wait();
+        },
+        "2");
+    stolen = two_ps.load() && !preempted_first.load();
+  }
+  expect_burst_stolen(stolen, "no goroutine of a spawn burst ran on a second P before sysmon "
+                              "preempted the first, which spun");
 }
 
 // --- sysmon ---------------------------------------------------------------------------------

@@ -9,14 +9,6 @@ namespace {
 // Spins before sleeping: the runtime's critical sections are a few hundred instructions, so a
 // short spin usually beats a futex round trip.
 constexpr int kLockSpins = 64;
-
-inline void cpu_relax() {
-#if defined(__x86_64__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 }  // namespace
 
 void runtime_lock::lock_slow() {

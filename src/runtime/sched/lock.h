@@ -19,6 +19,15 @@
 
 namespace goro::rt {
 
+// A spin-wait hint: lets the sibling hyperthread run and saves power while a thread polls.
+inline void cpu_relax() {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 class runtime_lock {
  public:
   runtime_lock() = default;

@@ -255,6 +255,10 @@ enum class pstatus : std::uint32_t {
 // Local run queue size; a power of two so indices wrap with a mask (Go: 256).
 inline constexpr std::uint32_t kRunqSize = 256;
 
+// A goroutine that starts this many goroutines in a row on its P puts the P in a spawn
+// burst (P::spawn_burst). A node of a goroutine tree, starting a few children, does not.
+inline constexpr std::uint32_t kSpawnBurst = 16;
+
 // Timer record, embedded in whatever waits (a sleeping G, a goro::timer). See time/timer.h.
 struct timer;
 
@@ -324,6 +328,15 @@ struct P {
   // G record reused by a later goroutine at most resets the count.
   const G* spawner = nullptr;
   std::uint32_t spawn_run = 0;
+  // Set by the owner when a spawn run reaches kSpawnBurst goroutines, cleared by the owner
+  // when it finds its queue empty. While it is set, a thief watches the P for a moment and
+  // steals only if the P got through few goroutines meanwhile (burst_is_fast). Relaxed: a
+  // stale value costs a thief one watch or lets one steal through early.
+  std::atomic<bool> spawn_burst{false};
+  // Set with `preempt` by a spawn loop that has queued a batch (owner P only). gopreempt
+  // then puts the spawner at the tail of this P's queue, not on the global queue. From
+  // there another P would take it and spawn the next batch away from this P's cached stacks.
+  bool spawn_yield = false;
 
   // Goroutine ids handed out in batches (owner P only).
   std::int64_t goid_cache = 0;
