@@ -197,14 +197,14 @@ TEST(SchedScale, MillionGoroutines) {
 
 // --- Spawn order ----------------------------------------------------------------------------
 
-// A goroutine that starts goroutines with goro::go in a loop yields after its first half
-// queue and then after every batch of about 32, so the goroutines it made run (and free
-// their stacks) before it makes more. At GOMAXPROCS=1 the number started but not finished
-// stays near half a queue plus a batch, instead of growing with the loop or reaching a
-// full queue.
-TEST_P(Sched, SpawnLoopYieldsInBatches) {
+// A goroutine that starts goroutines with goro::go in a loop yields to them, so the
+// goroutines it made run (and free their stacks) before it makes more. It yields after
+// batches of about 32 when they are short, and after a full queue otherwise (a debug
+// build's are long). At GOMAXPROCS=1 the number started but not finished stays within a
+// queue and a half instead of growing with the loop.
+TEST_P(Sched, SpawnLoopYieldsToItsGoroutines) {
   constexpr int kCount = 4000;
-  constexpr int kBound = static_cast<int>(goro::rt::kRunqSize) / 2 + 64;
+  constexpr int kBound = 3 * static_cast<int>(goro::rt::kRunqSize) / 2;
   int max_outstanding = 0;
   std::atomic<int> finished{0};
   run(
@@ -280,7 +280,7 @@ TEST_P(Sched, SpawnOnFullQueueDoesNotYield) {
 // under test, which note the P they run on. A thief may take some of the first ones in a
 // steal that began before the burst, but not, unless it is held up for that many spawns,
 // the goroutines under test. Together they stay below the kRunqSize / 2 spawns after
-// which a spawn loop yields (SpawnLoopYieldsInBatches), which would run them on the spawner's P.
+// which a spawn loop yields (SpawnLoopYieldsToItsGoroutines), which would run them on the spawner's P.
 //
 // Without the steal, sysmon would still move them, but later: after a 10 ms time slice it
 // sets the P's preempt flag, and the next goroutine to start there goes to the global
@@ -403,6 +403,38 @@ TEST_P(Sched, LongGoroutinesOfASpawnBurstAreStolen) {
   }
   expect_burst_stolen(stolen, "no goroutine of a spawn burst ran on a second P before sysmon "
                               "preempted the first, which spun");
+}
+
+// A spawn loop of goroutines that each compute for a few microseconds, far longer than the
+// short goroutines a burst keeps on its P, shares them with the other P: at least a tenth
+// run there. Under the rule for short goroutines nearly all would run on the spawner's P.
+TEST_P(Sched, SpawnLoopOfLongGoroutinesUsesBothPs) {
+  constexpr int kCount = 2000;
+  constexpr auto kWork = std::chrono::microseconds(3);
+  bool shared = false;
+  for (int attempt = 0; attempt < kBurstAttempts && !shared; ++attempt) {
+    std::atomic<int> elsewhere{0};
+    run(
+        [&] {
+          const int spawner_p = current_p_id();
+          goro::wait_group wg;
+          wg.add(kCount);
+          for (int i = 0; i < kCount; ++i) {
+            goro::go([&, spawner_p] {
+              const auto until = std::chrono::steady_clock::now() + kWork;
+              while (std::chrono::steady_clock::now() < until) {
+              }
+              if (current_p_id() != spawner_p) elsewhere.fetch_add(1);
+              wg.done();
+            });
+          }
+          wg.wait();
+        },
+        "2");
+    shared = elsewhere.load() >= kCount / 10;
+  }
+  expect_burst_stolen(shared, "fewer than a tenth of a spawn loop's 3 µs goroutines ran on "
+                              "the second P");
 }
 
 // --- sysmon ---------------------------------------------------------------------------------

@@ -38,6 +38,7 @@
 //      Then release the P and sleep until handed a P or until the next timer (stopm);
 //   4. hand a G locked to another M over to that M (startlockedm), or
 //   5. run it (execute).
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <new>
@@ -77,6 +78,10 @@ constexpr std::int32_t kFreeGPerP = 64;
 // batch: with a batch of kFreeGPerP / 2 + 1, every batch moved half the list to the global
 // pool and took it back, and spawning at GOMAXPROCS=1 took 17 ms instead of 14.
 constexpr std::uint32_t kSpawnBatch = kFreeGPerP / 2 - 1;
+// Goroutines of a spawn batch that cost less than this each (spawn, switch and run, in ns)
+// are short: the batch stays small and on its P. Longer ones are worth a second P, so the
+// loop spawns a full queue before it yields, and thieves take from it as usual.
+constexpr std::uint32_t kBurstShortNs = 150;
 // Goroutine ids are taken from sched.goidgen in batches per P (Go: 16).
 constexpr std::int64_t kGoidBatch = 16;
 // Every 61st schedule checks the global queue first, so Gs there are not starved by two
@@ -164,14 +169,51 @@ namespace {
 // release_p_to_user save registers for it.
 [[gnu::noinline]] void gopreempt(M* mp, G* gp, P* pp) {
   pp->preempt.store(false, std::memory_order_relaxed);
-  // A spawn loop that has queued a batch goes behind it, on this P.
-  const bool spawn_yield = pp->spawn_yield;
-  pp->spawn_yield = false;
   setgstatus(gp, gstatus::running, gstatus::runnable);
   trace_go_sched(gp, trace_sched_reason::preempted);
-  mp->pending = spawn_yield ? after_switch::requeue : after_switch::requeue_global;
+  mp->pending = after_switch::requeue_global;
   mp->pending_g = gp;
   schedule_next(mp, pp, gp);
+}
+
+// A spawn loop that has queued a batch (newproc_commit) yields here, to the back of its P's
+// queue, so the batch runs first. Two more duties fall to it:
+//   * That queue may never empty while the loop runs, so findrunnable, which runs the P's
+//     timers, is not reached. It runs the expired ones, as yield does.
+//   * It times the batch and stores the cost per goroutine in P::burst_run_ns, from which
+//     thieves judge whether the batch is worth stealing from (burst_is_fast).
+[[gnu::noinline]] void spawn_turn(M* mp, G* gp, P* pp) {
+  pp->preempt.store(false, std::memory_order_relaxed);
+  pp->spawn_yield = false;
+
+  const std::int64_t start = os::nanotime();
+  std::int64_t timer0 = pp->timer0_when.load(std::memory_order_acquire);
+  if (timer0 != 0 && timer0 <= start) {
+    std::int64_t next = 0;
+    check_timers(pp, start, &next);
+  }
+  const std::uint32_t queued =
+      runq_size(pp) + (pp->runnext.load(std::memory_order_relaxed) != nullptr ? 1 : 0);
+
+  setgstatus(gp, gstatus::running, gstatus::runnable);
+  trace_go_sched(gp, trace_sched_reason::preempted);
+  mp->pending = after_switch::requeue;
+  mp->pending_g = gp;
+  schedule_next(mp, pp, gp);
+
+  // Running again, after the batch unless a thief took this goroutine to another P.
+  // One slow batch (a page fault, the thread losing its CPU) does not make the goroutines
+  // long: that takes two in a row.
+  if (getm()->p == pp && queued != 0) {
+    const std::int64_t per_g = (os::nanotime() - start) / queued;
+    if (per_g < kBurstShortNs) {
+      pp->burst_long_batches = 0;
+      pp->burst_run_ns.store(static_cast<std::uint32_t>(per_g), std::memory_order_relaxed);
+    } else if (++pp->burst_long_batches >= 2) {
+      pp->burst_run_ns.store(static_cast<std::uint32_t>(std::min<std::int64_t>(per_g, INT32_MAX)),
+                             std::memory_order_relaxed);
+    }
+  }
 }
 
 }  // namespace
@@ -180,7 +222,11 @@ void release_p_to_user_slow(M* mp) {
   G* gp = mp->curg.load(std::memory_order_relaxed);
   if (gp != nullptr && gp->runtime_depth == 1 && mp->p != nullptr &&
       mp->p->preempt.load(std::memory_order_relaxed) && gp->lockedm == nullptr) {
-    gopreempt(mp, gp, mp->p);
+    if (mp->p->spawn_yield) {
+      spawn_turn(mp, gp, mp->p);
+    } else {
+      gopreempt(mp, gp, mp->p);
+    }
     mp = getm();
   }
   if (gp != nullptr && --gp->runtime_depth > 0) return;
@@ -652,34 +698,43 @@ std::int64_t run_timers(P* pp, std::int64_t now) {
   return earliest;
 }
 
-// A thief watches a P in a spawn burst for up to kBurstWatchNs, and leaves its queue alone
-// if the P queued or scheduled kBurstFastSteps goroutines in that time: one every 250 ns
-// or faster.
+// A thief steals from a P in a spawn burst of short goroutines only if the P makes no
+// progress over kBurstWatchNs.
 constexpr std::int64_t kBurstWatchNs = 2'000;
-constexpr std::uint32_t kBurstFastSteps = 8;
+// Before a spawn burst's first batch is timed, a thief leaves it alone if it made this many
+// spawns and switches during the watch: one every 250 ns or faster.
+constexpr std::uint32_t kBurstUntimedSteps = 8;
 
 // True if p2, in a spawn burst, is getting through goroutines faster than a thief could
 // take them. Such a P runs each goroutine it spawned while the goroutine's record and
 // stack top are still in its CPU's cache. A thief would pay a cache miss on each record
 // and stack, and send the stacks back through the pools, for goroutines that take less
-// time than those misses: the spawn benchmark took longer with two Ps than with one. A P
-// whose goroutines run longer, or whose spawner computes between spawns, makes fewer steps
-// and is stolen from as usual. Go's runqgrab similarly waits about 3 µs before it steals
-// the runnext G of a running P, which is likely to run soon.
+// time than those misses: the spawn benchmark took longer with two Ps than with one.
+//
+// The cost per goroutine comes from the P's last spawn batch (spawn_turn). A watch cannot
+// tell it: while the spawner spawns, nothing runs, and counting spawns as progress kept
+// thieves off goroutines of 200 to 500 ns, for which a second P still saves a third of the
+// time. With short goroutines the P must still show progress, a spawn or a switch, during
+// the watch: a spawner that stopped to compute, or a goroutine that runs long, is stolen
+// from as usual. Go's runqgrab similarly waits about 3 µs before it steals the runnext G of
+// a running P.
 //
 // The thief reads the P's counters only at the start and the end of its watch. Each read
-// moves the cache lines that the P writes at every spawn and every switch. A thief that
-// polled them made the spawner slower with an idle second P than with none.
+// moves a cache line that the P writes at every spawn or switch. A thief that polled them
+// made the spawner slower with an idle second P than with none.
 bool burst_is_fast(P* p2) {
+  const std::uint32_t per_g = p2->burst_run_ns.load(std::memory_order_relaxed);
+  if (per_g >= kBurstShortNs) return false;
   std::uint32_t tail = p2->runq_tail.load(std::memory_order_relaxed);
   std::uint32_t tick = p2->schedtick.load(std::memory_order_relaxed);
   std::int64_t until = os::nanotime() + kBurstWatchNs;
   do {
     for (int i = 0; i < 16; ++i) cpu_relax();
   } while (os::nanotime() < until);
-  std::uint32_t steps = (p2->runq_tail.load(std::memory_order_relaxed) - tail) +
-                        (p2->schedtick.load(std::memory_order_relaxed) - tick);
-  return steps >= kBurstFastSteps;
+  const std::uint32_t steps = (p2->runq_tail.load(std::memory_order_relaxed) - tail) +
+                              (p2->schedtick.load(std::memory_order_relaxed) - tick);
+  // Before the first batch is timed, only a high rate of spawns and switches counts.
+  return per_g == 0 ? steps >= kBurstUntimedSteps : steps != 0;
 }
 
 // How long a thief that found only fast spawn bursts sleeps before it looks again.
@@ -689,6 +744,9 @@ constexpr std::int64_t kBurstNapNs = 20'000;
 // the P was in a fast spawn burst.
 G* steal_work(M* mp, P* pp, bool* fast_burst) {
   constexpr int kStealTries = 4;
+  constexpr int kMaxFast = 4;
+  P* fast_ps[kMaxFast];
+  int nfast = 0;
   std::int32_t n = allp_count();
   for (int attempt = 0; attempt < kStealTries; ++attempt) {
     bool last = attempt == kStealTries - 1;
@@ -710,9 +768,18 @@ G* steal_work(M* mp, P* pp, bool* fast_burst) {
     for (std::int32_t i = 0; i < n; ++i) {
       P* p2 = allp_at((start + static_cast<std::uint32_t>(i) * stride) % n);
       if (p2 == pp || p2->status() == pstatus::idle) continue;
-      if (p2->spawn_burst.load(std::memory_order_relaxed) && burst_is_fast(p2)) {
-        *fast_burst = true;
-        continue;
+      if (p2->spawn_burst.load(std::memory_order_relaxed)) {
+        // Watch each bursting P once per call: a later attempt trusts the first watch.
+        bool fast = false;
+        for (int k = 0; k < nfast; ++k) fast = fast || fast_ps[k] == p2;
+        if (!fast && burst_is_fast(p2)) {
+          fast = true;
+          if (nfast < kMaxFast) fast_ps[nfast++] = p2;
+        }
+        if (fast) {
+          *fast_burst = true;
+          continue;
+        }
       }
       if (G* gp = runqsteal(pp, p2, last)) return gp;
     }
@@ -790,6 +857,8 @@ G* findrunnable(M* mp, bool* inherit_time) {
     }
     if (pp->spawn_burst.load(std::memory_order_relaxed)) {
       pp->spawn_burst.store(false, std::memory_order_relaxed);
+      pp->burst_run_ns.store(0, std::memory_order_relaxed);
+      pp->burst_long_batches = 0;
     }
 
     // Global queue.
@@ -826,10 +895,10 @@ G* findrunnable(M* mp, bool* inherit_time) {
       if (G* gp = steal_work(mp, pp, &fast_burst)) return gp;
 
       // A P is getting through a spawn burst quickly. Sleep a little, keeping the P and
-      // the spinning status, and look again. A spinning thief slows the spawner: the
-      // spawn benchmark's 200 000 goroutines took 18 ms at GOMAXPROCS=1 and 25 ms with a
-      // thread polling on the other CPU of this machine (a VM whose two CPUs share a core).
-      // Releasing the P instead would make every spawn's wakep wake this M again. Work
+      // the spinning status, and look again. A spinning thief slows the spawner: pinned
+      // to one CPU, the spawn benchmark took 18 ms alone and up to 26 ms with a thread
+      // polling on the other CPU (a VM whose two CPUs likely share a core). Releasing
+      // the P instead would make every spawn's wakep wake this M again. Work
       // that appears elsewhere meanwhile waits for the nap at most, because wakep finds a
       // spinning M and wakes no one.
       if (fast_burst) {
@@ -1114,25 +1183,36 @@ void newproc_commit(P* pp, G* gp, void (*entry)(void*), void* creator_pc, G* par
     runqput(pp, gp, true);
 
     // A goroutine that has started kRunqSize / 2 goroutines in a row on this P, in a loop
-    // of goro::go, then yields whenever kSpawnBatch of them are queued, to the back of this
-    // P's queue. The goroutines it made then run while their stacks are still in cache,
-    // and their Gs come back to the P's free list in time for the next batch. Without the
-    // yield they would pile up by the thousand (each on its own page) until sysmon
-    // preempts the spawner.
+    // of goro::go, then yields at its next scheduling point whenever a batch is queued. The
+    // goroutines it made then run while their stacks are still in cache, instead of piling
+    // up by the thousand (each on its own page) until sysmon preempts the spawner.
+    //   * Short goroutines, or ones not timed yet (P::burst_run_ns): batches of
+    //     kSpawnBatch, and the spawner yields to the back of this P's queue (spawn_turn),
+    //     which times the batch. Their Gs come back to the P's free list in time for the
+    //     next batch.
+    //   * Long ones: a full queue, and the spawner yields to the global queue (gopreempt),
+    //     so another P can spawn the next batch while this one runs it.
     // A queue filled by many spawners (a tree of goroutines, each starting a few) instead
     // spills its older half to the global queue, as in Go. Yielding there would send a node
     // of the tree to the back of the queue with its children unstarted, so the scheduler
     // would run the tree breadth-first, with ten times as many goroutines alive at once.
-    // The run of spawns also marks a spawn burst, which keeps thieves off the queue while
-    // the P gets through it quickly (burst_is_fast).
-    if (pp->spawner == parent) {
-      if (++pp->spawn_run == kSpawnBurst) pp->spawn_burst.store(true, std::memory_order_relaxed);
+    // A run of kSpawnBurst spawns also marks a spawn burst, which keeps thieves off the
+    // queue while the P gets through short goroutines (burst_is_fast).
+    const std::int64_t parent_goid = parent != nullptr ? parent->goid : 0;
+    if (parent_goid != 0 && pp->spawner_goid == parent_goid) {
+      // (Re)arm the burst: findrunnable clears it when the queue empties, and the spawner may
+      // come back to this P from another one with its run still counting.
+      if (++pp->spawn_run >= kSpawnBurst && !pp->spawn_burst.load(std::memory_order_relaxed)) {
+        pp->spawn_burst.store(true, std::memory_order_relaxed);
+      }
     } else {
-      pp->spawner = parent;
+      pp->spawner_goid = parent_goid;
       pp->spawn_run = 1;
+      pp->spawn_yield = false;  // a request the last spawner never reached
     }
-    if (pp->spawn_run >= kRunqSize / 2 && runq_size(pp) >= kSpawnBatch) {
-      pp->spawn_yield = true;
+    const bool short_gs = pp->burst_run_ns.load(std::memory_order_relaxed) < kBurstShortNs;
+    if (pp->spawn_run >= kRunqSize / 2 && runq_size(pp) >= (short_gs ? kSpawnBatch : kRunqSize - 1)) {
+      pp->spawn_yield = short_gs;
       pp->preempt.store(true, std::memory_order_relaxed);
     }
   } else {

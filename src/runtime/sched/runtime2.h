@@ -323,19 +323,27 @@ struct P {
   G* gfree = nullptr;
   std::int32_t gfree_count = 0;
 
-  // The G that made the last goroutines spawned on this P and how many it made in a row
-  // (owner P only; newproc_commit). The pointer is only compared, never dereferenced, so a
-  // G record reused by a later goroutine at most resets the count.
-  const G* spawner = nullptr;
+  // The goroutine that made the last goroutines spawned on this P (its id, 0 for none) and
+  // how many it made in a row (owner P only; newproc_commit). It is an id, not the G
+  // record, because records are reused at once. The nodes of a goroutine tree, each
+  // starting a few, would otherwise add up to one long run.
+  std::int64_t spawner_goid = 0;
   std::uint32_t spawn_run = 0;
   // Set by the owner when a spawn run reaches kSpawnBurst goroutines, cleared by the owner
-  // when it finds its queue empty. While it is set, a thief watches the P for a moment and
-  // steals only if the P got through few goroutines meanwhile (burst_is_fast). Relaxed: a
-  // stale value costs a thief one watch or lets one steal through early.
+  // when it finds its queue empty. While it is set, a thief may leave the P's queue alone
+  // (burst_is_fast). Relaxed: a stale value costs a thief one watch or lets one steal
+  // through early.
   std::atomic<bool> spawn_burst{false};
-  // Set with `preempt` by a spawn loop that has queued a batch (owner P only). gopreempt
-  // then puts the spawner at the tail of this P's queue, not on the global queue. From
-  // there another P would take it and spawn the next batch away from this P's cached stacks.
+  // Cost per goroutine of the last spawn batch in nanoseconds, 0 if not measured in this
+  // burst. Written by the owner (spawn_turn, findrunnable), read by thieves. Relaxed: an
+  // old value only makes one thief decision on older data.
+  std::atomic<std::uint32_t> burst_run_ns{0};
+  // Timed batches in a row that were long, up to the one that sets burst_run_ns (owner only).
+  std::uint32_t burst_long_batches = 0;
+  // Set with `preempt` by a spawn loop once the queue contains a batch (owner P only). The
+  // loop then yields to the tail of this P's queue (spawn_turn), not to the global queue.
+  // From there another P would take it and spawn the next batch away from this P's
+  // cached stacks.
   bool spawn_yield = false;
 
   // Goroutine ids handed out in batches (owner P only).
