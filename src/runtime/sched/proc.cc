@@ -176,6 +176,15 @@ namespace {
   schedule_next(mp, pp, gp);
 }
 
+// Runs pp's expired timers. Reads the clock only if pp has a timer.
+inline void run_expired_timers(P* pp) {
+  std::int64_t timer0 = pp->timer0_when.load(std::memory_order_acquire);
+  if (timer0 == 0) return;
+  std::int64_t now = os::nanotime();
+  std::int64_t next = 0;
+  if (timer0 <= now) check_timers(pp, now, &next);
+}
+
 // A spawn loop that has queued a batch (newproc_commit) yields here, to the back of its P's
 // queue, so the batch runs first. Two more duties fall to it:
 //   * That queue may never empty while the loop runs, so findrunnable, which runs the P's
@@ -186,12 +195,8 @@ namespace {
   pp->preempt.store(false, std::memory_order_relaxed);
   pp->spawn_yield = false;
 
+  run_expired_timers(pp);
   const std::int64_t start = os::nanotime();
-  std::int64_t timer0 = pp->timer0_when.load(std::memory_order_acquire);
-  if (timer0 != 0 && timer0 <= start) {
-    std::int64_t next = 0;
-    check_timers(pp, start, &next);
-  }
   const std::uint32_t queued =
       runq_size(pp) + (pp->runnext.load(std::memory_order_relaxed) != nullptr ? 1 : 0);
 
@@ -1210,10 +1215,12 @@ void newproc_commit(P* pp, G* gp, void (*entry)(void*), void* creator_pc, G* par
       pp->spawn_run = 1;
       pp->spawn_yield = false;  // a request the last spawner never reached
     }
-    const bool short_gs = pp->burst_run_ns.load(std::memory_order_relaxed) < kBurstShortNs;
-    if (pp->spawn_run >= kRunqSize / 2 && runq_size(pp) >= (short_gs ? kSpawnBatch : kRunqSize - 1)) {
-      pp->spawn_yield = short_gs;
-      pp->preempt.store(true, std::memory_order_relaxed);
+    if (pp->spawn_run >= kRunqSize / 2) {
+      const bool short_gs = pp->burst_run_ns.load(std::memory_order_relaxed) < kBurstShortNs;
+      if (runq_size(pp) >= (short_gs ? kSpawnBatch : kRunqSize - 1)) {
+        pp->spawn_yield = short_gs;
+        pp->preempt.store(true, std::memory_order_relaxed);
+      }
     }
   } else {
     std::lock_guard<runtime_lock> guard(sched.lock);
@@ -1343,12 +1350,7 @@ void yield() {
   // Run this P's expired timers first, as Go's Gosched does on its way through schedule():
   // while this goroutine keeps the P busy, no other M services the P's heap, so a goroutine
   // that polls with yield would otherwise never see its own timers fire.
-  std::int64_t timer0 = pp->timer0_when.load(std::memory_order_acquire);
-  if (timer0 != 0) {
-    std::int64_t now = os::nanotime();
-    std::int64_t next = 0;
-    if (timer0 <= now) check_timers(pp, now, &next);
-  }
+  run_expired_timers(pp);
 
   // Nothing else on this P: take a batch from the global queue, as Go's Gosched would find
   // it there, or return at once if there is nothing anywhere.

@@ -323,10 +323,9 @@ struct P {
   G* gfree = nullptr;
   std::int32_t gfree_count = 0;
 
-  // The goroutine that made the last goroutines spawned on this P (its id, 0 for none) and
-  // how many it made in a row (owner P only; newproc_commit). It is an id, not the G
-  // record, because records are reused at once. The nodes of a goroutine tree, each
-  // starting a few, would otherwise add up to one long run.
+  // Id of the goroutine that made the last goroutines spawned on this P (0 for none), and
+  // how many it made in a row (owner P only; newproc_commit). An id is kept because G
+  // records are reused at once, so the nodes of a goroutine tree would add up to one run.
   std::int64_t spawner_goid = 0;
   std::uint32_t spawn_run = 0;
   // Set by the owner when a spawn run reaches kSpawnBurst goroutines, cleared by the owner
