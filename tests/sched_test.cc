@@ -232,12 +232,14 @@ TEST_P(Sched, SpawnLoopYieldsToItsGoroutines) {
 TEST_P(Sched, SpawnOnFullQueueDoesNotYield) {
   constexpr int kWaiters = static_cast<int>(goro::rt::kRunqSize);
   // sysmon can upset the set-up (a loaded machine may keep a goroutine off the CPU for a
-  // whole time slice), so an attempt counts only if the queue was full at the spawn.
+  // whole time slice), so an attempt counts only if the queue was full at the spawn and
+  // sysmon had not asked the waker to yield, which it does at that spawn.
   bool checked = false;
   for (int attempt = 0; attempt < 5 && !checked; ++attempt) {
     std::atomic<int> parked{0};
     std::atomic<int> woken{0};
     bool full = false;
+    bool preempted = false;
     bool yielded = false;
     run(
         [&] {
@@ -255,7 +257,9 @@ TEST_P(Sched, SpawnOnFullQueueDoesNotYield) {
           yield_until([&] { return parked.load() == kWaiters; });
           goro::go([&] {
             gate.close();
-            full = goro::rt::runq_size(goro::rt::getm()->p) == goro::rt::kRunqSize - 1;
+            goro::rt::P* pp = goro::rt::getm()->p;
+            full = goro::rt::runq_size(pp) == goro::rt::kRunqSize - 1;
+            preempted = pp->preempt.load(std::memory_order_relaxed);
             const int before = woken.load();
             goro::go([&] { wg.done(); });
             yielded = woken.load() != before;
@@ -265,7 +269,7 @@ TEST_P(Sched, SpawnOnFullQueueDoesNotYield) {
         },
         "1");
     EXPECT_EQ(woken.load(), kWaiters);
-    if (full) {
+    if (full && !preempted) {
       checked = true;
       EXPECT_FALSE(yielded) << "a goroutine that spawned once yielded on a queue it did not fill";
     }
@@ -294,10 +298,10 @@ constexpr int kBurstAttempts = 5;
 
 // Ends a burst test: passes if an attempt showed the steal; otherwise fails, or under a
 // sanitizer skips.
-void expect_burst_stolen(bool stolen, const char* what) {
+void expect_burst_stolen(bool stolen, const char* failure) {
   if (stolen) return;
-  if (kSanitized) GTEST_SKIP() << "sysmon's time slice ended first in every attempt: " << what;
-  ADD_FAILURE() << "in " << kBurstAttempts << " attempts, " << what;
+  if (kSanitized) GTEST_SKIP() << "sysmon's time slice ended first in every attempt: " << failure;
+  ADD_FAILURE() << "in " << kBurstAttempts << " attempts, " << failure;
 }
 
 // Spins without a scheduling point until done() or the limit; false at the limit.
@@ -1064,9 +1068,10 @@ std::optional<std::uint64_t> process_cpu_ns(pid_t pid) {
 TEST(SchedIdle, ParkedProgramUsesNoCpu) {
   goro_test::child_process child("idle_sleepers", {"GODEBUG", "GOMAXPROCS"});
   ASSERT_TRUE(child.wait_for_stdout("steady", 30s)) << goro_test::describe(child.wait(1s));
-  // Let the threads that just went idle finish their spinning and sysmon back off before
-  // measuring: this is the steady state the test is about, not synchronisation.
-  std::this_thread::sleep_for(100ms);
+  // Let the threads that just went idle finish their spinning and sysmon reach its deep
+  // sleep before measuring: sysmon keeps polling every 10 ms for a second after the last P
+  // goes idle (sysmon.cc). This is the steady state the test is about, not synchronisation.
+  std::this_thread::sleep_for(1100ms);
   auto before = process_cpu_ns(child.pid());
   auto start = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(300ms);
