@@ -12,7 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cxxabi.h>
+
 #include <charconv>
+#include <cstdio>
+#include <cstdlib>
 #include <cstdint>
 #include <cstring>
 #include <exception>
@@ -20,6 +24,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <typeinfo>
+#include <utility>
 #include <vector>
 
 #include "runtime/trace/print.h"
@@ -659,6 +665,56 @@ TEST(Symbolize, DemanglingDropsOnlyReturnType) {
   goro::rt::demangle_function_name("_ZN14symbolize_test7chain_bEPN4goro2rt12frame_recordEi",
                                    small, sizeof small);
   EXPECT_STREQ(small, "symboli");
+}
+
+// demangle gives __cxa_demangle's text for every mangled name in this binary (nm lists them:
+// goro's, the test's, GoogleTest's and the static libstdc++'s), for type names as typeid
+// gives them, and cuts to capacity.
+TEST(Symbolize, DemangleMatchesCxaDemangle) {
+  char self[4096];
+  const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  ASSERT_GT(length, 0);
+  self[length] = '\0';
+  const std::string command =
+      std::string("nm --defined-only --format=just-symbols '") + self + "' 2>/dev/null";
+  std::unique_ptr<FILE, int (*)(FILE*)> nm(::popen(command.c_str(), "r"), &::pclose);
+  ASSERT_NE(nm, nullptr);
+  std::vector<std::string> names;
+  char line[4096];
+  while (std::fgets(line, sizeof line, nm.get()) != nullptr) {
+    std::string_view name = line;
+    if (name.ends_with('\n')) name.remove_suffix(1);
+    if (name.starts_with("_Z")) names.emplace_back(name);
+  }
+  names.emplace_back(typeid(std::vector<std::pair<int, std::string>>).name());
+  names.emplace_back(typeid(std::runtime_error).name());
+  ASSERT_GT(names.size(), 1000u) << "nm listed too few mangled names";
+
+  int compared = 0;
+  for (const std::string& name : names) {
+    int status = 0;
+    std::unique_ptr<char, void (*)(void*)> expected(
+        abi::__cxa_demangle(name.c_str(), nullptr, nullptr, &status), &std::free);
+    char out[4096];
+    const bool ok = goro::rt::demangle(name.c_str(), out, sizeof out);
+    if (status != 0) {
+      EXPECT_FALSE(ok) << name;
+      EXPECT_STREQ(out, "") << name;
+      continue;
+    }
+    ASSERT_TRUE(ok) << name;
+    EXPECT_EQ(std::string_view(out), std::string_view(expected.get()).substr(0, sizeof out - 1))
+        << name;
+    ++compared;
+  }
+  EXPECT_GT(compared, 1000);
+
+  char small[12];
+  ASSERT_TRUE(goro::rt::demangle("St13runtime_error", small, sizeof small));
+  EXPECT_STREQ(small, "std::runtim");
+  EXPECT_FALSE(goro::rt::demangle("_Znot_valid", small, sizeof small));
+  EXPECT_STREQ(small, "");
+  EXPECT_FALSE(goro::rt::demangle(nullptr, small, sizeof small));
 }
 
 TEST(Symbolize, RuntimeFramePredicate) {

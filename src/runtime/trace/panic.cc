@@ -108,19 +108,11 @@ void print_throw_site_stack() {
   print_frames(out, 2, frames + start, n - start, traceback_env.level);
 }
 
-// Type names from typeid are mangled without the _Z prefix that function names carry.
+// Type names from typeid are mangled without the _Z prefix that function names carry. Cut
+// to one line's worth; the type still shows which exception escaped.
 void print_type_name(line_buffer& line, const char* mangled) {
-  int status = 0;
-  std::size_t length = 256;
-  // __cxa_demangle may realloc a buffer it did not allocate; give it one from malloc.
-  char* heap = static_cast<char*>(std::malloc(length));
-  char* name = heap != nullptr ? abi::__cxa_demangle(mangled, heap, &length, &status) : nullptr;
-  if (name != nullptr && status == 0) {
-    line.str(name);
-  } else {
-    line.str(mangled);
-  }
-  std::free(name != nullptr ? name : heap);
+  char name[symbol_info::kFunctionCapacity];
+  line.str(demangle(mangled, name, sizeof name) ? name : mangled);
 }
 
 void on_terminate() {

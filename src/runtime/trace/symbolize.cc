@@ -35,6 +35,17 @@ int backtrace_syminfo(backtrace_state* state, std::uintptr_t address,
 }
 #endif
 
+// The callback form of libstdc++'s demangler, the code behind __cxa_demangle: the same text
+// (DemangleMatchesCxaDemangle checks), but it allocates nothing, which a traceback printed
+// from a fault in malloc needs (the arena lock is then held). It returns 0 on success.
+// Only the static libstdc++ defines it; the shared one does not export it. The reference is
+// weak so that goro links either way. It resolves when the executable links libstdc++
+// statically (GORO_STATIC_LIBSTDCXX, the default for executables), because demangle's own
+// call of __cxa_demangle brings in the object that defines it, and is null otherwise.
+extern "C" [[gnu::weak]] int __gcclibcxx_demangle_callback(
+    const char* mangled, void (*callback)(const char* piece, std::size_t n, void* opaque),
+    void* opaque);
+
 namespace goro::rt {
 namespace {
 
@@ -90,6 +101,22 @@ backtrace_state* shared_backtrace_state() { return nullptr; }
 #endif
 
 // ---- names ---------------------------------------------------------------------------------
+
+// The output of __gcclibcxx_demangle_callback, cut to capacity - 1 characters.
+struct demangle_output {
+  char* out;
+  std::size_t capacity;
+  std::size_t length;  // out[0..length) written; out[length] is '\0'
+};
+
+void append_demangled(const char* piece, std::size_t n, void* opaque) {
+  auto* sink = static_cast<demangle_output*>(opaque);
+  const std::size_t room = sink->capacity - 1 - sink->length;
+  n = std::min(n, room);
+  std::memcpy(sink->out + sink->length, piece, n);
+  sink->length += n;
+  sink->out[sink->length] = '\0';
+}
 
 void copy_truncated(std::string_view text, char* out, std::size_t capacity) {
   const std::size_t n = std::min(text.size(), capacity - 1);
@@ -436,16 +463,38 @@ void demangle_function_name(const char* name, char* out, std::size_t capacity) {
     return;
   }
 
-  int status = 0;
-  char* demangled = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-  if (status != 0 || demangled == nullptr) {
-    // Invalid mangling, or malloc failed: the mangled name still identifies the function.
+  // Room for a return type before a name that fills `out`.
+  char demangled[2 * symbol_info::kFunctionCapacity];
+  if (!demangle(name, demangled, sizeof demangled)) {
+    // Invalid mangling, or (shared libstdc++ only) malloc failed: the mangled name still
+    // identifies the function.
     copy_truncated(mangled, out, capacity);
     return;
   }
   const std::string_view text = demangled;
   copy_truncated(text.substr(is_special ? 0 : function_name_start(text)), out, capacity);
-  std::free(demangled);
+}
+
+bool demangle(const char* mangled, char* out, std::size_t capacity) {
+  if (out == nullptr || capacity == 0) return false;
+  out[0] = '\0';
+  if (mangled == nullptr) return false;
+
+  if (__gcclibcxx_demangle_callback != nullptr) {
+    demangle_output sink{out, capacity, 0};
+    if (__gcclibcxx_demangle_callback(mangled, &append_demangled, &sink) != 0) {
+      out[0] = '\0';
+      return false;
+    }
+    return true;
+  }
+
+  int status = 0;
+  char* heap = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+  if (status != 0 || heap == nullptr) return false;
+  copy_truncated(heap, out, capacity);
+  std::free(heap);
+  return true;
 }
 
 bool symbolize_pc(std::uintptr_t pc, symbol_info* out) {

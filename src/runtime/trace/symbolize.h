@@ -20,7 +20,7 @@
 // Sources, in order: GCC's libbacktrace, linked statically when cmake/backtrace.cmake finds
 // it, reads DWARF for names, files, lines and inlining, and the ELF symbol table for names and
 // entries. dladdr then supplies names and entries of exported symbols. Names are demangled
-// with abi::__cxa_demangle.
+// with libstdc++'s demangler (see demangle).
 //
 // Invariants and costs:
 //   * Nothing is set up at start-up. The first symbolisation creates the libbacktrace state
@@ -28,8 +28,11 @@
 //     mmap. That took about 0.1 s for goro's debug test binaries and grows with binary size.
 //   * Nothing here throws, and printing takes no lock, so concurrent tracebacks interleave by
 //     line. libbacktrace allocates with mmap, not malloc.
-//   * NOTE: abi::__cxa_demangle allocates with malloc. A traceback printed from a signal
-//     handler that interrupted malloc can therefore deadlock or crash while demangling.
+//   * Nothing here calls malloc where libstdc++ is linked statically (the default for
+//     executables), so a fault inside malloc, which holds the arena lock, still gets its
+//     traceback. NOTE: with the shared libstdc++ (sanitizer builds, GORO_STATIC_LIBSTDCXX=OFF)
+//     names are demangled with abi::__cxa_demangle, which calls malloc, and such a traceback
+//     can deadlock.
 //   * Printing uses about 9 KiB of stack itself (GCC 12 -O2, -fstack-usage), plus what
 //     libbacktrace and the demangler use, which grows with the length of a mangled name. An
 //     alternate signal stack that prints tracebacks should have 64 KiB or more.
@@ -95,6 +98,12 @@ void print_current_stack(int fd, int skip, int traceback_level);
 // removes the return type that the mangling of a function template specialisation carries.
 // A name that is not mangled is copied as it is.
 void demangle_function_name(const char* name, char* out, std::size_t capacity);
+
+// Demangles an Itanium C++ ABI name, a function's (_Z prefix) or a type's (typeid's name),
+// into out, always NUL-terminated and cut to capacity. Returns false, with out empty, for a
+// name that is not a valid mangling. Allocates nothing where libstdc++ is linked statically;
+// with the shared libstdc++ it calls abi::__cxa_demangle, which uses malloc.
+bool demangle(const char* mangled, char* out, std::size_t capacity);
 
 // Returns true when goro was built with libbacktrace. Without it, dladdr names only exported
 // symbols, so functions local to the executable print as addresses, and no frame has a file
