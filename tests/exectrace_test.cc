@@ -37,6 +37,7 @@
 #include "goro/time.hpp"
 #include "goro/trace.hpp"
 #include "runtime/netpoll/netpoll.h"
+#include "runtime/sched/runtime2.h"
 #include "runtime/trace/exectrace.h"
 
 extern char** environ;
@@ -69,6 +70,7 @@ created = {}                  # goroutine id -> ts of GoCreate
 first_start = {}              # goroutine id -> ts of its first B
 blocked = {}                  # goroutine id -> True while blocked
 reasons = set()
+sched_reasons = set()         # "GoSched:yield", "GoPreempt:preempted", ...
 gomaxprocs = []
 
 for i in order:
@@ -108,6 +110,8 @@ for i in order:
             blocked[g] = False
         elif name == "GoEnd":
             blocked.pop(g, None)
+        elif name in ("GoSched", "GoPreempt"):
+            sched_reasons.add(name + ":" + args.get("reason", ""))
     elif ph == "C" and name == "GOMAXPROCS":
         gomaxprocs.append(args["GOMAXPROCS"])
 
@@ -139,6 +143,7 @@ print("buffer_limit_bytes=%d" % other["buffer_limit_bytes"])
 print("events_after_limit=%d" % sum(1 for e in events
       if "buffer_limit_ts" in other and e.get("ts", 0) > other["buffer_limit_ts"]))
 print("reasons=" + "|".join(sorted(reasons)))
+print("sched_reasons=" + "|".join(sorted(sched_reasons)))
 print("gomaxprocs=" + ",".join(str(n) for n in gomaxprocs))
 print("main_created_by=%s" % (",".join(str(e["args"].get("parent")) for e in events
       if e["ph"] == "i" and e["name"] == "GoCreate" and e["args"].get("g") == 1)))
@@ -370,6 +375,28 @@ TEST_P(Exectrace, WorkloadKeepsInvariants) {
   EXPECT_NE(reasons.find("sync.Mutex.Lock"), std::string::npos) << reasons;
   EXPECT_NE(reasons.find("sync.WaitGroup.Wait"), std::string::npos) << reasons;
   EXPECT_NE(reasons.find("IO wait"), std::string::npos) << reasons;
+  std::remove(path.c_str());
+}
+
+// A spawn loop's turns, in which it lets the goroutines it queued run, are GoSched with
+// reason "spawn loop", not sysmon's GoPreempt.
+TEST_P(Exectrace, SpawnLoopTurnIsGoSched) {
+  std::string path = temp_path("spawn_loop");
+  run([&] {
+    goro::gomaxprocs(1);
+    goro::trace::start(path);
+    goro::wait_group wg;
+    constexpr int kGoroutines = 4 * static_cast<int>(goro::rt::kRunqSize);
+    wg.add(kGoroutines);
+    for (int i = 0; i < kGoroutines; ++i) goro::go([&wg] { wg.done(); });
+    wg.wait();
+    goro::trace::stop();
+  });
+  auto v = check_trace(path);
+  expect_invariants(v);
+  const std::string reasons = v["sched_reasons"];
+  EXPECT_NE(reasons.find("GoSched:spawn loop"), std::string::npos) << reasons;
+  EXPECT_EQ(reasons.find("GoPreempt:spawn loop"), std::string::npos) << reasons;
   std::remove(path.c_str());
 }
 

@@ -163,14 +163,17 @@ P* acquire_p_slow(M* mp) {
 namespace {
 
 // Cooperative preemption: sysmon set pp->preempt because the current G has held the P for
-// a whole time slice (Go's gp.preempt). The G is at a scheduling point, so it yields here,
+// a whole time slice (Go's gp.preempt), or a spawn loop of long goroutines set it after
+// filling the queue (newproc_commit). The G is at a scheduling point, so it yields here,
 // to the back of the global queue as Go's gopreempt_m does. Returns with the G running again,
 // possibly on another M. Not inlined: it is rare, and inlined it would make every
 // release_p_to_user save registers for it.
 [[gnu::noinline]] void gopreempt(M* mp, G* gp, P* pp) {
   pp->preempt.store(false, std::memory_order_relaxed);
+  const bool spawn_loop = pp->spawn_yield == spawn_yield_kind::global_queue;
+  pp->spawn_yield = spawn_yield_kind::none;
   setgstatus(gp, gstatus::running, gstatus::runnable);
-  trace_go_sched(gp, trace_sched_reason::preempted);
+  trace_go_sched(gp, spawn_loop ? trace_sched_reason::spawn_loop : trace_sched_reason::preempted);
   mp->pending = after_switch::requeue_global;
   mp->pending_g = gp;
   schedule_next(mp, pp, gp);
@@ -193,7 +196,7 @@ inline void run_expired_timers(P* pp) {
 //     thieves judge whether the batch is worth stealing from (burst_is_fast).
 [[gnu::noinline]] void spawn_turn(M* mp, G* gp, P* pp) {
   pp->preempt.store(false, std::memory_order_relaxed);
-  pp->spawn_yield = false;
+  pp->spawn_yield = spawn_yield_kind::none;
 
   run_expired_timers(pp);
   const std::int64_t start = os::nanotime();
@@ -201,7 +204,10 @@ inline void run_expired_timers(P* pp) {
       runq_size(pp) + (pp->runnext.load(std::memory_order_relaxed) != nullptr ? 1 : 0);
 
   setgstatus(gp, gstatus::running, gstatus::runnable);
-  trace_go_sched(gp, trace_sched_reason::preempted);
+  // hook_switch reports the requeue as a go_sched event with this reason, and resets it.
+  if (hook_on(kHookSwitch)) {
+    mp->requeue_reason = static_cast<std::uint8_t>(trace_sched_reason::spawn_loop);
+  }
   mp->pending = after_switch::requeue;
   mp->pending_g = gp;
   schedule_next(mp, pp, gp);
@@ -227,7 +233,7 @@ void release_p_to_user_slow(M* mp) {
   G* gp = mp->curg.load(std::memory_order_relaxed);
   if (gp != nullptr && gp->runtime_depth == 1 && mp->p != nullptr &&
       mp->p->preempt.load(std::memory_order_relaxed) && gp->lockedm == nullptr) {
-    if (mp->p->spawn_yield) {
+    if (mp->p->spawn_yield == spawn_yield_kind::own_queue) {
       spawn_turn(mp, gp, mp->p);
     } else {
       gopreempt(mp, gp, mp->p);
@@ -1213,12 +1219,12 @@ void newproc_commit(P* pp, G* gp, void (*entry)(void*), void* creator_pc, G* par
     } else {
       pp->spawner_goid = parent_goid;
       pp->spawn_run = 1;
-      pp->spawn_yield = false;  // a request the last spawner never reached
+      pp->spawn_yield = spawn_yield_kind::none;  // a request the last spawner never reached
     }
     if (pp->spawn_run >= kRunqSize / 2) {
       const bool short_gs = pp->burst_run_ns.load(std::memory_order_relaxed) < kBurstShortNs;
       if (runq_size(pp) >= (short_gs ? kSpawnBatch : kRunqSize - 1)) {
-        pp->spawn_yield = short_gs;
+        pp->spawn_yield = short_gs ? spawn_yield_kind::own_queue : spawn_yield_kind::global_queue;
         pp->preempt.store(true, std::memory_order_relaxed);
       }
     }

@@ -202,6 +202,10 @@ struct M {
   G* pending_g = nullptr;
   unlock_fn pending_unlock = nullptr;
   void* pending_arg = nullptr;
+  // Why a pending requeue yields, as a trace_sched_reason: 0 (yield) unless spawn_turn set
+  // it, which it does only while the switch hook is on. hook_switch reports it in the
+  // go_sched event and resets it (this M only).
+  std::uint8_t requeue_reason = 0;
 
   // Idle list link (sched.lock) and all-M list link (sched.lock, only grows).
   M* schedlink = nullptr;
@@ -285,6 +289,9 @@ inline constexpr std::uint64_t pstate(std::int64_t owner_id, pstatus s) {
 // P. (Owner 0 here made ready() on m0, whose id is 0, queue a G on a P in hand-off.)
 inline constexpr std::int64_t kSysmonOwnerId = std::int64_t{1} << 48;
 
+// The queue a spawn loop yields to once it has queued a batch (P::spawn_yield).
+enum class spawn_yield_kind : std::uint8_t { none, own_queue, global_queue };
+
 struct P {
   std::int32_t id = 0;
   // Ownership word, see "P ownership" above. CAS acq_rel between owner and claimers;
@@ -339,11 +346,12 @@ struct P {
   std::atomic<std::uint32_t> burst_run_ns{0};
   // Timed batches in a row that were long, up to the one that sets burst_run_ns (owner only).
   std::uint32_t burst_long_batches = 0;
-  // Set with `preempt` by a spawn loop once the queue contains a batch (owner P only). The
-  // loop then yields to the tail of this P's queue (spawn_turn), not to the global queue.
-  // From there another P would take it and spawn the next batch away from this P's
-  // cached stacks.
-  bool spawn_yield = false;
+  // Set with `preempt` by a spawn loop once the queue contains a batch (owner P only), and
+  // cleared by the yield. A loop of short goroutines yields to the tail of this P's queue
+  // (spawn_turn), not to the global queue, from where another P would take it and spawn the
+  // next batch away from this P's cached stacks. A loop of long ones yields to the global
+  // queue, as a goroutine preempted by sysmon does.
+  spawn_yield_kind spawn_yield = spawn_yield_kind::none;
 
   // Goroutine ids handed out in batches (owner P only).
   std::int64_t goid_cache = 0;

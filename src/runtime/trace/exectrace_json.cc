@@ -102,6 +102,8 @@ std::string_view sched_reason_text(std::uint8_t reason) {
       return "yield";
     case trace_sched_reason::preempted:
       return "preempted";
+    case trace_sched_reason::spawn_loop:
+      return "spawn loop";
     case trace_sched_reason::no_p:
       return "no idle P";
     case trace_sched_reason::off_m0:

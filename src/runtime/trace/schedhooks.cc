@@ -66,7 +66,8 @@ void hook_start(G* gp) {
 
   if (from != &mp->g0) {
     if (mp->pending == after_switch::requeue) {
-      hook_runnable(from, trace_kind::go_sched, static_cast<std::uint8_t>(trace_sched_reason::yield));
+      hook_runnable(from, trace_kind::go_sched, mp->requeue_reason);
+      mp->requeue_reason = static_cast<std::uint8_t>(trace_sched_reason::yield);
     } else if (mp->pending == after_switch::park && (hooks & kHookTrace) != 0) {
       hook_goroutine(from, trace_kind::go_block, 0);
     }

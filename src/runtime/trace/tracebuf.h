@@ -30,6 +30,7 @@ enum class trace_kind : std::uint8_t {
 enum class trace_sched_reason : std::uint8_t {
   yield,      // goro::yield
   preempted,  // sysmon asked it to yield (time slice used up)
+  spawn_loop, // it started a batch of goroutines in a loop and lets them run (newproc_commit)
   no_p,       // its P was taken and no idle P was free: it waits in the global queue
   off_m0,     // it leaves the thread of goro::run before a blocking call
 };
