@@ -133,8 +133,9 @@ bool all_ms_idle() {
 // main parks; a plain std::thread waits until every M is idle (so checkdead has run with
 // main parked) and then readies main. The thread is registered in sched.nplain_active, the
 // count checkdead treats as possible wakers.
-// NOTE: goro has no public API yet for a plain thread to register itself, so the scenario
-// increments the internal counter directly.
+// The scenario changes that counter itself, where a program would call
+// goro::register_plain_thread (chan_test covers that call), so that the count is already
+// raised when main parks and drops before the thread exits.
 GORO_CHILD_SCENARIO(plain_thread_readies_main) {
   return goro::run(0, nullptr, [] {
     std::atomic<rt::G*> parked{nullptr};
