@@ -774,6 +774,45 @@ TEST(SysmonRetake, FirstLookStartsTimeSlice) {
   EXPECT_TRUE(checked) << "every attempt took longer than 15 ms; the machine is overloaded";
 }
 
+// Many resizes while goroutines sleep in short loops, so idle Ms keep waking up with timer
+// deadlines and taking idle Ps, also while a resize restarts the world. The runtime checks
+// the stop-the-world count (a P stopped after the stop ended is a runtime bug), and a P lost
+// that way would make a later resize wait forever.
+TEST_P(Sched, ResizesWhileMsWakeForTimers) {
+  constexpr int kSleepers = 8;
+  constexpr int kResizers = 3;
+  constexpr int kResizes = 1000;
+  std::atomic<bool> stop{false};
+  std::atomic<int> resizes{0};
+  run(
+      [&] {
+        goro::wait_group sleepers;
+        sleepers.add(kSleepers);
+        for (int i = 0; i < kSleepers; ++i) {
+          goro::go([&] {
+            while (!stop.load()) goro::sleep(std::chrono::microseconds(5 + i));
+            sleepers.done();
+          });
+        }
+        goro::wait_group resizers;
+        resizers.add(kResizers);
+        for (int k = 0; k < kResizers; ++k) {
+          goro::go([&, k] {
+            for (int r = 0; r < kResizes; ++r) {
+              goro::gomaxprocs(1 + (k + r) % 4);
+              resizes.fetch_add(1);
+            }
+            resizers.done();
+          });
+        }
+        resizers.wait();
+        stop.store(true);
+        sleepers.wait();
+      },
+      "2");
+  EXPECT_EQ(resizes.load(), kResizers * kResizes);
+}
+
 // Several goroutines resize at once while others work and one sits in a blocking call, so
 // stop-the-world meets Ps in every state: running, user, syscall and idle.
 TEST_P(Sched, ConcurrentGomaxprocsCalls) {

@@ -80,6 +80,7 @@ void gcstopm(M* mp) {
   }
   P* pp = releasep(mp);
   std::lock_guard<runtime_lock> guard(sched.lock);
+  if (sched.stopwait <= 0) throw_bug("gcstopm: the world is already stopped");
   pp->state.store(pstate(0, pstatus::gcstop), std::memory_order_release);
   if (--sched.stopwait == 0) sched.stopnote.wakeup();
 }
@@ -145,8 +146,8 @@ bool stop_the_world_within(M* mp, const char* reason, std::int64_t timeout_ns) {
 }
 
 void start_the_world(M* mp) {
+  // procresize also clears gcwaiting.
   P* runnable = procresize(sched.gomaxprocs.load(std::memory_order_relaxed), mp);
-  sched.gcwaiting.store(false, std::memory_order_seq_cst);
   sched_hooks.fetch_and(~kHookStopTheWorld, std::memory_order_relaxed);
   while (runnable != nullptr) {
     P* pp = runnable;
@@ -208,9 +209,14 @@ P* procresize(std::int32_t nprocs, M* mp) {
     acquirep(mp, p0);
   }
 
-  // Every other live P becomes idle, or is returned for an M to run its queue.
+  // Every other live P becomes idle, or is returned for an M to run its queue. The world
+  // starts in the same critical section, as in Go's startTheWorldWithSema. An M that leaves
+  // stopm takes an idle P under sched.lock without looking at gcwaiting. If it could still
+  // find gcwaiting set, findrunnable would stop that P again (gcstopm) after the stop had
+  // ended, nothing would start it, and the next stop-the-world would wait for it forever.
   P* runnable = nullptr;
   std::lock_guard<runtime_lock> guard(sched.lock);
+  sched.gcwaiting.store(false, std::memory_order_seq_cst);
   sched.pidle = nullptr;
   sched.npidle.store(0, std::memory_order_relaxed);
   for (std::int32_t i = nprocs - 1; i >= 0; --i) {

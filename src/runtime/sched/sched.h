@@ -236,7 +236,8 @@ bool stop_the_world_within(M* mp, const char* reason, std::int64_t timeout_ns);
 // Restarts the world and releases world_lock.
 void start_the_world(M* mp);
 void gcstopm(M* mp);
-// World stopped, sched.lock not held. Returns the Ps with work to start.
+// World stopped, sched.lock not held. Returns the Ps with work to start. Clears
+// sched.gcwaiting in the critical section that refills the idle list (see procresize.cc).
 P* procresize(std::int32_t nprocs, M* mp);
 // End of a run: frees every P and allp array.
 void free_all_ps();
