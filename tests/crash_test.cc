@@ -230,6 +230,16 @@ TEST(Panic, EscapedExceptionReport) {
   EXPECT_NE(r.err.find("throw_boom_from_worker"), std::string::npos) << describe(r);
 }
 
+// Every frame of a goroutine, down to the runtime's, prints demangled. The frames that call
+// the goroutine's function once printed mangled, because GCC 12's demangler rejected the
+// names that goro::go's closure call used to produce.
+TEST(Panic, EveryFrameIsDemangled) {
+  auto r = run_child("worker_throws_runtime_error", {"GOTRACEBACK=system"});
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_NE(r.err.find("\ngoro::detail::invoke_closure<"), std::string::npos) << describe(r);
+  EXPECT_EQ(r.err.find("\n_Z"), std::string::npos) << describe(r);
+}
+
 // The creator line names the function that called goro::go, with its file and line.
 TEST(Panic, CreatedByNamesCreator) {
   auto r = run_child("worker_throws_runtime_error", {"GOTRACEBACK"});

@@ -68,11 +68,18 @@ GORO_EXPORT void exit_blocking() noexcept;
 template <class F, class... Args>
 void go_from(void* creator, const spawn_options& options, F&& f, Args&&... args);
 
+// Calls the function in a closure tuple with the arguments after it. Not a generic lambda
+// under std::apply: the mangled names of its frames, which tracebacks print, use a form that
+// GCC 12's libstdc++ demangler rejects, so they printed mangled.
+template <class Closure, std::size_t... I>
+void invoke_closure_elements(Closure& closure, std::index_sequence<I...>) {
+  std::invoke(std::move(std::get<I>(closure))...);
+}
+
 template <class Closure>
 void invoke_closure(void* p) {
   auto* closure = static_cast<Closure*>(p);
-  std::apply([](auto& f, auto&... args) { std::invoke(std::move(f), std::move(args)...); },
-             *closure);
+  invoke_closure_elements(*closure, std::make_index_sequence<std::tuple_size_v<Closure>>{});
   closure->~Closure();
 }
 
