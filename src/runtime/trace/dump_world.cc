@@ -24,6 +24,7 @@
 #include "runtime/trace/dump_world.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "runtime/os/futex.h"
 #include "runtime/sched/fatal.h"
@@ -89,8 +90,10 @@ void stamp_waiting(std::int64_t* now) {
   for_each_stack_slot(&stamp_one, now);
 }
 
-// Queue list of the exit dump, which outlives the function that fills it.
-std::vector<G*> exit_dump_queued;
+// Queue list of the exit dump, which outlives the function that fills it. Allocated by the
+// first exit dump, with the world lock held, and never freed, because a panic or SIGQUIT on
+// another thread may dump while exit() runs the static destructors.
+std::vector<G*>* exit_dump_queued = nullptr;
 
 // Queue list of a frozen world's dump: a fixed array, because the failing code may hold the
 // allocator's lock. 4096 covers 16 full local run queues; a runnable goroutine beyond them
@@ -167,12 +170,13 @@ bool stop_world_for_exit_dump(M* mp, std::int64_t timeout_ns, int level, int fd,
   if (!stop_the_world_within(mp, "goroutine dump", left > 0 ? left : 0)) return false;
 
   wait_for_scheduling_points(mp);
-  collect_queued(&exit_dump_queued);
+  if (exit_dump_queued == nullptr) exit_dump_queued = new std::vector<G*>;
+  collect_queued(exit_dump_queued);
   options->now = os::nanotime();
   stamp_waiting(&options->now);
   options->stacks_of_parked = true;
-  options->queued = exit_dump_queued.data();
-  options->queued_count = exit_dump_queued.size();
+  options->queued = exit_dump_queued->data();
+  options->queued_count = exit_dump_queued->size();
   return true;
 }
 
