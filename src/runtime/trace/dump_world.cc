@@ -72,7 +72,9 @@ void collect_queued(std::vector<G*>* queued) {
       queued->push_back(pp->runq[j % kRunqSize].load(std::memory_order_relaxed));
     }
   }
-  std::sort(queued->begin(), queued->end());
+  // Sorted through pointers, as collect_frozen_queued sorts, so that both share one std::sort
+  // instantiation, about 1 KB less than a second one for vector iterators.
+  std::sort(queued->data(), queued->data() + queued->size());
 }
 
 void stamp_one(G* gp, void* arg) {
