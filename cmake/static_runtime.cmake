@@ -19,13 +19,48 @@ option(GORO_STATIC_LIBSTDCXX
 # option's or the user's) can drop what a program does not reach.
 target_compile_options(goro PRIVATE -ffunction-sections -fdata-sections)
 
-# Encoders that every program links, because GOROTRACE and GOROCPUPROFILE can start them,
-# but that run once per trace or profile: optimised for size, they are about half as large
-# (exectrace_json.cc 41 KB to 21 KB, profile_builder.cc 24 KB to 13 KB with GCC 12).
+# Code that runs once per trace, profile, dump or report, never on a scheduling path, is
+# optimised for size. Every program links most of it, because GOROTRACE, GOROCPUPROFILE,
+# SIGQUIT and fatal errors can start it. With GCC 12, -Os halves the encoders
+# (exectrace_json.cc 41 KB to 21 KB, profile_builder.cc 24 KB to 13 KB) and takes 4 KB off
+# the rest of what the empty program links (dump_world.cc 1.3 KB, symbolize.cc 0.8 KB,
+# freeze.cc 0.7 KB, print.cc 0.5 KB). metrics.cc, which the empty program does not link,
+# shrinks from 23 KB to 8 KB.
+#
+# Left at -O2, because -Os costs more than it saves:
+#   - start-up code that every run executes (boot.cc, procresize.cc, cpu_features.cc,
+#     cgroup_cpu.cc, auxv.cc, sigquit.cc's handler setup). It runs slower under -Os, and
+#     cpu_count.cc would call libm's ceil, which adds libm.so to the loader's work.
+#   - cpu_profile.cc: each M registers with it when it starts, and -Os turns the runtime_lock
+#     fast paths there into calls.
+#   - contention.cc and unwind.cc: they record, with its stack, every sampled block and mutex
+#     event while a profile runs.
+#   - traceback.cc, overflow.cc, schedtrace.cc, debugvars.cc, checkdead.cc, panic.cc and
+#     snapshot.cc, which come out larger under -Os.
+#
+# NOTE: an inline function from a header that both an -Os and an -O2 file emit out of line is
+# kept once, from whichever object the linker reads first. In the link maps of bench/goro's
+# programs, the only such copies taken from an -Os object are std::string members (from
+# api.cc and profile_builder.cc). The scheduler's inline functions come from -O2 objects,
+# because libgoro.a lists proc.cc before the -Os files that also emit them (dump_world.cc
+# emits release_p_to_user). The callgrind counts of bench/goro did not move when these files
+# changed level.
 set_source_files_properties(
   ${PROJECT_SOURCE_DIR}/src/runtime/trace/exectrace_json.cc
   ${PROJECT_SOURCE_DIR}/src/runtime/pprof/profile_builder.cc
   ${PROJECT_SOURCE_DIR}/src/runtime/pprof/api.cc
+  ${PROJECT_SOURCE_DIR}/src/runtime/pprof/goroutine_profile.cc
+  ${PROJECT_SOURCE_DIR}/src/runtime/trace/dump_world.cc
+  ${PROJECT_SOURCE_DIR}/src/runtime/trace/symbolize.cc
+  ${PROJECT_SOURCE_DIR}/src/runtime/trace/print.cc
+  ${PROJECT_SOURCE_DIR}/src/runtime/trace/interrupted_stack.cc
+  ${PROJECT_SOURCE_DIR}/src/runtime/trace/syscall_stack.cc
+  ${PROJECT_SOURCE_DIR}/src/runtime/trace/output_sink.cc
+  ${PROJECT_SOURCE_DIR}/src/runtime/trace/metrics.cc
+  ${PROJECT_SOURCE_DIR}/src/runtime/sched/longrun.cc
+  ${PROJECT_SOURCE_DIR}/src/runtime/sched/freeze.cc
+  ${PROJECT_SOURCE_DIR}/src/runtime/os/checkfds.cc
+  ${PROJECT_SOURCE_DIR}/src/runtime/os/kernel_text.cc
   TARGET_DIRECTORY goro
   PROPERTIES COMPILE_OPTIONS "$<$<NOT:$<CONFIG:Debug>>:-Os>")
 
