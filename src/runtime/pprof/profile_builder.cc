@@ -133,10 +133,13 @@ void profile_builder::set_time(std::int64_t time_nanos, std::int64_t duration_na
 }
 
 std::int64_t profile_builder::string_index(std::string_view text) {
-  auto [it, inserted] =
-      string_ids_.try_emplace(std::string(text), static_cast<std::int64_t>(strings_.size()));
-  if (inserted) strings_.emplace_back(text);
-  return it->second;
+  // Looked up as a string_view, so that a string already in the table costs no allocation.
+  auto it = string_ids_.lower_bound(text);
+  if (it != string_ids_.end() && it->first == text) return it->second;
+  const auto index = static_cast<std::int64_t>(strings_.size());
+  string_ids_.emplace_hint(it, text, index);
+  strings_.emplace_back(text);
+  return index;
 }
 
 std::uint64_t profile_builder::location_id(std::uintptr_t lookup_address) {

@@ -19,10 +19,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace goro::rt::pprof {
@@ -72,11 +73,14 @@ class profile_builder {
   std::int64_t time_nanos_ = 0;
   std::int64_t duration_nanos_ = 0;
 
+  // The id maps are ordered maps rather than hash tables, because they serve one encode per
+  // profile and std::unordered_map would add libstdc++'s hash table code (4 KB with GCC 12)
+  // to every program.
   std::vector<std::string> strings_;
-  std::unordered_map<std::string, std::int64_t> string_ids_;
+  std::map<std::string, std::int64_t, std::less<>> string_ids_;
   // Addresses to symbolise, in id order: location id i + 1 is lookup_addresses_[i].
   std::vector<std::uintptr_t> lookup_addresses_;
-  std::unordered_map<std::uintptr_t, std::uint64_t> location_ids_;
+  std::map<std::uintptr_t, std::uint64_t> location_ids_;
   std::vector<sample_record> samples_;
 };
 

@@ -35,7 +35,6 @@
 #include <map>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "runtime/sched/waitreason.h"
@@ -314,8 +313,8 @@ class converter {
   // Closes every slice still open at the end of the trace.
   // Closes the slices still open at stop_ts, with `end_reason` as their args.end.
   void finish(std::int64_t stop_ts, const char* end_reason) {
-    std::map<std::int64_t, goroutine> open(goroutines_.begin(), goroutines_.end());
-    for (auto& [goid, g] : open) {
+    // end_slice changes only the entry's track, so the iteration stays valid.
+    for (auto& [goid, g] : goroutines_) {
       if (g.track >= 0) end_slice(goid, stop_ts, end_reason, {});
     }
   }
@@ -450,7 +449,7 @@ class converter {
     json_.raw("}");
     json_.close_event();
     if (is_p_track(track)) {
-      auto p = p_running_.find(static_cast<std::int32_t>(track));
+      auto p = p_running_.find(track);
       if (p != p_running_.end() && p->second == goid) p_running_.erase(p);
     }
     it->second.track = -1;
@@ -472,7 +471,7 @@ class converter {
   std::int64_t ensure_running(std::int64_t goid, std::int64_t track, std::int64_t ts) {
     goroutine& g = goroutines_[goid];
     if (g.track >= 0) return g.track;
-    if (is_p_track(track) && p_running_.count(static_cast<std::int32_t>(track)) != 0) {
+    if (is_p_track(track) && p_running_.count(track) != 0) {
       track = kUnknownThreadTrack;
     }
     std::int64_t from = origin_;
@@ -493,10 +492,13 @@ class converter {
 
   json_writer& json_;
   std::int64_t origin_;
-  std::unordered_map<std::int64_t, goroutine> goroutines_;
-  std::unordered_map<std::int32_t, std::int64_t> p_running_;  // P id -> goid
-  std::unordered_map<std::int32_t, std::int64_t> p_owner_;    // P id -> M id
-  std::map<std::int64_t, std::int64_t> track_last_ts_;        // every track used, ordered
+  // Ordered maps rather than hash tables, because the conversion runs once per trace and
+  // std::unordered_map would add libstdc++'s hash table code to every program. The P maps
+  // share their instantiation with track_last_ts_.
+  std::map<std::int64_t, goroutine> goroutines_;
+  std::map<std::int64_t, std::int64_t> p_running_;      // P id -> goid
+  std::map<std::int64_t, std::int64_t> p_owner_;        // P id -> M id
+  std::map<std::int64_t, std::int64_t> track_last_ts_;  // every track used, ordered
   std::int64_t next_flow_ = 1;
   std::uint64_t inconsistencies_ = 0;
 };
