@@ -127,6 +127,8 @@ profile_builder::profile_builder(std::vector<value_type> sample_types, value_typ
   string_index("");
 }
 
+profile_builder::~profile_builder() = default;
+
 void profile_builder::set_time(std::int64_t time_nanos, std::int64_t duration_nanos) {
   time_nanos_ = time_nanos;
   duration_nanos_ = duration_nanos;
