@@ -129,8 +129,11 @@ void plain_event(trace_kind kind, std::int32_t p, std::int64_t g, std::int64_t a
   append(w, kind, p, g, arg, reason);
 }
 
+// The functions that start and stop a trace run once per trace, so they are [[gnu::cold]],
+// which makes GCC optimise them for size. The recording path above stays at -O2.
+
 // Step 2 of the stopper: waits until no M is in the middle of a record.
-void wait_for_writers() {
+[[gnu::cold]] void wait_for_writers() {
   std::lock_guard<runtime_lock> guard(sched.lock);
   for (M* mp = sched.allm; mp != nullptr; mp = mp->alllink) {
     std::uint64_t seq = mp->trace.seq.load(std::memory_order_seq_cst);
@@ -140,7 +143,7 @@ void wait_for_writers() {
   }
 }
 
-void start_recording() {
+[[gnu::cold]] void start_recording() {
   {
     std::lock_guard<runtime_lock> guard(current.lock);
     current.id++;
@@ -158,7 +161,7 @@ void start_recording() {
   sched_hooks.fetch_or(kHookTrace, std::memory_order_relaxed);
 }
 
-trace_session_data stop_recording() {
+[[gnu::cold]] trace_session_data stop_recording() {
   sched_hooks.fetch_and(~kHookTrace, std::memory_order_relaxed);
   recording.store(false, std::memory_order_seq_cst);
   wait_for_writers();
@@ -175,13 +178,13 @@ trace_session_data stop_recording() {
   return data;
 }
 
-void free_chunks(const trace_session_data& data) {
+[[gnu::cold]] void free_chunks(const trace_session_data& data) {
   for (const trace_chunk* c : data.chunks) std::free(const_cast<trace_chunk*>(c));
 }
 
 // Records what the caller's own goroutine and P are doing, so its slice opens at the start
 // of the trace instead of at its first event. Other goroutines appear at their next event.
-void record_initial_state() {
+[[gnu::cold]] void record_initial_state() {
   trace_gomaxprocs(sched.gomaxprocs.load(std::memory_order_relaxed));
   M* mp = getm();
   if (mp == nullptr) return;
@@ -193,7 +196,7 @@ void record_initial_state() {
 }
 
 // Prints that the trace ended early at the buffer limit, and how to raise the limit.
-void report_limit(const trace_session_data& data, const trace_write_stats& stats) {
+[[gnu::cold]] void report_limit(const trace_session_data& data, const trace_write_stats& stats) {
   print_line()
       .str("goro: execution trace")
       .str(current.path.empty() ? std::string_view() : std::string_view(" "))
@@ -208,7 +211,7 @@ void report_limit(const trace_session_data& data, const trace_write_stats& stats
 
 // Writes the session to the output chosen at start and closes the file, if any. Returns
 // false if writing failed, so that the callers can report it and still reset the state.
-bool write_session(const trace_session_data& data) noexcept {
+[[gnu::cold]] bool write_session(const trace_session_data& data) noexcept {
   bool ok = false;
   trace_write_stats stats;
   try {
@@ -250,7 +253,7 @@ void trace_event(trace_kind kind, std::int32_t p, std::int64_t g, std::int64_t a
   w.seq.store(seq + 1, std::memory_order_release);
 }
 
-void exectrace_run_begin(const char* path) {
+[[gnu::cold]] void exectrace_run_begin(const char* path) {
   if (path == nullptr || *path == '\0') return;
   int err = 0;
   std::unique_ptr<file_sink> file = file_sink::create(path, err);
