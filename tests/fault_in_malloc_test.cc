@@ -42,6 +42,8 @@ namespace {
 //   arena_held: set by that faulting allocation; an allocator call on the thread after it
 //     comes from the report.
 thread_local bool fault_armed = false;
+
+#if GORO_TEST_OWN_MALLOC
 thread_local bool arena_held = false;
 
 // Reports an allocator call from the fault report and ends the child with status 3, where
@@ -53,6 +55,7 @@ void allocator_called_by_report() {
   (void)ignored;
   ::_exit(3);
 }
+#endif
 
 }  // namespace
 
