@@ -26,6 +26,8 @@
 #include "goro_fixture.h"
 #include "goro/runtime.hpp"
 #include "goro/select.hpp"
+#include "goro/sync.hpp"
+#include "goro/thread.hpp"
 #include "runtime/sched/runtime2.h"
 #include "runtime/sched/sched.h"
 
@@ -441,6 +443,90 @@ TEST(ChanDeadlock, UnregisteredPlainThreadIsNotCounted) {
   ASSERT_TRUE(r.exited) << goro_test::describe(r);
   EXPECT_EQ(r.exit_status, 2) << goro_test::describe(r);
   EXPECT_TRUE(r.err.starts_with("fatal error: all goroutines are asleep - deadlock!")) << r.err;
+}
+
+// Waits, without a goro call, until main is parked and m0 has gone idle, so that checkdead
+// has seen main blocked with only the plain thread left to wake it.
+void wait_until_main_parked_and_m0_idle(goro::rt::G* main_g) {
+  while (main_g->status.load(std::memory_order_acquire) != goro::rt::gstatus::waiting ||
+         !goro::rt::m0->blocked.load(std::memory_order_relaxed)) {
+    std::this_thread::yield();
+  }
+}
+
+// goro::plain_thread counts its thread before the constructor returns: main blocks at once,
+// long before the thread's first goro call, and is not reported as deadlocked.
+GORO_CHILD_SCENARIO(plain_thread_sends_after_main_parks) {
+  return goro::run(0, nullptr, [] {
+    goro::chan<int> data;
+    goro::rt::G* main_g = goro::rt::getg();
+    goro::plain_thread sender([data, main_g] {
+      wait_until_main_parked_and_m0_idle(main_g);
+      data.send(42);
+    });
+    const int v = data.recv().value();
+    std::printf("received %d\n", v);
+    return v == 42 ? 0 : 1;
+  });
+}
+
+// The same thread exits without sending: once it is gone nothing can wake main, and the
+// deadlock is reported then, although every M had gone idle before.
+GORO_CHILD_SCENARIO(plain_thread_exits_without_sending) {
+  return goro::run(0, nullptr, [] {
+    goro::chan<int> data;
+    goro::rt::G* main_g = goro::rt::getg();
+    goro::plain_thread quitter([main_g] { wait_until_main_parked_and_m0_idle(main_g); });
+    data.recv();
+    return 0;
+  });
+}
+
+TEST(ChanDeadlock, PlainThreadCountsBeforeItRuns) {
+  auto r = goro_test::run_child("plain_thread_sends_after_main_parks", {"GOMAXPROCS=1"});
+  ASSERT_TRUE(r.exited) << goro_test::describe(r);
+  EXPECT_EQ(r.exit_status, 0) << goro_test::describe(r);
+  EXPECT_NE(r.out.find("received 42"), std::string::npos) << goro_test::describe(r);
+  EXPECT_EQ(r.err.find("deadlock"), std::string::npos) << r.err;
+}
+
+TEST(ChanDeadlock, DeadlockReportedWhenLastPlainThreadExits) {
+  auto r = goro_test::run_child("plain_thread_exits_without_sending", {"GOMAXPROCS=1"});
+  ASSERT_TRUE(r.exited) << goro_test::describe(r);
+  EXPECT_EQ(r.exit_status, 2) << goro_test::describe(r);
+  EXPECT_TRUE(r.err.starts_with("fatal error: all goroutines are asleep - deadlock!")) << r.err;
+}
+
+// join from a goroutine waits inside goro::blocking: at GOMAXPROCS=1 the goroutine that the
+// thread waits for still gets the P.
+TEST(PlainThread, JoinFromGoroutineLeavesThePFree) {
+  goro::run(0, nullptr, [] {
+    goro::gomaxprocs(1);
+    std::atomic<bool> goroutine_ran{false};
+    goro::plain_thread waiter([&] {
+      while (!goroutine_ran.load()) std::this_thread::yield();
+    });
+    goro::go([&] { goroutine_ran.store(true); });
+    waiter.join();
+    EXPECT_FALSE(waiter.joinable());
+    EXPECT_TRUE(goroutine_ran.load());
+  });
+}
+
+// Arguments are copied into the thread as std::thread copies them, the destructor joins,
+// and a moved-from object owns no thread.
+TEST(PlainThread, ArgumentsMoveAndDestructorJoins) {
+  goro::run(0, nullptr, [] {
+    int sum = 0;
+    {
+      goro::plain_thread adder([&sum](int a, std::unique_ptr<int> b) { sum = a + *b; }, 40,
+                               std::make_unique<int>(2));
+      goro::plain_thread moved = std::move(adder);
+      EXPECT_FALSE(adder.joinable());  // NOLINT(bugprone-use-after-move): checks the move
+      EXPECT_TRUE(moved.joinable());
+    }
+    EXPECT_EQ(sum, 42);
+  });
 }
 
 TEST(ChanMisuse, RegisterPlainThreadFromGoroutineThrows) {

@@ -10,5 +10,6 @@
 #include "goro/select.hpp"
 #include "goro/signal.hpp"
 #include "goro/sync.hpp"
+#include "goro/thread.hpp"
 #include "goro/time.hpp"
 #include "goro/trace.hpp"

@@ -178,10 +178,11 @@ GORO_EXPORT void unlock_os_thread();
 // still wake goroutines, from now until it exits. Deadlock detection ("all goroutines are
 // asleep") otherwise learns of a plain thread only at its first channel, select or sync
 // operation, so a goroutine that blocks waiting for a thread that has not made one yet is
-// reported as deadlocked. Call it first in such a thread, and have the goroutine that starts
-// the thread wait until it has returned (for example on a std::latch inside goro::blocking):
-// otherwise that goroutine usually blocks before the thread runs. While the thread sleeps
-// inside a goro primitive it does not count, as before.
+// reported as deadlocked. goro::plain_thread (goro/thread.hpp) counts the threads it starts
+// before they run. A thread started otherwise calls this first, and the goroutine that
+// starts it waits until the call has returned (for example on a std::latch inside
+// goro::blocking), because that goroutine usually blocks before the thread runs.
+// While the thread sleeps inside a goro primitive it does not count, as before.
 // Calling it again is harmless; throws panic_error when called from a goroutine.
 GORO_EXPORT void register_plain_thread();
 

@@ -11,13 +11,22 @@ namespace goro::rt {
 
 namespace {
 
+// Takes one plain thread off sched.nplain_active. If it was the last that could wake a
+// goroutine and every M is idle, no M runs checkdead again by itself: wake one so that a
+// deadlock is still reported.
+void plain_thread_uncount() {
+  if (sched.nplain_active.fetch_sub(1, std::memory_order_acq_rel) == 1 && runtime_running()) {
+    poke_idle_m();
+  }
+}
+
 // Registered plain threads, per thread: whether this thread counts in sched.nplain_active.
 struct plain_registration {
   bool registered = false;
   // Set by plain_thread_exclude: `registered` is true but the thread was never counted.
   bool excluded = false;
   ~plain_registration() {
-    if (registered && !excluded) sched.nplain_active.fetch_sub(1, std::memory_order_acq_rel);
+    if (registered && !excluded) plain_thread_uncount();
   }
 };
 thread_local plain_registration plain_thread;
@@ -41,6 +50,11 @@ void plain_thread_register() {
   if (plain_thread.registered) return;
   plain_thread.registered = true;
   sched.nplain_active.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void plain_thread_adopt() {
+  if (plain_thread.registered) throw_bug("plain_thread_adopt: thread already registered");
+  plain_thread.registered = true;
 }
 
 void plain_thread_exclude() {
@@ -69,11 +83,7 @@ namespace {
   plain_thread_register();
   if (plain_thread.excluded) throw_bug("waiter_block: excluded plain thread would block");
   if (unlockf != nullptr) unlockf(arg);
-  if (sched.nplain_active.fetch_sub(1, std::memory_order_acq_rel) == 1 && runtime_running()) {
-    // This was the last plain thread that could wake a goroutine. If every M is idle, none
-    // will run checkdead again by itself: wake one so it re-checks.
-    poke_idle_m();
-  }
+  plain_thread_uncount();
   while (w->woken.load(std::memory_order_acquire) == 0) {
     os::futex_wait(&w->woken, 0, -1);
   }
@@ -169,6 +179,18 @@ void waiter_wake(waiter* w) {
 }  // namespace goro::rt
 
 namespace goro {
+
+namespace detail {
+
+void plain_thread_reserve() noexcept {
+  rt::sched.nplain_active.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void plain_thread_unreserve() noexcept { rt::plain_thread_uncount(); }
+
+void plain_thread_adopt() noexcept { rt::plain_thread_adopt(); }
+
+}  // namespace detail
 
 void register_plain_thread() {
   if (rt::getm() != nullptr) {

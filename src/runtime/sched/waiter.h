@@ -74,6 +74,10 @@ bool on_goroutine();
 // possible wakers while they are not blocked in a primitive.
 void plain_thread_register();
 
+// Registers the calling plain thread with a count that goro::plain_thread's constructor
+// already added (detail::plain_thread_reserve), so that the thread counted before it ran.
+void plain_thread_adopt();
+
 // Keeps the calling plain thread out of that accounting for the rest of its life: for
 // goro::signal's receiver thread, whose wake-ups checkdead counts through signals_watched()
 // instead. The thread must never block in a goro primitive (waiter_block stops with a fatal
