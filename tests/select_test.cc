@@ -136,6 +136,40 @@ TEST_P(Select, FairAmongReadyCases) {
   EXPECT_LT(std::abs(chosen[0] - kSelects / 2), 6 * sd) << chosen[0] << " vs " << chosen[1];
 }
 
+// A default runs only if no case was ready at one moment. A mover passes tokens between two
+// buffered channels of capacity 1 and always fills one before it drains the other, so while
+// the selecting goroutine holds no token, some case is ready at every moment. Looking at
+// each channel without its lock, at different moments, could find both empty.
+TEST_P(Select, DefaultNeverRunsWhileACaseIsReady) {
+  constexpr int kMoves = 300'000;
+  long defaults = 0;
+  long selects = 0;
+  run(
+      [&] {
+        goro::chan<int> a(1);
+        goro::chan<int> b(1);
+        std::atomic<bool> mover_done{false};
+        b.send(1);
+        goro::go([&] {
+          for (int i = 0; i < kMoves; ++i) {
+            a.send(1);
+            b.recv();
+            b.send(1);
+            a.recv();
+          }
+          mover_done.store(true);
+        });
+        while (!mover_done.load()) {
+          ++selects;
+          goro::select(goro::on_recv(a, [&](std::optional<int> v) { a.send(*v); }),
+                       goro::on_recv(b, [&](std::optional<int> v) { b.send(*v); }),
+                       goro::on_default([&] { ++defaults; }));
+        }
+      },
+      "2");
+  EXPECT_EQ(defaults, 0) << "in " << selects << " selects";
+}
+
 TEST_P(Select, DoubleSelectDeliversEachValueOnce) {
   // Two senders select between sending on c1 and c2; two receivers select between receiving
   // from c1 and c2. Both sides of every hand-off may be parked selects.

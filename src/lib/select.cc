@@ -87,9 +87,10 @@ class scratch {
 
 // Without taking a lock: true if op certainly cannot proceed now. Only buffered channels are
 // judged (count and closed are atomics); for unbuffered ones the wait queues decide, and
-// those need the lock. As in Go, the answer only has to have been true at one moment during
-// the call: count is loaded first with acquire so the later closed load cannot move before it,
-// and closed never goes back to false.
+// those need the lock. The result was true at one moment during the call (count is loaded
+// first with acquire so the later closed load cannot move before it, and closed never goes
+// back to false), which lets a one-case select take its default, and any select skip a case
+// in pass 0, but says nothing about the moment another case was looked at.
 bool obviously_blocked(const select_op& op) {
   const chan_core* c = op.core;
   if (c->cap == 0) return false;
@@ -174,13 +175,13 @@ std::size_t select_run(select_op* ops, std::size_t n, bool has_default) {
     if (has_default) return n;
     block_forever(rt::waitreason::select_no_cases);
   }
-  if (has_default) {
-    bool all_blocked = true;
-    for (std::size_t k = 0; k < norder && all_blocked; ++k) {
-      all_blocked = obviously_blocked(ops[pollorder[k]]);
-    }
-    if (all_blocked) return n;
-  }
+  // One case and a default: a case that is blocked at one moment during the call lets the
+  // default run, as Go's selectnbsend and selectnbrecv decide without the lock. With two or
+  // more cases the lock-free looks happen at different moments, so they cannot show that
+  // every case was blocked at once: only pass 1, with every lock held, may choose the
+  // default. (A mover that fills one buffered channel before it drains another keeps some
+  // case ready at every moment, yet separate looks can find both blocked.)
+  if (has_default && norder == 1 && obviously_blocked(ops[pollorder[0]])) return n;
 
   // Pass 0: each case alone, in poll order, with only its own channel locked. A case that
   // is ready when its channel is locked may be chosen (the select takes effect at that
