@@ -25,6 +25,7 @@
 #include "child_process.h"
 #include "goro_fixture.h"
 #include "goro/chan.hpp"
+#include "goro/context.hpp"
 #include "goro/runtime.hpp"
 #include "goro/select.hpp"
 #include "goro/sync.hpp"
@@ -105,6 +106,48 @@ TEST_P(Timer, SleepNeverReturnsEarly) {
       goro::sleep(d);
       EXPECT_GE(steady::now() - start, d);
     }
+  });
+}
+
+// Durations too long for int64 nanoseconds, or whose end is past the clock's range, wait
+// forever, as in Go; they once wrapped into the past and ended at once. A timer due in the
+// past fires before one due in 1 ms. So once after(1ms) has delivered, a wrapped timer
+// would have delivered too.
+TEST_P(Timer, LongestDurationsNeverEnd) {
+  EXPECT_EQ(goro::detail::to_ns(std::chrono::nanoseconds::max()), INT64_MAX);
+  EXPECT_EQ(goro::detail::to_ns(std::chrono::hours::max()), INT64_MAX);
+  EXPECT_EQ(goro::detail::to_ns(std::chrono::hours::min()), INT64_MIN);
+  EXPECT_EQ(goro::detail::to_ns(std::chrono::duration<double>(1.5e-9)), 2);
+  EXPECT_EQ(goro::rt::when_after(100, INT64_MAX), goro::rt::kMaxWhen);
+  EXPECT_EQ(goro::rt::when_after(100, -5), 100);
+  EXPECT_EQ(goro::rt::next_period(INT64_MAX - 10, 100, INT64_MAX - 5), goro::rt::kMaxWhen);
+  EXPECT_EQ(goro::rt::next_period(10, 4, 21), 22);
+
+  run([] {
+    std::atomic<int> sleepers_woken{0};
+    goro::go([&] {
+      goro::sleep(std::chrono::nanoseconds::max());
+      sleepers_woken.fetch_add(1);
+    });
+    goro::go([&] {
+      goro::sleep(std::chrono::hours::max());
+      sleepers_woken.fetch_add(1);
+    });
+    goro::timer t(std::chrono::nanoseconds::max());
+    goro::ticker tick(std::chrono::nanoseconds::max());
+    auto a = goro::after(std::chrono::nanoseconds::max());
+    auto [ctx, cancel] = goro::with_timeout(goro::background(), std::chrono::nanoseconds::max());
+
+    goro::after(1ms).recv();
+    goro::yield();
+    EXPECT_FALSE(poll(t.channel()).has_value());
+    EXPECT_FALSE(poll(tick.channel()).has_value());
+    EXPECT_FALSE(poll(a).has_value());
+    EXPECT_FALSE(ctx.err()) << ctx.err().message();
+    EXPECT_EQ(sleepers_woken.load(), 0);
+    EXPECT_TRUE(t.stop());
+    tick.stop();
+    cancel();
   });
 }
 

@@ -6,6 +6,7 @@
 #include "runtime/os/futex.h"
 #include "runtime/sched/sched.h"
 #include "runtime/time/timer.h"
+#include "runtime/time/timer.h"
 
 namespace goro::detail {
 
@@ -38,7 +39,7 @@ void sleep_ns(std::int64_t ns) {
     return;
   }
   rt::timer t;
-  t.when = rt::os::nanotime() + ns;
+  t.when = rt::when_after(rt::os::nanotime(), ns);
   t.f = &wake_sleeper;
   t.arg = gp;
   rt::park(rt::waitreason::sleep, &arm_sleep_timer, &t);

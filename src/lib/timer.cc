@@ -102,10 +102,7 @@ void fire(rt::timer* t, void* arg, std::int64_t now) {
       // Fails only when a tick is already waiting (tickers drop the surplus).
       (void)try_send_from_runtime(s->channel, &value);
       if (s->period > 0) {
-        std::int64_t when = t->when;
-        // Skip the periods that were missed: one waiting tick, not a burst.
-        when += s->period * (1 + (now - when) / s->period);
-        arm(s, when);
+        arm(s, rt::next_period(t->when, s->period, now));
       } else {
         s->active = false;
       }
@@ -148,7 +145,7 @@ timer_state* timer_start(chan_core* c, std::int64_t delay_ns, std::int64_t perio
   std::lock_guard<rt::runtime_lock> guard(s->lock);
   s->period = period_ns;
   s->active = true;
-  arm(s, rt::os::nanotime() + (delay_ns > 0 ? delay_ns : 0));
+  arm(s, rt::when_after(rt::os::nanotime(), delay_ns));
   return s;
 }
 
@@ -176,7 +173,7 @@ bool timer_reset(timer_state* s, std::int64_t delay_ns, std::int64_t period_ns) 
   }
   s->period = period_ns;
   s->active = true;
-  arm(s, rt::os::nanotime() + (delay_ns > 0 ? delay_ns : 0));
+  arm(s, rt::when_after(rt::os::nanotime(), delay_ns));
   return prevented;
 }
 

@@ -44,7 +44,9 @@
 // after the descriptor lock is dropped.
 #include "runtime/netpoll/netpoll.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <new>
 #include <poll.h>
@@ -489,7 +491,12 @@ G* netpoll(std::int64_t delay_ns, std::int32_t* n) {
       }
     } else {
       // Round up, so a timer is never woken for early and polled again in a loop.
-      int ms = delay_ns < 0 ? -1 : static_cast<int>((delay_ns + 999'999) / 1'000'000);
+      // Capped at INT_MAX ms (24 days), for a timer due at kMaxWhen.
+      int ms = -1;
+      if (delay_ns >= 0) {
+        const std::int64_t rounded_up = delay_ns / 1'000'000 + (delay_ns % 1'000'000 != 0 ? 1 : 0);
+        ms = static_cast<int>(std::min<std::int64_t>(rounded_up, INT_MAX));
+      }
       got = epoll_wait(epfd, events, kEventBatch, ms);
     }
     if (got >= 0) break;

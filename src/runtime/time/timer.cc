@@ -228,8 +228,7 @@ void check_timers(P* pp, std::int64_t now, std::int64_t* next) {
     }
     remove(pp, t);
     if (t->period > 0) {
-      // Skip the periods that were missed: a slow receiver gets one tick, not a burst.
-      t->when += t->period * (1 + (now - t->when) / t->period);
+      t->when = next_period(t->when, t->period, now);
       insert(pp, t);
     }
     update_timer0(pp);

@@ -28,6 +28,29 @@ struct timer {
   timer* next = nullptr;
 };
 
+// The latest `when`: a timer due then never fires. Waits too long to represent end there
+// instead of overflowing into the past, as Go's when() caps them.
+inline constexpr std::int64_t kMaxWhen = INT64_MAX;
+
+// Returns now + delay_ns, or kMaxWhen if the sum overflows; a delay <= 0 gives now.
+inline std::int64_t when_after(std::int64_t now, std::int64_t delay_ns) {
+  if (delay_ns <= 0) return now;
+  return delay_ns > kMaxWhen - now ? kMaxWhen : now + delay_ns;
+}
+
+// Returns the first time after `now` at which a periodic timer due at `when` fires again,
+// skipping the periods that were missed (a slow receiver gets one tick, not a burst), or
+// kMaxWhen if that overflows.
+inline std::int64_t next_period(std::int64_t when, std::int64_t period, std::int64_t now) {
+  std::int64_t step = 0;
+  std::int64_t next = 0;
+  if (__builtin_mul_overflow(period, 1 + (now - when) / period, &step) ||
+      __builtin_add_overflow(when, step, &next)) {
+    return kMaxWhen;
+  }
+  return next;
+}
+
 // timer::index of a timer in sorted run r.
 constexpr std::int32_t run_index(int r) { return -2 - r; }
 
