@@ -229,6 +229,43 @@ TEST_P(Timer, StopAfterReceiveReturnsFalse) {
   });
 }
 
+// Two goroutines reset one timer to an hour while it fires. A reset that waits for the fired
+// callback must not wait for the other reset's new arming too: that would block it for the
+// hour. The start is spun to land around the firing. Each round gives its resets 2 s.
+TEST_P(Timer, ConcurrentResetsBothReturn) {
+  constexpr int kRounds = 2000;
+  run([] {
+    std::mt19937 rng(3);
+    for (int round = 0; round < kRounds; ++round) {
+      goro::timer t(20us);
+      std::atomic<bool> start{false};
+      goro::chan<int> done(2);
+      for (int k = 0; k < 2; ++k) {
+        goro::go([&t, &start, done] {
+          while (!start.load()) {
+          }
+          t.reset(1h);
+          done.send(1);
+        });
+      }
+      const auto spin_until = steady::now() + std::chrono::nanoseconds(15'000 + rng() % 10'000);
+      while (steady::now() < spin_until) {
+      }
+      start.store(true);
+      int returned = 0;
+      bool timed_out = false;
+      goro::timer limit(2s);
+      while (returned < 2 && !timed_out) {
+        goro::select(
+            goro::on_recv(done, [&](std::optional<int>) { ++returned; }),
+            goro::on_recv(limit.channel(), [&](std::optional<time_point>) { timed_out = true; }));
+      }
+      ASSERT_FALSE(timed_out) << "round " << round << ": a reset did not return within 2 s";
+      t.stop();
+    }
+  });
+}
+
 TEST_P(Timer, ResetPendingReturnsTrue) {
   run([] {
     goro::timer t(1h);

@@ -160,12 +160,16 @@ bool timer_reset(timer_state* s, std::int64_t delay_ns, std::int64_t period_ns) 
   require_runtime("goro timer reset");
   chan_scope scope;
   std::unique_lock<rt::runtime_lock> guard(s->lock);
-  bool prevented = disarm(s);
-  if (drain_unreceived(s->channel)) prevented = true;
+  bool prevented = false;
   // A callback popped from the heap before disarm still reads the runtime timer's fields
   // until it runs; re-arming rewrites them, so wait for it first (it only takes the lock,
-  // sees a stale seq and leaves).
-  while (s->callbacks > 0) {
+  // sees a stale seq and leaves). A concurrent reset may arm the timer while the lock is
+  // released here, so disarm again on every turn: waiting for that arming's callback
+  // would block this reset until its new delay had passed.
+  for (;;) {
+    if (disarm(s)) prevented = true;
+    if (drain_unreceived(s->channel)) prevented = true;
+    if (s->callbacks == 0) break;
     guard.unlock();
     // The callback runs on the M that popped it, not this one: an OS-level yield suffices.
     std::this_thread::yield();
