@@ -266,6 +266,47 @@ TEST_P(Timer, ConcurrentResetsBothReturn) {
   });
 }
 
+// A timer, a ticker and a context deadline created in one run and used after it: their
+// records pointed at the run's freed P (ASan: heap-use-after-free in deltimer), and a timer
+// reset in a later run never fired (the run ended in a false deadlock).
+GORO_CHILD_SCENARIO(timers_outlive_their_run) {
+  std::optional<goro::timer> stopped;
+  std::optional<goro::timer> reset;
+  std::optional<goro::ticker> tick;
+  std::optional<goro::context> ctx;
+  goro::cancel_function cancel;
+  goro::run(0, nullptr, [&] {
+    stopped.emplace(1h);
+    reset.emplace(1h);
+    tick.emplace(1h);
+    auto [c, f] = goro::with_timeout(goro::background(), 1h);
+    ctx = c;
+    cancel = f;
+  });
+  std::printf("stop after the run: %d\n", stopped->stop() ? 1 : 0);
+  tick->stop();
+  cancel();
+  std::printf("context: %s\n", ctx->err().message().c_str());
+  return goro::run(0, nullptr, [&] {
+    reset->reset(1ms);
+    const bool fired = reset->channel().recv().has_value();
+    std::printf("fired in the next run: %d\n", fired ? 1 : 0);
+    tick.reset();
+    stopped.reset();
+    reset.reset();
+    return 0;
+  });
+}
+
+TEST(TimerLifetime, TimersOutliveTheirRun) {
+  auto r = goro_test::run_child("timers_outlive_their_run");
+  ASSERT_TRUE(r.exited) << goro_test::describe(r);
+  EXPECT_EQ(r.exit_status, 0) << goro_test::describe(r);
+  EXPECT_NE(r.out.find("stop after the run: 1\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("context: context canceled\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fired in the next run: 1\n"), std::string::npos) << goro_test::describe(r);
+}
+
 TEST_P(Timer, ResetPendingReturnsTrue) {
   run([] {
     goro::timer t(1h);

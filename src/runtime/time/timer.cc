@@ -207,6 +207,10 @@ bool deltimer(timer* t) {
   for (;;) {
     P* pp = t->pp.load(std::memory_order_acquire);
     if (pp == nullptr) return false;
+    if (pp == orphaned_timers()) {
+      // Its run ended with it pending: it never fired, and this call takes it out.
+      return t->pp.compare_exchange_strong(pp, nullptr, std::memory_order_acq_rel);
+    }
     std::lock_guard<runtime_lock> guard(pp->timers_lock);
     if (t->pp.load(std::memory_order_relaxed) != pp) continue;  // moved meanwhile
     remove(pp, t);
@@ -267,6 +271,16 @@ void move_timers(P* from, P* to) {
 }
 
 void free_timer_heap(P* pp) {
+  // Timers still pending belong to objects that may outlive the run (a goro::timer declared
+  // outside goro::run, a context's deadline). They must not point at the freed P: deltimer
+  // would lock freed memory, and a later run could never re-arm them.
+  {
+    std::lock_guard<runtime_lock> guard(pp->timers_lock);
+    while (timer* t = earliest(pp)) {
+      remove(pp, t);
+      t->pp.store(orphaned_timers(), std::memory_order_release);
+    }
+  }
   std::free(pp->timers);
   pp->timers = nullptr;
   pp->timers_len = pp->timers_cap = 0;

@@ -54,9 +54,18 @@ inline std::int64_t next_period(std::int64_t when, std::int64_t period, std::int
 // timer::index of a timer in sorted run r.
 constexpr std::int32_t run_index(int r) { return -2 - r; }
 
+// timer::pp of a timer that was pending when its run ended (free_timer_heap). It is in no
+// heap and never fires; the next deltimer returns true for it, as for a pending timer, so
+// that its owner's accounting comes out even. Compared only, never dereferenced.
+inline P* orphaned_timers() {
+  static char tag;
+  return reinterpret_cast<P*>(&tag);
+}
+
 // Adds t to the current P's timers (P 0's from a plain thread). t must not be in any.
 void addtimer(timer* t);
-// Removes t if it is still pending; returns true if it was (it will not fire).
+// Removes t if it is still pending, or if its run ended while it was (orphaned_timers);
+// returns true if so (it will not fire).
 bool deltimer(timer* t);
 
 // The number of timers pp holds (pp->timers_lock, or a racy read for schedtrace).
