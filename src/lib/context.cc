@@ -69,6 +69,22 @@ struct context_node {
   std::vector<std::shared_ptr<context_node>> children;
   std::shared_ptr<context_node> timer_ref;  // set while deadline_timer is armed
 
+  // Releases the chain of parents without recursion. Destroying a node drops its parent, and
+  // the last reference to a parent would destroy it from inside this destructor, and so on
+  // up a chain that can be thousands long. Each parent of which this is the only owner has
+  // its own parent taken first, so its destruction stops there. No weak_ptr to a node
+  // exists, so a use_count of 1 cannot rise meanwhile.
+  ~context_node() {
+    std::shared_ptr<context_node> up = std::move(parent);
+    while (up != nullptr && up.use_count() == 1) {
+      std::shared_ptr<context_node> next = std::move(up->parent);
+      up = std::move(next);
+    }
+  }
+  context_node() = default;
+  context_node(const context_node&) = delete;
+  context_node& operator=(const context_node&) = delete;
+
   static context handle(std::shared_ptr<context_node> node) { return context(std::move(node)); }
   static const std::shared_ptr<context_node>& node_of(const context& c) { return c.node_; }
 };
@@ -108,23 +124,38 @@ void remove_child(context_node* parent, context_node* child) {
   kids.erase(it);
 }
 
-void cancel(context_node* node, context_errc cause, bool remove_from_parent) {
-  std::vector<std::shared_ptr<context_node>> kids;
-  std::shared_ptr<context_node> timer_ref;  // may hold the last reference: dropped last
-  {
-    std::lock_guard<rt::runtime_lock> guard(node->lock);
-    if (node->canceled) return;
-    node->canceled = true;
-    node->cause = cause;
-    close_done(node->done.core());
-    kids = std::move(node->children);
-    node->children.clear();
-    // If deltimer fails, the callback has been taken off the heap and drops timer_ref itself.
-    if (node->timer_ref != nullptr && rt::deltimer(&node->deadline_timer)) {
-      timer_ref = std::move(node->timer_ref);
-    }
+// Cancels one node: records the cause and closes done, and appends its children to `kids`
+// and its timer reference, if it disarmed the timer, to `timer_refs`. Returns false if the
+// node was already cancelled.
+bool cancel_one(context_node* node, context_errc cause,
+                std::vector<std::shared_ptr<context_node>>* kids,
+                std::vector<std::shared_ptr<context_node>>* timer_refs) {
+  std::lock_guard<rt::runtime_lock> guard(node->lock);
+  if (node->canceled) return false;
+  node->canceled = true;
+  node->cause = cause;
+  close_done(node->done.core());
+  for (auto& kid : node->children) kids->push_back(std::move(kid));
+  node->children.clear();
+  // If deltimer fails, the callback has been taken off the heap and drops timer_ref itself.
+  if (node->timer_ref != nullptr && rt::deltimer(&node->deadline_timer)) {
+    timer_refs->push_back(std::move(node->timer_ref));
   }
-  for (auto& kid : kids) cancel(kid.get(), cause, false);
+  return true;
+}
+
+// Cancels node and all its descendants with a work list, not recursion: a chain of thousands
+// of contexts would otherwise overflow a goroutine's stack.
+void cancel(context_node* node, context_errc cause, bool remove_from_parent) {
+  // May hold the last references to node and its descendants: destroyed last.
+  std::vector<std::shared_ptr<context_node>> timer_refs;
+  std::vector<std::shared_ptr<context_node>> pending;
+  if (!cancel_one(node, cause, &pending, &timer_refs)) return;
+  while (!pending.empty()) {
+    std::shared_ptr<context_node> kid = std::move(pending.back());
+    pending.pop_back();
+    cancel_one(kid.get(), cause, &pending, &timer_refs);
+  }
   if (remove_from_parent && node->parent != nullptr) remove_child(node->parent.get(), node);
 }
 
