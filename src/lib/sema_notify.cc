@@ -20,6 +20,15 @@ bool ticket_less(std::uint32_t a, std::uint32_t b) {
   return static_cast<std::int32_t>(a - b) < 0;
 }
 
+// Heap order of notify_list::abandoned: the earliest ticket on top.
+bool later_ticket(std::uint32_t a, std::uint32_t b) { return ticket_less(b, a); }
+
+// Records ticket t (>= notify) as abandoned by a timed-out waiter (lock held).
+void abandon(notify_list* l, std::uint32_t t) {
+  l->abandoned.push_back(t);
+  std::push_heap(l->abandoned.begin(), l->abandoned.end(), later_ticket);
+}
+
 void unlink(notify_list* l, waiter* w) {
   if (w->prev != nullptr) {
     w->prev->next = w->next;
@@ -74,7 +83,7 @@ void fire_deadline(timer* t, void* arg, std::int64_t now) {
       tw->queued = false;
       tw->timed_out = true;
       auto ticket = static_cast<std::uint32_t>(tw->w.ticket);
-      if (!ticket_less(ticket, l->notify.load(std::memory_order_relaxed))) l->abandoned.push_back(ticket);
+      if (!ticket_less(ticket, l->notify.load(std::memory_order_relaxed))) abandon(l, ticket);
       wake = true;
     }
   }
@@ -112,7 +121,7 @@ bool notify_list_wait(notify_list* l, std::uint32_t t, std::int64_t deadline) {
     return true;
   }
   if (deadline >= 0 && deadline <= os::nanotime()) {
-    if (!ticket_less(t, l->notify.load(std::memory_order_relaxed))) l->abandoned.push_back(t);
+    if (!ticket_less(t, l->notify.load(std::memory_order_relaxed))) abandon(l, t);
     l->lock.unlock();
     return false;
   }
@@ -148,10 +157,10 @@ void notify_list_notify_one(notify_list* l) {
       std::uint32_t t = l->notify.load(std::memory_order_relaxed);
       if (t == l->wait.load(std::memory_order_acquire)) return;
       l->notify.store(t + 1, std::memory_order_release);
-      auto it = std::find(l->abandoned.begin(), l->abandoned.end(), t);
-      if (it != l->abandoned.end()) {
+      if (!l->abandoned.empty() && l->abandoned.front() == t) {
         // That waiter timed out: give the notification to the next ticket.
-        l->abandoned.erase(it);
+        std::pop_heap(l->abandoned.begin(), l->abandoned.end(), later_ticket);
+        l->abandoned.pop_back();
         continue;
       }
       for (waiter* w = l->head; w != nullptr; w = w->next) {

@@ -33,7 +33,10 @@ struct notify_list {
   waiter* head = nullptr;  // queued waiters; ticket holds each one's ticket
 
   waiter* tail = nullptr;
-  std::vector<std::uint32_t> abandoned;  // tickets >= notify whose waiters timed out
+  // Tickets >= notify whose waiters timed out, as a min-heap in ticket order, so that
+  // notify_one skips each in O(log n): a linear search and erase made a notify after n
+  // timeouts cost O(n^2).
+  std::vector<std::uint32_t> abandoned;
 };
 
 std::uint32_t notify_list_add(notify_list* l);
