@@ -742,9 +742,17 @@ GORO_CHILD_SCENARIO(deadlock_in_each_primitive) {
       std::unique_lock lock(cv_mutex);
       cv.wait(lock);
     });
-    goro::go([] { goro::call_once(once, [] { m.lock(); }); });
+    // The second call_once must find the first one running, or it would run its own empty
+    // function and neither would block.
+    static std::atomic<bool> once_running{false};
     goro::go([] {
-      goro::yield();
+      goro::call_once(once, [] {
+        once_running.store(true);
+        m.lock();
+      });
+    });
+    goro::go([] {
+      while (!once_running.load()) goro::yield();
       goro::call_once(once, [] {});
     });
     goro::wait_group wg;
