@@ -379,6 +379,13 @@ GORO_CHILD_SCENARIO(select_deadlock) {
   });
 }
 
+GORO_CHILD_SCENARIO(nil_cases_select_deadlock) {
+  return goro::run(0, nullptr, [] {
+    goro::select(goro::on_recv(goro::chan<int>::nil(), [](std::optional<int>) {}),
+                 goro::on_send(goro::chan<int>::nil(), 1, [] {}));
+  });
+}
+
 TEST(SelectDeadlock, EmptySelectAndParkedSelectAreReported) {
   auto r = goro_test::run_child("empty_select_deadlock");
   EXPECT_EQ(r.exit_status, 2) << goro_test::describe(r);
@@ -386,6 +393,10 @@ TEST(SelectDeadlock, EmptySelectAndParkedSelectAreReported) {
       << r.err;
   EXPECT_NE(r.err.find("goroutine 1 [select (no cases)]:"), std::string::npos) << r.err;
   r = goro_test::run_child("select_deadlock");
+  EXPECT_EQ(r.exit_status, 2) << goro_test::describe(r);
+  EXPECT_NE(r.err.find("goroutine 1 [select]:"), std::string::npos) << r.err;
+  // Only nil channels: a select with cases, none of which can ever proceed.
+  r = goro_test::run_child("nil_cases_select_deadlock");
   EXPECT_EQ(r.exit_status, 2) << goro_test::describe(r);
   EXPECT_NE(r.err.find("goroutine 1 [select]:"), std::string::npos) << r.err;
 }

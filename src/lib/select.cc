@@ -173,7 +173,9 @@ std::size_t select_run(select_op* ops, std::size_t n, bool has_default) {
   }
   if (norder == 0) {
     if (has_default) return n;
-    block_forever(rt::waitreason::select_no_cases);
+    // Go parks `select {}` as "select (no cases)" and a select whose cases are all nil
+    // channels as a plain "select".
+    block_forever(n == 0 ? rt::waitreason::select_no_cases : rt::waitreason::select);
   }
   // One case and a default: a case that is blocked at one moment during the call lets the
   // default run, as Go's selectnbsend and selectnbrecv decide without the lock. With two or
