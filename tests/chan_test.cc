@@ -132,6 +132,18 @@ TEST(ChanHandle, ZeroSizeAndMoveOnlyElements) {
   int sum = 0;
   for (auto& v : p) sum += *v;
   EXPECT_EQ(sum, 83);
+
+  // Move-constructible but not assignable: range-for constructs each value in place.
+  struct message {
+    const int id;
+  };
+  goro::chan<message> q(2);
+  q.send(message{1});
+  q.send(message{2});
+  q.close();
+  int ids = 0;
+  for (const message& msg : q) ids += msg.id;
+  EXPECT_EQ(ids, 3);
 }
 
 TEST(ChanHandle, BufferedValuesDestroyedWithTheChannel) {

@@ -162,8 +162,11 @@ class chan {
     iterator() = default;
     explicit iterator(const chan* ch) : ch_(ch) { ++*this; }
     T& operator*() const { return *value_; }
+    // Constructs the value in place rather than assigning it, so that element types that
+    // are move-constructible but not assignable (a struct with a const member) work too.
     iterator& operator++() {
-      value_ = ch_->recv();
+      value_.reset();
+      if (std::optional<T> next = ch_->recv()) value_.emplace(std::move(*next));
       return *this;
     }
     void operator++(int) { ++*this; }
