@@ -121,6 +121,12 @@ TEST(ChanHandle, ZeroSizeAndMoveOnlyElements) {
   e.send({});
   EXPECT_EQ(e.size(), 2u);
   EXPECT_TRUE(e.recv().has_value());
+  // No storage per slot, as Go's make(chan struct{}, 1<<40).
+  goro::chan<empty> huge(std::size_t{1} << 40);
+  EXPECT_EQ(huge.capacity(), std::size_t{1} << 40);
+  for (int i = 0; i < 1000; ++i) huge.send({});
+  EXPECT_EQ(huge.size(), 1000u);
+  EXPECT_TRUE(huge.recv().has_value());
   goro::chan<std::monostate> m(1);
   m.send({});
   EXPECT_TRUE(m.recv().has_value());

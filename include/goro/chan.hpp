@@ -42,6 +42,8 @@ struct chan_core;
 
 // Type-erased operations on one element type: size, alignment, move and destroy.
 struct elem_ops {
+  // Bytes of a buffer slot: sizeof(T), or 0 for an empty trivially copyable T, which needs
+  // no storage, so that chan<empty>(1 << 40) allocates no buffer, as Go's chan struct{}.
   std::size_t size;
   std::size_t align;
   // Constructs an element at dst by moving from the element at src (src stays alive).
@@ -61,8 +63,9 @@ void elem_destroy(void* p) noexcept {
 }
 
 template <class T>
-inline constexpr elem_ops elem_ops_for{sizeof(T), alignof(T), &elem_move_construct<T>,
-                                       &elem_destroy<T>, std::is_trivially_copyable_v<T>};
+inline constexpr elem_ops elem_ops_for{
+    std::is_empty_v<T> && std::is_trivially_copyable_v<T> ? 0 : sizeof(T), alignof(T),
+    &elem_move_construct<T>, &elem_destroy<T>, std::is_trivially_copyable_v<T>};
 
 // Creates a channel holding one reference. Throws panic_error if the buffer is too large.
 GORO_EXPORT chan_core* chan_make(const elem_ops* ops, std::size_t capacity);
