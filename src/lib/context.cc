@@ -194,7 +194,10 @@ void attach(const std::shared_ptr<context_node>& node) {
 
 std::pair<context, cancel_function> make_child(
     const context& parent, std::optional<std::chrono::steady_clock::time_point> deadline) {
-  chan_scope scope;  // runtime mode for addtimer and wakes; registers a plain thread
+  // Registers a plain thread for deadlock detection. It does not enter runtime mode, so
+  // addtimer uses the goroutine's P under that P's timer lock, and goroutines that a cancel
+  // here wakes go to the global run queue.
+  chan_scope scope;
   auto node = std::make_shared<context_node>();
   node->parent = context_node::node_of(parent);
   node->deadline = deadline;

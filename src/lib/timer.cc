@@ -137,7 +137,9 @@ void require_runtime(const char* what) {
 
 timer_state* timer_start(chan_core* c, std::int64_t delay_ns, std::int64_t period_ns) {
   require_runtime("goro timer");
-  chan_scope scope;  // runtime mode: addtimer uses the caller's P
+  // Registers a plain thread for deadlock detection. It does not enter runtime mode: addtimer
+  // uses the goroutine's P (P 0 from a plain thread) under that P's timer lock.
+  chan_scope scope;
   auto* s = new timer_state;
   s->channel = c;
   chan_set_timer_sync(c);
