@@ -157,6 +157,12 @@ class json_writer {
   void close_event() { put("}", 1); }
 
   void raw(std::string_view s) { put(s.data(), s.size()); }
+  // A literal's length is known at compile time: no strlen, which -Os would call for every
+  // string_view made from it.
+  template <std::size_t N>
+  void raw(const char (&literal)[N]) {
+    put(literal, N - 1);
+  }
   void number(std::int64_t v) {
     char digits[24];
     auto result = std::to_chars(digits, digits + sizeof digits, v);
@@ -203,13 +209,22 @@ class json_writer {
   }
 
  private:
-  void put(const char* data, std::size_t n) {
-    if (size_ + n > kFlushBytes) {
-      flush();
-      if (n > kFlushBytes) {
-        ok_ = out_.write(data, n) && ok_;
-        return;
-      }
+  // Inlined even at -Os (this file is built for size): a call per piece of an event cost
+  // more than the pieces' copies.
+  [[gnu::always_inline]] void put(const char* data, std::size_t n) {
+    if (size_ + n > kFlushBytes) [[unlikely]] {
+      flush_and_put(data, n);
+      return;
+    }
+    std::memcpy(buffer_.get() + size_, data, n);
+    size_ += n;
+  }
+
+  [[gnu::noinline]] void flush_and_put(const char* data, std::size_t n) {
+    flush();
+    if (n > kFlushBytes) {
+      ok_ = out_.write(data, n) && ok_;
+      return;
     }
     std::memcpy(buffer_.get() + size_, data, n);
     size_ += n;
