@@ -170,6 +170,38 @@ TEST_P(Select, DefaultNeverRunsWhileACaseIsReady) {
   EXPECT_EQ(defaults, 0) << "in " << selects << " selects";
 }
 
+// More cases than select keeps inline (8): the poll order goes on the heap and the lock order
+// is sorted with std::sort. Each of 10 always-ready cases is chosen about a tenth of the
+// time: Binomial(20 000, 0.1) has a standard deviation of 42, and the bound is 6 of them, so
+// the check cannot flake. Then a select that blocks on all 10 is woken by a send on one.
+TEST_P(Select, TenCasesChooseFairlyAndBlock) {
+  constexpr int kSelects = 20'000;
+  std::array<int, 10> chosen{};
+  std::size_t woken_case = 99;
+  run([&] {
+    std::vector<goro::chan<int>> c;
+    for (int i = 0; i < 10; ++i) c.emplace_back(1);
+    auto on = [&](int i) { return goro::on_recv(c[i], [](std::optional<int>) {}); };
+    for (int s = 0; s < kSelects; ++s) {
+      for (auto& ch : c) {
+        if (ch.size() == 0) ch.send(1);
+      }
+      chosen[goro::select(on(0), on(1), on(2), on(3), on(4), on(5), on(6), on(7), on(8),
+                          on(9))]++;
+    }
+    for (auto& ch : c) {
+      while (ch.size() != 0) ch.recv();
+    }
+    goro::go([&] { c[7].send(7); });
+    woken_case = goro::select(on(0), on(1), on(2), on(3), on(4), on(5), on(6), on(7), on(8), on(9));
+  });
+  const double sd = std::sqrt(kSelects * 0.1 * 0.9);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_LT(std::abs(chosen[i] - kSelects / 10), 6 * sd) << "case " << i << ": " << chosen[i];
+  }
+  EXPECT_EQ(woken_case, 7u);
+}
+
 TEST_P(Select, DoubleSelectDeliversEachValueOnce) {
   // Two senders select between sending on c1 and c2; two receivers select between receiving
   // from c1 and c2. Both sides of every hand-off may be parked selects.

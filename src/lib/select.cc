@@ -4,7 +4,7 @@
 // element pointer, direction); nil channels are never considered.
 //   0. A one-case select without default is the plain operation. Go's compiler lowers it the
 //      same way, so goroutine dumps show "chan receive", not "select".
-//   1. Poll order: a fresh random permutation of the cases on every call (fastrandn), so
+//   1. Poll order: a fresh random permutation of the cases on every call (fastrand), so
 //      among ready cases each is equally likely. Lock order: the cases sorted by channel
 //      address; a channel appearing in several cases is locked once. Every select locks in
 //      the same global order, so two selects cannot deadlock on each other's locks.
@@ -61,6 +61,12 @@ struct lock_set {
   }
 };
 
+// The lock of pass 0's one channel, in the shape try_case takes.
+struct one_lock {
+  chan_core* c;
+  void unlock_all() const { c->lock.unlock(); }
+};
+
 bool unlock_lock_set(void* arg) {
   static_cast<lock_set*>(arg)->unlock_all();
   return true;
@@ -90,8 +96,8 @@ class scratch {
 // those need the lock. The result was true at one moment during the call (count is loaded
 // first with acquire so the later closed load cannot move before it, and closed never goes
 // back to false), which lets a one-case select take its default, and any select skip a case
-// in pass 0, but says nothing about the moment another case was looked at.
-bool obviously_blocked(const select_op& op) {
+// in pass 0, but tells nothing about the moment another case was looked at.
+[[gnu::always_inline]] inline bool obviously_blocked(const select_op& op) {
   const chan_core* c = op.core;
   if (c->cap == 0) return false;
   if (op.dir == select_dir::recv) {
@@ -102,10 +108,12 @@ bool obviously_blocked(const select_op& op) {
          c->count.load(std::memory_order_relaxed) == c->cap;
 }
 
-// Pass 1 for one case, all locks held. Returns true if the case completed; the locks are
-// then released, and *partner is the dequeued waiter to wake, if any. Throws for a send on a
-// closed channel.
-bool try_case(select_op& op, const lock_set& locks, rt::waiter** partner) {
+// Tries one case with its channel locked: alone in pass 0 (one_lock), or with every lock in
+// pass 1 (lock_set). Returns true if the case completed; the locks are then released, and
+// *partner is the dequeued waiter to wake, if any. Throws for a send on a closed channel.
+template <class Locks>
+[[gnu::always_inline]] inline bool try_case(select_op& op, const Locks& locks,
+                                           rt::waiter** partner) {
   chan_core* c = op.core;
   if (op.dir == select_dir::recv) {
     if (rt::waiter* w = c->sendq.dequeue()) {
@@ -146,66 +154,12 @@ bool try_case(select_op& op, const lock_set& locks, rt::waiter** partner) {
   return false;
 }
 
-}  // namespace
-
-std::size_t select_run(select_op* ops, std::size_t n, bool has_default) {
-  if (n == 1 && !has_default) {
-    if (ops[0].dir == select_dir::send) {
-      chan_send(ops[0].core, ops[0].elem);
-    } else {
-      ops[0].received = chan_recv(ops[0].core, ops[0].elem);
-    }
-    return 0;
-  }
-  if (n >= kMaxCases) throw panic_error("select: too many cases (at most 65535)");
-
-  chan_scope scope;
-
-  // Poll order: an inside-out Fisher-Yates shuffle of the non-nil cases.
-  scratch<std::uint16_t> pollorder(n);
-  std::size_t norder = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (ops[i].core == nullptr) continue;
-    std::size_t j = norder == 0 ? 0 : rt::os::fastrandn(static_cast<std::uint32_t>(norder + 1));
-    pollorder[norder] = pollorder[j];
-    pollorder[j] = static_cast<std::uint16_t>(i);
-    ++norder;
-  }
-  if (norder == 0) {
-    if (has_default) return n;
-    // Go parks `select {}` as "select (no cases)" and a select whose cases are all nil
-    // channels as a plain "select".
-    block_forever(n == 0 ? rt::waitreason::select_no_cases : rt::waitreason::select);
-  }
-  // One case and a default: a case that is blocked at one moment during the call lets the
-  // default run, as Go's selectnbsend and selectnbrecv decide without the lock. With two or
-  // more cases the lock-free looks happen at different moments, so they cannot show that
-  // every case was blocked at once: only pass 1, with every lock held, may choose the
-  // default. (A mover that fills one buffered channel before it drains another keeps some
-  // case ready at every moment, yet separate looks can find both blocked.)
-  if (has_default && norder == 1 && obviously_blocked(ops[pollorder[0]])) return n;
-
-  // Pass 0: each case alone, in poll order, with only its own channel locked. A case that
-  // is ready when its channel is locked may be chosen (the select takes effect at that
-  // moment), so a select over busy channels completes with one lock instead of all. Only
-  // "nothing is ready" needs every lock at once, in pass 1.
-  for (std::size_t k = 0; k < norder; ++k) {
-    const std::uint16_t i = pollorder[k];
-    if (obviously_blocked(ops[i])) continue;
-    lock_set one{ops, &pollorder[k], 1};
-    one.lock_all();
-    rt::waiter* partner = nullptr;
-    if (!try_case(ops[i], one, &partner)) {
-      one.unlock_all();
-      continue;
-    }
-    if (partner != nullptr) {
-      scope.enter();
-      wake_waiter(partner);
-    }
-    return i;
-  }
-
+// Passes 1 to 3, after pass 0 found no case ready on its own. Out of line, so that the
+// common select, which pass 0 completes, does not pay for this frame's set-up: the waiter
+// arrays, the lock order and the unwinding they need.
+[[gnu::noinline]] std::size_t select_locked(select_op* ops, std::size_t n, bool has_default,
+                                            chan_scope& scope, const std::uint16_t* pollorder,
+                                            std::size_t norder) {
   // Lock order: the cases sorted by channel address. Insertion sort, because selects rarely
   // have more than a handful of cases; std::sort takes over for large ones.
   scratch<std::uint16_t> lockorder(norder);
@@ -220,7 +174,7 @@ std::size_t select_run(select_op* ops, std::size_t n, bool has_default) {
       lockorder[j] = v;
     }
   } else {
-    std::copy(pollorder.data(), pollorder.data() + norder, lockorder.data());
+    std::copy(pollorder, pollorder + norder, lockorder.data());
     std::sort(lockorder.data(), lockorder.data() + norder, address_less);
   }
   lock_set locks{ops, lockorder.data(), norder};
@@ -285,6 +239,96 @@ std::size_t select_run(select_op* ops, std::size_t n, bool has_default) {
     panic_send_closed();
   }
   return i;
+}
+
+// The poll order, the non-blocking checks and pass 0 of a select, with room for n case
+// indices at pollorder; then select_locked.
+[[gnu::always_inline]] inline std::size_t select_with_order(select_op* ops, std::size_t n,
+                                                            bool has_default,
+                                                            std::uint16_t* pollorder) {
+  chan_scope scope;
+
+  // Poll order: an inside-out Fisher-Yates shuffle of the non-nil cases. Each step draws a
+  // number in [0, norder] by multiply-shift (as fastrandn) from 32 random bits, two steps
+  // per fastrand call.
+  std::size_t norder = 0;
+  std::uint64_t random_bits = 0;
+  int random_halves = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (ops[i].core == nullptr) continue;
+    std::size_t j = 0;
+    if (norder != 0) {
+      if (random_halves == 0) {
+        random_bits = rt::os::fastrand();
+        random_halves = 2;
+      }
+      j = static_cast<std::size_t>((static_cast<std::uint32_t>(random_bits) * (norder + 1)) >> 32);
+      random_bits >>= 32;
+      --random_halves;
+    }
+    pollorder[norder] = pollorder[j];
+    pollorder[j] = static_cast<std::uint16_t>(i);
+    ++norder;
+  }
+  if (norder == 0) {
+    if (has_default) return n;
+    // Go parks `select {}` as "select (no cases)" and a select whose cases are all nil
+    // channels as a plain "select".
+    block_forever(n == 0 ? rt::waitreason::select_no_cases : rt::waitreason::select);
+  }
+  // One case and a default: a case that is blocked at one moment during the call lets the
+  // default run, as Go's selectnbsend and selectnbrecv decide without the lock. With two or
+  // more cases the lock-free looks happen at different moments, so they cannot show that
+  // every case was blocked at once: only pass 1, with every lock held, may choose the
+  // default. (A mover that fills one buffered channel before it drains another keeps some
+  // case ready at every moment, yet separate looks can find both blocked.)
+  if (has_default && norder == 1 && obviously_blocked(ops[pollorder[0]])) return n;
+
+  // Pass 0: each case alone, in poll order, with only its own channel locked. A case that
+  // is ready when its channel is locked may be chosen (the select takes effect at that
+  // moment), so a select over busy channels completes with one lock instead of all. Only
+  // "nothing is ready" needs every lock at once, in pass 1.
+  for (std::size_t k = 0; k < norder; ++k) {
+    const std::uint16_t i = pollorder[k];
+    if (obviously_blocked(ops[i])) continue;
+    const one_lock one{ops[i].core};
+    one.c->lock.lock();
+    rt::waiter* partner = nullptr;
+    if (!try_case(ops[i], one, &partner)) {
+      one.unlock_all();
+      continue;
+    }
+    if (partner != nullptr) {
+      scope.enter();
+      wake_waiter(partner);
+    }
+    return i;
+  }
+
+  return select_locked(ops, n, has_default, scope, pollorder, norder);
+}
+
+// A select with more cases than kInlineCases: the poll order on the heap.
+[[gnu::noinline]] std::size_t select_large(select_op* ops, std::size_t n, bool has_default) {
+  if (n >= kMaxCases) throw panic_error("select: too many cases (at most 65535)");
+  auto pollorder = std::make_unique<std::uint16_t[]>(n);
+  return select_with_order(ops, n, has_default, pollorder.get());
+}
+
+}  // namespace
+
+std::size_t select_run(select_op* ops, std::size_t n, bool has_default) {
+  if (n == 1 && !has_default) {
+    if (ops[0].dir == select_dir::send) {
+      chan_send(ops[0].core, ops[0].elem);
+    } else {
+      ops[0].received = chan_recv(ops[0].core, ops[0].elem);
+    }
+    return 0;
+  }
+  if (n > kInlineCases) return select_large(ops, n, has_default);
+  std::uint16_t pollorder[kInlineCases];
+  return select_with_order(ops, n, has_default, pollorder);
 }
 
 }  // namespace goro::detail
