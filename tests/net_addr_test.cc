@@ -134,6 +134,18 @@ TEST(LookupHost, LiteralIsReturnedAsIs) {
   EXPECT_EQ(goro::net::lookup_host("::1"), std::vector<std::string>{"::1"});
 }
 
+TEST(LookupHost, LegacyNumericFormsAreNotAddresses) {
+  for (const char* host : {"0177.0.0.1", "0x7f.0.0.1", "127.1", "2130706433"}) {
+    try {
+      goro::net::lookup_host(host);
+      ADD_FAILURE() << host << " was resolved";
+    } catch (const op_error& e) {
+      EXPECT_EQ(e.code(), errc::no_such_host) << host;
+      EXPECT_EQ(std::string(e.what()), std::string("lookup ") + host + ": no such host");
+    }
+  }
+}
+
 TEST(LookupHost, LocalhostFromHostsFile) {
   // NOTE: assumes /etc/hosts lists localhost and nsswitch.conf reads files first (Debian's
   // default); elsewhere this lookup could reach a DNS server.
@@ -173,6 +185,12 @@ TEST(ResolveAddr, RejectsBadInput) {
        "resolve tcp6: address 127.0.0.1: no suitable address found"},
       {"sctp", "127.0.0.1:80", errc::unknown_network, "resolve sctp: unknown network sctp"},
       {"unix", "", errc::invalid_address, "resolve unix: missing address"},
+      // Numeric forms that inet_pton rejects are names to Go, which no resolver knows; glibc
+      // would take them as addresses, and 0127 is octal (87).
+      {"tcp", "0127.0.0.1:80", errc::no_such_host, "resolve tcp: lookup 0127.0.0.1: no such host"},
+      {"tcp", "0x7f.0.0.1:80", errc::no_such_host, "resolve tcp: lookup 0x7f.0.0.1: no such host"},
+      {"tcp", "127.1:80", errc::no_such_host, "resolve tcp: lookup 127.1: no such host"},
+      {"tcp", "2130706433:80", errc::no_such_host, "resolve tcp: lookup 2130706433: no such host"},
   };
   for (const row& r : rows) {
     try {

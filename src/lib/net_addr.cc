@@ -127,6 +127,17 @@ bool parse_ipv6(std::string_view text, sockaddr_in6* sa) {
   return true;
 }
 
+// True for the numeric IPv4 forms that inet_pton rejects but glibc's resolver still takes as
+// addresses: octal or hex parts ("0177.0.0.1", "0x7f.0.0.1"), fewer than four parts
+// ("127.1") and a single number ("2130706433"). Go 1.19 treats such a host as a name, which
+// no resolver knows. Resolving it here would make "0127.0.0.1" mean 87.0.0.1, and a host
+// that a caller checked as text would lead somewhere else.
+bool is_legacy_ipv4_form(std::string_view host) {
+  const std::string text(host);
+  in_addr ignored{};
+  return ::inet_aton(text.c_str(), &ignored) != 0;
+}
+
 // Parses an IP literal into *out (port 0). False if `text` is not one.
 bool parse_ip(std::string_view text, sock_address* out) {
   *out = sock_address{};
@@ -323,6 +334,7 @@ bool resolve(const net_spec& spec, std::string_view address, bool passive,
   hints.ai_family = spec.family;
   hints.ai_socktype = spec.sotype;
   std::string name(host);
+  if (is_legacy_ipv4_form(host)) return fail(failure, errc::no_such_host, "lookup " + name, "");
   int saved_errno = 0;
   std::vector<sock_address> found;
   int rc = blocking_getaddrinfo(name.c_str(), nullptr, hints, &found, &saved_errno);
@@ -411,6 +423,9 @@ std::vector<std::string> lookup_host(std::string_view host) {
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;  // one entry per address instead of one per socket type
   std::string name(host);
+  if (rt::is_legacy_ipv4_form(host)) {
+    throw op_error(errc::no_such_host, "lookup", "", {}, addr("ip", name, 0), "", "");
+  }
   std::vector<rt::sock_address> found;
   int saved_errno = 0;
   int rc = rt::blocking_getaddrinfo(name.c_str(), nullptr, hints, &found, &saved_errno);
