@@ -843,6 +843,19 @@ TEST_P(Net, UdpReadFromWriteTo) {
     c.write("dialed", 6);
     EXPECT_EQ(b.read_from(buf, sizeof buf, from), 6u);
     EXPECT_EQ(from.to_string(), c.local_addr().to_string());
+    // No half-close on a datagram socket: after shutdown(SHUT_RD) Linux makes reads fail with
+    // EAGAIN, not return 0, so a reader would wait forever.
+    for (auto half_close : {&conn::close_read, &conn::close_write}) {
+      try {
+        (c.*half_close)();
+        ADD_FAILURE() << "half-closing a UDP conn was accepted";
+      } catch (const op_error& e) {
+        EXPECT_EQ(e.code(), std::errc::operation_not_supported);
+        EXPECT_NE(std::string(e.what()).find("shutdown: operation not supported"),
+                  std::string::npos)
+            << e.what();
+      }
+    }
 
     // A read deadline, then close while blocked.
     std::error_code ec;

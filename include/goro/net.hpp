@@ -164,9 +164,12 @@ class GORO_EXPORT conn {
   // errc::closed, and close() returns once they have left it and the descriptor is closed.
   // Throws op_error with errc::closed if the socket was already closed.
   void close() const;
-  // shutdown(SHUT_RD): reads return 0 from now on.
+  // shutdown(SHUT_RD): reads return 0 from now on. Stream sockets only (TCP, Unix): on a UDP
+  // conn it throws op_error with std::errc::operation_not_supported, as Go's UDPConn has
+  // no CloseRead.
   void close_read() const;
-  // shutdown(SHUT_WR): the peer reads end of stream; this side can still read.
+  // shutdown(SHUT_WR): the peer reads end of stream; this side can still read. Stream
+  // sockets only, as close_read.
   void close_write() const;
 
   // Sets the read and write deadlines. A default-constructed time_point clears them.

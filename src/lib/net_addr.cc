@@ -130,7 +130,7 @@ bool parse_ipv6(std::string_view text, sockaddr_in6* sa) {
 // True for the numeric IPv4 forms that inet_pton rejects but glibc's resolver still takes as
 // addresses: octal or hex parts ("0177.0.0.1", "0x7f.0.0.1"), fewer than four parts
 // ("127.1") and a single number ("2130706433"). Go 1.19 treats such a host as a name, which
-// no resolver knows. Resolving it here would make "0127.0.0.1" mean 87.0.0.1, and a host
+// no resolver finds. Resolving it here would make "0127.0.0.1" mean 87.0.0.1, and a host
 // that a caller checked as text would lead somewhere else.
 bool is_legacy_ipv4_form(std::string_view host) {
   const std::string text(host);

@@ -51,13 +51,25 @@ void conn::close() const {
   if (std::error_code ec = s.fd.close()) throw_socket_error(s, "close", ec);
 }
 
+// Half-closing is for stream sockets, as in Go, where only TCPConn and UnixConn have
+// CloseRead and CloseWrite. On a UDP socket Linux accepts shutdown(SHUT_RD), but a
+// non-blocking read afterwards fails with EAGAIN instead of returning 0, so a reader would
+// wait for an event that never comes.
 void conn::close_read() const {
   detail::socket_state& s = require(state_, "close");
+  if (!s.fd.stream()) {
+    throw_socket_error(s, "close", std::make_error_code(std::errc::operation_not_supported),
+                       "shutdown");
+  }
   if (std::error_code ec = s.fd.shutdown(SHUT_RD)) throw_socket_error(s, "close", ec, "shutdown");
 }
 
 void conn::close_write() const {
   detail::socket_state& s = require(state_, "close");
+  if (!s.fd.stream()) {
+    throw_socket_error(s, "close", std::make_error_code(std::errc::operation_not_supported),
+                       "shutdown");
+  }
   if (std::error_code ec = s.fd.shutdown(SHUT_WR)) throw_socket_error(s, "close", ec, "shutdown");
 }
 

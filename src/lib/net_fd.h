@@ -70,6 +70,8 @@ class net_fd {
   // Closes as described at the top of this file. Returns errc::closed if already closed.
   std::error_code close();
   std::error_code shutdown(int how);
+  // False for a datagram socket (UDP).
+  bool stream() const { return stream_; }
   std::error_code set_option(int level, int name, int value);
 
   // deadline_ns is on the CLOCK_MONOTONIC clock, 0 clears it. Returns errc::closed if the
