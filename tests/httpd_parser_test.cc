@@ -337,6 +337,22 @@ TEST(HttpParser, ChunkedFramingLimit) {
   EXPECT_EQ(result.error_status, 413);
 }
 
+// A request that fills max_request_bytes and is still incomplete is rejected, not left
+// waiting: the server's buffer has that size and could not take another byte. Here the header
+// section uses its whole allowance, and an unfinished chunk-size line the rest.
+TEST(HttpParser, FullBufferWithUnfinishedChunkIsRejected) {
+  request_limits limits;
+  std::string head = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nX: ";
+  head += std::string(limits.max_header_bytes - head.size() - 4, 'a') + "\r\n\r\n";
+  ASSERT_EQ(head.size(), limits.max_header_bytes);
+  const std::string input =
+      head + "1;" + std::string(max_request_bytes(limits) - head.size() - 2, 'e');
+  request req;
+  parse_result result = parse_once(input, req, limits);
+  ASSERT_EQ(result.status, parse_status::error);
+  EXPECT_EQ(result.error_status, 413);
+}
+
 TEST(HttpParser, RejectsBadChunks) {
   const std::string head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
   const std::string_view bodies[] = {

@@ -242,8 +242,10 @@ parse_result walk_chunked_body(std::string_view input, std::size_t start,
 
   for (;;) {
     std::size_t line_end = input.find(kCrlf, pos);
+    // Incomplete with the allowance used up (>=): the connection buffer, max_request_bytes
+    // long, is then full, and waiting for more would wait forever.
     if (pos - start > max_wire_bytes ||
-        (line_end == npos && input.size() - start > max_wire_bytes)) {
+        (line_end == npos && input.size() - start >= max_wire_bytes)) {
       return fail(413, "chunked request body too large");
     }
     if (line_end == npos) {
@@ -273,7 +275,7 @@ parse_result walk_chunked_body(std::string_view input, std::size_t start,
     if (chunk_size == 0) break;
     if (body_size + chunk_size > limits.max_body_bytes) return fail(413, "request body too large");
     if (input.size() - pos < chunk_size + kCrlf.size()) {
-      if (input.size() - start > max_wire_bytes) return fail(413, "chunked request body too large");
+      if (input.size() - start >= max_wire_bytes) return fail(413, "chunked request body too large");
       return incomplete(true);
     }
     if (sink != nullptr) sink->append(input.substr(pos, chunk_size));
@@ -288,7 +290,7 @@ parse_result walk_chunked_body(std::string_view input, std::size_t start,
     std::size_t line_end = input.find(kCrlf, pos);
     if (line_end == npos) {
       if (has_bare_line_ending(input.substr(pos))) return fail(400, "invalid trailer section");
-      if (input.size() - start > max_wire_bytes) return fail(413, "chunked request body too large");
+      if (input.size() - start >= max_wire_bytes) return fail(413, "chunked request body too large");
       return incomplete(true);
     }
     if (line_end + kCrlf.size() - start > max_wire_bytes) {
