@@ -350,6 +350,11 @@ TEST_F(HttpdTest, ServesFilesFromRoot) {
   curl = run_program({kCurl, "-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
                       url(server, "/docs")});
   EXPECT_EQ(curl.out, "301 " + url(server, "/docs/"));
+  // The redirect is relative and keeps the query; an absolute-form target's host is not
+  // copied into it (curl --request-target sends the request line as given).
+  curl = run_program({kCurl, "-s", "-D", "-", "-o", "/dev/null", "--request-target",
+                      "http://other.example/docs?page=2", url(server, "/")});
+  EXPECT_NE(curl.out.find("Location: docs/?page=2\r\n"), std::string::npos) << curl.out;
   curl = run_program({kCurl, "-s", "-o", "/dev/null", "-w", "%{http_code}", url(server, "/docs/")});
   EXPECT_EQ(curl.out, "403");  // a directory without index.html
   stop(server);

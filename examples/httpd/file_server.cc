@@ -120,10 +120,20 @@ bool file_server::serve(const request& req, bool keep_alive, std::string_view da
   opened_file file = open_below_root(root_, path);
   if (file.error_status == 0 && file.is_directory) {
     if (!target.names_directory) {
-      // Relative links in the index page need the trailing slash, so redirect to it.
+      // Relative links in the index page need the trailing slash, so redirect to it. As Go's
+      // FileServer does, the location is relative (the last path segment and a slash) and
+      // keeps the query: copying the target would copy the host of an absolute-form target
+      // ("GET http://other.example/docs") into the redirect.
+      const std::string_view target_text = req.target;
+      const std::size_t path_end = std::min(target_text.find_first_of("?#"), target_text.size());
+      const std::string_view request_path = target_text.substr(0, path_end);
       std::string location = "Location: ";
-      location += req.target.substr(0, req.target.find_first_of("?#"));
-      location += "/\r\n";
+      location += request_path.substr(request_path.rfind('/') + 1);
+      location += '/';
+      if (path_end < target_text.size() && target_text[path_end] == '?') {
+        location += target_text.substr(path_end, target_text.find('#', path_end) - path_end);
+      }
+      location += "\r\n";
       head.status = 301;
       head.extra_fields = location;
       append_text_response(out, head, "", date, head_only);
