@@ -65,8 +65,12 @@ conn dial(std::string_view network, std::string_view address) {
 conn dial_timeout(std::string_view network, std::string_view address,
                   std::chrono::nanoseconds timeout) {
   if (timeout <= std::chrono::nanoseconds::zero()) return dial_until(network, address, 0);
-  return dial_until(network, address,
-                    detail::deadline_ns(std::chrono::steady_clock::now() + timeout));
+  // A deadline past the clock's range is capped at its end instead of wrapping.
+  using clock = std::chrono::steady_clock;
+  const clock::time_point now = clock::now();
+  const clock::time_point deadline =
+      timeout > clock::time_point::max() - now ? clock::time_point::max() : now + timeout;
+  return dial_until(network, address, detail::deadline_ns(deadline));
 }
 
 }  // namespace goro::net

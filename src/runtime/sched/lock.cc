@@ -1,5 +1,7 @@
 #include "runtime/sched/lock.h"
 
+#include <cstdint>
+
 #include "runtime/os/futex.h"
 #include "runtime/sched/sched.h"
 
@@ -39,7 +41,9 @@ bool note::sleep(std::int64_t timeout_ns) {
     while (key_.load(std::memory_order_acquire) == 0) os::futex_wait(&key_, 0, -1);
     return true;
   }
-  std::int64_t deadline = os::nanotime() + timeout_ns;
+  // Capped: a timer due at kMaxWhen (a wait too long to represent) asks for nearly INT64_MAX.
+  const std::int64_t now = os::nanotime();
+  const std::int64_t deadline = timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
   while (key_.load(std::memory_order_acquire) == 0) {
     std::int64_t left = deadline - os::nanotime();
     if (left <= 0) return false;
