@@ -22,6 +22,7 @@
 #include "goro_fixture.h"
 #include "goro/runtime.hpp"
 #include "goro/sync.hpp"
+#include "goro/select.hpp"
 #include "goro/time.hpp"
 #include "runtime/sched/waiter.h"
 
@@ -399,6 +400,39 @@ TEST_P(Sync, CondWaitForTimesOut) {
     EXPECT_FALSE(cv.wait_for(lock, 5ms, [] { return false; }));
     EXPECT_TRUE(cv.wait_until(lock, std::chrono::steady_clock::now() + 1h, [] { return true; }));
     EXPECT_EQ(cv.wait_for(lock, -1s), std::cv_status::timeout);
+  });
+}
+
+// Durations and deadlines of every representation time out: a 32-bit count of milliseconds
+// once compared against a limit that wrapped negative in its type, so the wait had no
+// deadline, and time_point::min() overflowed deadline - now. A guard timer ends the test if
+// a wait does not return.
+TEST_P(Sync, CondTimedWaitsOfAnyRepresentation) {
+  run([] {
+    goro::mutex m;
+    goro::condition_variable cv;
+    goro::chan<int> finished(4);
+    goro::go([&] {
+      std::unique_lock lock(m);
+      EXPECT_EQ(cv.wait_for(lock, std::chrono::duration<int, std::milli>(20)),
+                std::cv_status::timeout);
+      finished.send(1);
+      EXPECT_FALSE(cv.wait_for(lock, std::chrono::duration<int, std::micro>(20'000),
+                               [] { return false; }));
+      finished.send(2);
+      EXPECT_EQ(cv.wait_until(lock, std::chrono::steady_clock::time_point::min()),
+                std::cv_status::timeout);
+      finished.send(3);
+      EXPECT_EQ(cv.wait_for(lock, std::chrono::hours::min()), std::cv_status::timeout);
+      finished.send(4);
+    });
+    auto guard = goro::after(10s);
+    for (int step = 1; step <= 4; ++step) {
+      int got = 0;
+      goro::select(goro::on_recv(finished, [&](std::optional<int> v) { got = v.value_or(0); }),
+                   goro::on_recv(guard, [](std::optional<goro::time_point>) {}));
+      ASSERT_EQ(got, step) << "timed wait " << step << " did not return within 10 s";
+    }
   });
 }
 

@@ -149,7 +149,11 @@ class GORO_EXPORT condition_variable {
   template <class Clock, class Duration>
   std::cv_status wait_until(std::unique_lock<mutex>& lock,
                             const std::chrono::time_point<Clock, Duration>& deadline) {
-    wait_until_ns(lock, steady_deadline(deadline - Clock::now()));
+    // A deadline in the past waits for nothing; deadline - now could overflow for it
+    // (time_point::min()).
+    const auto now = Clock::now();
+    const auto remaining = deadline > now ? deadline - now : decltype(deadline - now)::zero();
+    wait_until_ns(lock, steady_deadline(remaining));
     return Clock::now() < deadline ? std::cv_status::no_timeout : std::cv_status::timeout;
   }
 
@@ -185,11 +189,15 @@ class GORO_EXPORT condition_variable {
   // wait, and small enough that adding it to the steady clock cannot overflow.
   static constexpr std::chrono::nanoseconds kForever{std::int64_t{1} << 62};
 
+  // d in nanoseconds, rounded up, within [-kForever, kForever]. Compared as long double,
+  // whose range covers any Rep and Period: converting kForever to a narrow Rep instead
+  // (duration<int, std::milli>) wrapped to a negative count, and every timeout became
+  // "no deadline".
   template <class Rep, class Period>
   static std::chrono::nanoseconds clamp(const std::chrono::duration<Rep, Period>& d) {
-    if (d >= std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(kForever)) {
-      return kForever;
-    }
+    const long double ns = std::chrono::duration<long double, std::nano>(d).count();
+    if (ns >= static_cast<long double>(kForever.count())) return kForever;
+    if (ns <= -static_cast<long double>(kForever.count())) return -kForever;
     return std::chrono::ceil<std::chrono::nanoseconds>(d);
   }
 
@@ -197,6 +205,7 @@ class GORO_EXPORT condition_variable {
   static std::int64_t steady_deadline(const std::chrono::duration<Rep, Period>& d) {
     auto ns = clamp(d);
     if (ns == kForever) return -1;
+    if (ns <= std::chrono::nanoseconds::zero()) return 0;  // passed; a negative value means none
     auto now = std::chrono::steady_clock::now().time_since_epoch();
     return (now + ns).count();
   }
