@@ -1,7 +1,8 @@
 // goro::plain_thread: a std::thread that deadlock detection counts from its start.
 //
 // A plain thread (one that is not running goroutines) counts as a thread that may still wake
-// goroutines from its first channel, select, timer or sync operation, or from a call to
+// goroutines from its first channel, select or timer operation, its first sync operation
+// that has to wait (an uncontended lock or a wait_group::done does not count), or a call to
 // goro::register_plain_thread. A goroutine that starts a std::thread and then blocks waiting
 // for it usually blocks before the thread's first line, and is then reported as
 // "all goroutines are asleep - deadlock!". plain_thread counts the thread before its

@@ -131,6 +131,13 @@ void mutex::lock_slow(detail::lock_wait reason) {
 
 // noinline so that its return address is in the caller of unlock, where the mutex profile's
 // stack starts.
+// NOTE: the fetch_sub in unlock has already released the mutex when this runs, and this
+// still reads state_ (the CAS below) and the semaphore's queue (semrelease). Another thread
+// may lock, unlock and destroy the mutex in between, as a reference-counted object that
+// owns its mutex would. glibc fixed that window for pthread mutexes; Go's garbage collector
+// keeps the memory alive. A review found no failure in 5 000 rounds under ASan, but nothing
+// here rules it out: a mutex must not be destroyed while an unlock call on it can still be
+// running.
 [[gnu::noinline]] void mutex::unlock_slow(std::int32_t now) {
   if (((now + kLocked) & kLocked) == 0) rt::fatal("sync: unlock of unlocked mutex");
   std::int64_t wait_start = 0;  // when the woken waiter began to wait, 0 unless profiled
