@@ -165,6 +165,9 @@ TEST(ResolveAddr, ParsesLiteralsAndPorts) {
   EXPECT_EQ(b.to_string(), "[::1]:8080");
   addr u = goro::net::resolve_addr("unix", "/tmp/x.sock");
   EXPECT_EQ(u.path(), "/tmp/x.sock");
+  // Leading zeros and a plus sign, as Go's parsePort takes them.
+  EXPECT_EQ(goro::net::resolve_addr("tcp", "127.0.0.1:00000000080").port(), 80);
+  EXPECT_EQ(goro::net::resolve_addr("tcp", "127.0.0.1:+80").port(), 80);
 }
 
 TEST(ResolveAddr, RejectsBadInput) {
@@ -177,6 +180,9 @@ TEST(ResolveAddr, RejectsBadInput) {
   const row rows[] = {
       {"tcp", "127.0.0.1:99999", errc::invalid_address,
        "resolve tcp: address 99999: invalid port"},
+      {"tcp", "127.0.0.1:-1", errc::invalid_address, "resolve tcp: address -1: invalid port"},
+      {"tcp", "127.0.0.1:00000065536", errc::invalid_address,
+       "resolve tcp: address 00000065536: invalid port"},
       {"tcp", "127.0.0.1", errc::invalid_address,
        "resolve tcp: address 127.0.0.1: missing port in address"},
       {"tcp4", "[::1]:80", errc::invalid_address,

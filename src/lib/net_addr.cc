@@ -208,10 +208,18 @@ int blocking_getaddrinfo(const char* host, const char* service, const addrinfo& 
 // A port number, or a service name looked up for spec's socket type.
 bool parse_port(const net_spec& spec, std::string_view text, std::uint16_t* port,
                 address_failure* failure) {
-  bool numeric = !text.empty() && std::all_of(text.begin(), text.end(),
-                                             [](char c) { return c >= '0' && c <= '9'; });
+  // Digits, with an optional sign, are a port number as in Go's parsePort: leading zeros are
+  // allowed ("00080"), and a minus sign or a value above 65535 makes it an invalid port rather
+  // than a service name to look up.
+  std::string_view digits = text;
+  const bool signed_number = !digits.empty() && (digits.front() == '-' || digits.front() == '+');
+  if (signed_number) digits.remove_prefix(1);
+  bool numeric = !digits.empty() && std::all_of(digits.begin(), digits.end(),
+                                               [](char c) { return c >= '0' && c <= '9'; });
   if (numeric) {
-    unsigned long value = text.size() > 5 ? 65536 : std::stoul(std::string(text));
+    while (digits.size() > 1 && digits.front() == '0') digits.remove_prefix(1);
+    unsigned long value = digits.size() > 5 ? 65536 : std::stoul(std::string(digits));
+    if (signed_number && text.front() == '-' && value != 0) value = 65536;
     if (value > 65535) {
       return fail(failure, errc::invalid_address, "address " + std::string(text), "invalid port");
     }
