@@ -266,7 +266,7 @@ template <class Locks>
       random_bits >>= 32;
       --random_halves;
     }
-    pollorder[norder] = pollorder[j];
+    if (j != norder) pollorder[norder] = pollorder[j];  // slot norder is not written yet
     pollorder[j] = static_cast<std::uint16_t>(i);
     ++norder;
   }
