@@ -31,6 +31,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "goro/duration.hpp"
 #include "goro/export.hpp"
 #include "goro/runtime.hpp"
 
@@ -189,16 +190,15 @@ class GORO_EXPORT condition_variable {
   // wait, and small enough that adding it to the steady clock cannot overflow.
   static constexpr std::chrono::nanoseconds kForever{std::int64_t{1} << 62};
 
-  // d in nanoseconds, rounded up, within [-kForever, kForever]. Compared as long double,
-  // whose range covers any Rep and Period: converting kForever to a narrow Rep instead
-  // (duration<int, std::milli>) wrapped to a negative count, and every timeout became
-  // "no deadline".
+  // Returns d in nanoseconds, rounded up, within [-kForever, kForever]. to_ns converts
+  // without overflow for any Rep and Period; converting kForever to a narrow Rep instead
+  // (duration<int, std::milli>) wrapped it to a negative count.
   template <class Rep, class Period>
   static std::chrono::nanoseconds clamp(const std::chrono::duration<Rep, Period>& d) {
-    const long double ns = std::chrono::duration<long double, std::nano>(d).count();
-    if (ns >= static_cast<long double>(kForever.count())) return kForever;
-    if (ns <= -static_cast<long double>(kForever.count())) return -kForever;
-    return std::chrono::ceil<std::chrono::nanoseconds>(d);
+    const std::int64_t ns = detail::to_ns(d);
+    if (ns >= kForever.count()) return kForever;
+    if (ns <= -kForever.count()) return -kForever;
+    return std::chrono::nanoseconds(ns);
   }
 
   template <class Rep, class Period>

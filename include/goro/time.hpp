@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include "goro/chan.hpp"
+#include "goro/duration.hpp"
 #include "goro/export.hpp"
 
 namespace goro {
@@ -37,17 +38,6 @@ GORO_EXPORT timer_state* timer_start(chan_core* c, std::int64_t delay_ns, std::i
 GORO_EXPORT bool timer_stop(timer_state* s) noexcept;
 GORO_EXPORT bool timer_reset(timer_state* s, std::int64_t delay_ns, std::int64_t period_ns);
 
-// d in nanoseconds, rounded up, and capped at the int64 range (about 292 years either way),
-// so that a duration too long to represent waits forever instead of wrapping to the past.
-template <class Rep, class Period>
-std::int64_t to_ns(std::chrono::duration<Rep, Period> d) {
-  // Compared as long double, whose range covers any Rep and Period. The cap is a little
-  // inside the int64 range, so the conversion below cannot overflow either.
-  const long double ns = std::chrono::duration<long double, std::nano>(d).count();
-  if (ns >= 9.2e18L) return INT64_MAX;
-  if (ns <= -9.2e18L) return INT64_MIN;
-  return static_cast<std::int64_t>(std::chrono::ceil<std::chrono::nanoseconds>(d).count());
-}
 }  // namespace detail
 
 // Pauses the calling goroutine for at least d. A zero or negative d returns at once, as Go's

@@ -261,13 +261,8 @@ std::pair<context, cancel_function> with_deadline(const context& parent,
 
 std::pair<context, cancel_function> with_timeout(const context& parent,
                                                  std::chrono::nanoseconds timeout) {
-  // A deadline past the clock's range is capped at its end, so such a context never reaches
-  // its deadline, as in Go; now + timeout would wrap into the past.
-  using clock = std::chrono::steady_clock;
-  const clock::time_point now = clock::now();
-  const clock::time_point deadline =
-      timeout > clock::time_point::max() - now ? clock::time_point::max() : now + timeout;
-  return with_deadline(parent, deadline);
+  // Capped at the clock's end, so such a context never reaches its deadline, as in Go.
+  return with_deadline(parent, rt::steady_after(timeout));
 }
 
 }  // namespace goro

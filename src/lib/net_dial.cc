@@ -10,6 +10,7 @@
 
 #include "goro/net.hpp"
 #include "lib/net_socket.h"
+#include "runtime/time/timer.h"
 
 namespace goro::net {
 
@@ -65,12 +66,7 @@ conn dial(std::string_view network, std::string_view address) {
 conn dial_timeout(std::string_view network, std::string_view address,
                   std::chrono::nanoseconds timeout) {
   if (timeout <= std::chrono::nanoseconds::zero()) return dial_until(network, address, 0);
-  // A deadline past the clock's range is capped at its end instead of wrapping.
-  using clock = std::chrono::steady_clock;
-  const clock::time_point now = clock::now();
-  const clock::time_point deadline =
-      timeout > clock::time_point::max() - now ? clock::time_point::max() : now + timeout;
-  return dial_until(network, address, detail::deadline_ns(deadline));
+  return dial_until(network, address, detail::deadline_ns(rt::steady_after(timeout)));
 }
 
 }  // namespace goro::net

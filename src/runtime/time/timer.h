@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 #include "runtime/sched/runtime2.h"
@@ -38,6 +39,15 @@ inline std::int64_t when_after(std::int64_t now, std::int64_t delay_ns) {
   return delay_ns > kMaxWhen - now ? kMaxWhen : now + delay_ns;
 }
 
+// Returns the steady-clock time d from now, or the clock's last time point if that sum
+// overflows, so that a deadline past the clock's range is never reached instead of wrapping
+// into the past. d may be negative.
+inline std::chrono::steady_clock::time_point steady_after(std::chrono::nanoseconds d) {
+  using clock = std::chrono::steady_clock;
+  const clock::time_point now = clock::now();
+  return d > clock::time_point::max() - now ? clock::time_point::max() : now + d;
+}
+
 // Returns the first time after `now` at which a periodic timer due at `when` fires again,
 // skipping the periods that were missed (a slow receiver gets one tick, not a burst), or
 // kMaxWhen if that overflows.
@@ -54,9 +64,9 @@ inline std::int64_t next_period(std::int64_t when, std::int64_t period, std::int
 // timer::index of a timer in sorted run r.
 constexpr std::int32_t run_index(int r) { return -2 - r; }
 
-// timer::pp of a timer that was pending when its run ended (free_timer_heap). It is in no
-// heap and never fires; the next deltimer returns true for it, as for a pending timer, so
-// that its owner's accounting comes out even. Compared only, never dereferenced.
+// timer::pp of a timer that was pending when its run ended (free_timer_heap). Such a timer is
+// in no heap and never fires. The next deltimer returns true for it, as for a pending timer,
+// so that its owner's accounting comes out even. Compared only, never dereferenced.
 inline P* orphaned_timers() {
   static char tag;
   return reinterpret_cast<P*>(&tag);
