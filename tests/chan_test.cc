@@ -495,8 +495,8 @@ GORO_CHILD_SCENARIO(plain_thread_exits_without_sending) {
     goro::chan<int> data;
     goro::rt::G* main_g = goro::rt::getg();
     goro::plain_thread quitter([main_g] { wait_until_main_parked_and_m0_idle(main_g); });
-    // Detached: the deadlock report exits the process with the thread finished, and TSan
-    // would report a finished thread that nobody joined as a leak (exit status 66).
+    // Detached, because the deadlock report exits the process with the thread finished, and
+    // TSan reports a finished thread that was never joined as a leak (exit status 66).
     quitter.detach();
     data.recv();
     return 0;

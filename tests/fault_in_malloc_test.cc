@@ -4,9 +4,9 @@
 // inside malloc or free while they hold the arena lock. A report that calls malloc itself,
 // for example to demangle a function name, deadlocks there and the program hangs without a
 // word. This binary replaces malloc, calloc, realloc and free (glibc lets an executable do
-// that) with versions that forward to glibc's and can be armed to fault, as corrupted heap
-// metadata would, while holding the "arena": from then on any call into them is a call the
-// report must not make, and it ends the child with a message saying so instead of hanging.
+// that) with versions that forward to glibc's. Armed, malloc faults while it holds the
+// "arena", as corrupted heap metadata would make it. From then on any call into them comes
+// from the report, and it ends the child with a message instead of hanging.
 //
 // The sanitizers replace malloc themselves, so under them this binary keeps glibc's and
 // skips its test.

@@ -191,7 +191,7 @@ TEST(ResolveAddr, RejectsBadInput) {
        "resolve tcp6: address 127.0.0.1: no suitable address found"},
       {"sctp", "127.0.0.1:80", errc::unknown_network, "resolve sctp: unknown network sctp"},
       {"unix", "", errc::invalid_address, "resolve unix: missing address"},
-      // Numeric forms that inet_pton rejects are names to Go, which no resolver knows; glibc
+      // Numeric forms that inet_pton rejects are names to Go, which no resolver finds. glibc
       // would take them as addresses, and 0127 is octal (87).
       {"tcp", "0127.0.0.1:80", errc::no_such_host, "resolve tcp: lookup 0127.0.0.1: no such host"},
       {"tcp", "0x7f.0.0.1:80", errc::no_such_host, "resolve tcp: lookup 0x7f.0.0.1: no such host"},

@@ -138,7 +138,7 @@ TEST_P(Select, FairAmongReadyCases) {
 
 // A default runs only if no case was ready at one moment. A mover passes tokens between two
 // buffered channels of capacity 1 and always fills one before it drains the other, so while
-// the selecting goroutine holds no token, some case is ready at every moment. Looking at
+// the selecting goroutine has no token, some case is ready at every moment. Looking at
 // each channel without its lock, at different moments, could find both empty.
 TEST_P(Select, DefaultNeverRunsWhileACaseIsReady) {
   constexpr int kMoves = 300'000;

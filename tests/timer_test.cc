@@ -110,8 +110,8 @@ TEST_P(Timer, SleepNeverReturnsEarly) {
 }
 
 // Durations too long for int64 nanoseconds, or whose end is past the clock's range, wait
-// forever, as in Go; they once wrapped into the past and ended at once. A timer due in the
-// past fires before one due in 1 ms. So once after(1ms) has delivered, a wrapped timer
+// forever, as in Go. They once wrapped into the past and ended at once. A timer due in the
+// past fires before one due in 1 ms, so once after(1ms) has delivered, a wrapped timer
 // would have delivered too.
 TEST_P(Timer, LongestDurationsNeverEnd) {
   EXPECT_EQ(goro::detail::to_ns(std::chrono::nanoseconds::max()), INT64_MAX);
@@ -266,9 +266,9 @@ TEST_P(Timer, ConcurrentResetsBothReturn) {
   });
 }
 
-// A timer, a ticker and a context deadline created in one run and used after it: their
-// records pointed at the run's freed P (ASan: heap-use-after-free in deltimer), and a timer
-// reset in a later run never fired (the run ended in a false deadlock).
+// A timer, a ticker and a context deadline are created in one run and used after it. Their
+// records once pointed at the run's freed P (ASan: heap-use-after-free in deltimer). A timer
+// reset in a later run then never fired, and that run ended in a false deadlock.
 GORO_CHILD_SCENARIO(timers_outlive_their_run) {
   std::optional<goro::timer> stopped;
   std::optional<goro::timer> reset;

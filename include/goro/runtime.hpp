@@ -178,8 +178,8 @@ GORO_EXPORT void unlock_os_thread();
 // still wake goroutines, from now until it exits. Deadlock detection ("all goroutines are
 // asleep") otherwise learns of a plain thread only at its first channel, select or timer
 // operation, or its first sync operation that has to wait (an uncontended lock does not
-// count), so a goroutine that blocks waiting for a thread that has not made one yet is
-// reported as deadlocked. goro::plain_thread (goro/thread.hpp) counts the threads it starts
+// count). A goroutine that blocks waiting for a thread that has not made one yet is
+// therefore reported as deadlocked. goro::plain_thread (goro/thread.hpp) counts the threads it starts
 // before they run. A thread started otherwise calls this first, and the goroutine that
 // starts it waits until the call has returned (for example on a std::latch inside
 // goro::blocking), because that goroutine usually blocks before the thread runs.

@@ -1,9 +1,9 @@
 // goro::plain_thread: a std::thread that deadlock detection counts from its start.
 //
 // A plain thread (one that is not running goroutines) counts as a thread that may still wake
-// goroutines from its first channel, select or timer operation, its first sync operation
-// that has to wait (an uncontended lock or a wait_group::done does not count), or a call to
-// goro::register_plain_thread. A goroutine that starts a std::thread and then blocks waiting
+// goroutines from its first channel, select or timer operation, or from a call to
+// goro::register_plain_thread. Among sync operations only one that has to wait counts, not
+// an uncontended lock or a wait_group::done. A goroutine that starts a std::thread and then blocks waiting
 // for it usually blocks before the thread's first line, and is then reported as
 // "all goroutines are asleep - deadlock!". plain_thread counts the thread before its
 // constructor returns, with no wait: the constructor raises the count, and the new thread

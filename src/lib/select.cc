@@ -96,7 +96,7 @@ class scratch {
 // those need the lock. The result was true at one moment during the call (count is loaded
 // first with acquire so the later closed load cannot move before it, and closed never goes
 // back to false), which lets a one-case select take its default, and any select skip a case
-// in pass 0, but tells nothing about the moment another case was looked at.
+// in pass 0, but does not cover the moment another case was looked at.
 [[gnu::always_inline]] inline bool obviously_blocked(const select_op& op) {
   const chan_core* c = op.core;
   if (c->cap == 0) return false;

@@ -41,7 +41,8 @@ bool note::sleep(std::int64_t timeout_ns) {
     while (key_.load(std::memory_order_acquire) == 0) os::futex_wait(&key_, 0, -1);
     return true;
   }
-  // Capped: a timer due at kMaxWhen (a wait too long to represent) asks for nearly INT64_MAX.
+  // Capped, because a timer due at kMaxWhen (a wait too long to represent) gives a timeout
+  // of nearly INT64_MAX.
   const std::int64_t now = os::nanotime();
   const std::int64_t deadline = timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
   while (key_.load(std::memory_order_acquire) == 0) {
