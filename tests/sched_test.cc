@@ -31,6 +31,7 @@
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
 #include "runtime/sched/sched.h"
+#include "runtime/sched/waiter.h"
 
 namespace {
 
@@ -707,11 +708,14 @@ TEST_P(Sched, GomaxprocsResizeWhileRunning) {
 
 // sysmon takes the P of a goroutine that runs too long without a scheduling point and hands
 // it on. Until then no M may take the P for its own, the M with id 0 included.
-// semrelease wakes a waiter from the caller's own code, and ready() queues the woken G on
-// the caller's P only if the P's state word names that M as the running owner. With sysmon's claim
-// written as owner 0, main on m0 queued the G on a P in hand-off, and handoffp then died
-// with "pidleput: P has non-empty run queue" (seen once in CI under TSan). The test makes
-// sysmon's claim by hand, with the word sysmon writes, at the moment main wakes a waiter.
+// A goroutine may wake a waiter from its own code, outside runtime mode (a socket's close
+// does), and ready() queues the woken G on the caller's P only if the P's state word names
+// that M as the running owner. With sysmon's claim written as owner 0, main on m0 queued
+// the G on a P in hand-off, and handoffp then died with "pidleput: P has non-empty run
+// queue" (seen once in CI under TSan). The test makes sysmon's claim by hand, with the word
+// sysmon writes, at the moment main wakes a waiter. It wakes through waiter_wake itself:
+// the sync primitives now enter runtime mode to wake (waiter_wake_list), and with the P
+// claimed and never handed on, that would wait for a P forever.
 TEST(SchedOwnership, WakeOnM0SkipsPClaimedBySysmon) {
   scoped_env procs("GOMAXPROCS", "1");
   // goromigrate=1 (set for the whole suite in CI) would move main off m0 when the waiter
@@ -720,13 +724,13 @@ TEST(SchedOwnership, WakeOnM0SkipsPClaimedBySysmon) {
   goro::run(0, nullptr, [] {
     namespace rt = goro::rt;
     ASSERT_EQ(rt::getm()->id, 0) << "main is expected to run on m0";
-    goro::wait_group wg;
-    wg.add(1);
+    rt::waiter w;
     std::atomic<rt::G*> waiter{nullptr};
     std::atomic<bool> finished{false};
     goro::go([&] {
+      rt::waiter_init(&w);
       waiter.store(rt::getg());
-      wg.wait();
+      rt::waiter_block(&w, rt::waitreason::sync_cond_wait, nullptr, nullptr);
       finished.store(true);
     });
     ASSERT_TRUE(yield_until([&] {
@@ -745,7 +749,7 @@ TEST(SchedOwnership, WakeOnM0SkipsPClaimedBySysmon) {
       std::uint64_t mine = rt::pstate(0, rt::pstatus::user);
       return mp->id == 0 && pp->state.compare_exchange_strong(mine, claimed);
     })) << "main never ran on m0 with its P in status user";
-    wg.done();  // semrelease readies the waiter from main's own code
+    rt::waiter_wake(&w);  // readies the waiter from main's own code
     const bool left_alone = rt::runq_empty(pp);
     pp->state.store(rt::pstate(0, rt::pstatus::user), std::memory_order_release);
 

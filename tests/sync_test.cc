@@ -24,6 +24,7 @@
 #include "goro/sync.hpp"
 #include "goro/select.hpp"
 #include "goro/time.hpp"
+#include "runtime/sched/sched.h"
 #include "runtime/sched/waiter.h"
 
 namespace {
@@ -40,6 +41,12 @@ class Sync : public ::testing::TestWithParam<const char*> {
   template <class F>
   int run(F&& main, const char* gomaxprocs = "4") {
     return goro_test::run_with_godebug(GetParam(), gomaxprocs, std::forward<F>(main));
+  }
+
+ public:
+  template <class F>
+  int run_on_one_p(F&& main) {
+    return run(std::forward<F>(main), "1");
   }
 };
 
@@ -167,6 +174,88 @@ TEST_P(Sync, MutexStarvingWaiterGetsLock) {
     wg.wait();
   }, "1");
   EXPECT_LT(took, 10s) << "the waiter starved behind the hot lock-unlock loop";
+}
+
+// Releasing a blocked goroutine is a scheduling point. A goroutine that loops on a
+// contended mutex makes no other runtime call, so only there can it honour sysmon's request
+// to yield (the P's preempt flag, set after a 10 ms time slice). If the release ignores the
+// request, sysmon takes the P 10 ms later and starts another thread for it. With 100
+// goroutines contending at GOMAXPROCS=2, bench/goro/mutex then grew to 98 threads and took
+// four times Go's time. With one P, the released goroutine runs only if the releaser
+// yields. An attempt counts only if the release came within 5 ms of the request, well
+// before sysmon would take the P (a loaded machine can stall the releaser).
+template <class Prepare, class Block, class Release>
+void expect_release_yields_when_preempted(Sync& fixture, Prepare prepare, Block block,
+                                          Release release) {
+  constexpr int kAttempts = 5;
+  bool counted = false;
+  bool woken_ran = false;
+  for (int attempt = 0; attempt < kAttempts && !counted; ++attempt) {
+    fixture.run_on_one_p([&] {
+      std::atomic<bool> blocking{false};
+      std::atomic<bool> ran{false};
+      goro::wait_group done;
+      done.add(1);
+      prepare();
+      goro::go([&] {
+        blocking = true;
+        block();  // parks: with one P, the releaser runs again only after this has parked
+        ran = true;
+        done.done();
+      });
+      while (!blocking.load()) goro::yield();
+
+      goro::rt::P* pp = goro::rt::getm()->p;
+      const auto limit = std::chrono::steady_clock::now() + 20s;
+      while (!pp->preempt.load(std::memory_order_relaxed) &&
+             std::chrono::steady_clock::now() < limit) {
+      }
+      const auto requested = std::chrono::steady_clock::now();
+      release();
+      woken_ran = ran.load();
+      counted = woken_ran || std::chrono::steady_clock::now() - requested < 5ms;
+      done.wait();
+    });
+  }
+  EXPECT_TRUE(woken_ran) << "the released goroutine had not run when the release returned, "
+                            "though sysmon had asked the releaser to yield";
+}
+
+TEST_P(Sync, MutexUnlockHonoursPreemption) {
+  goro::mutex m;
+  expect_release_yields_when_preempted(
+      *this, [&] { m.lock(); },
+      [&] {
+        m.lock();
+        m.unlock();
+      },
+      [&] { m.unlock(); });
+}
+
+TEST_P(Sync, CondNotifyHonoursPreemption) {
+  goro::mutex m;
+  goro::condition_variable cv;
+  bool ready = false;
+  expect_release_yields_when_preempted(
+      *this, [] {},
+      [&] {
+        std::unique_lock lock(m);
+        cv.wait(lock, [&] { return ready; });
+        ready = false;
+      },
+      [&] {
+        {
+          std::lock_guard lock(m);
+          ready = true;
+        }
+        cv.notify_one();
+      });
+}
+
+TEST_P(Sync, WaitGroupDoneHonoursPreemption) {
+  goro::wait_group wg;
+  expect_release_yields_when_preempted(
+      *this, [&] { wg.add(1); }, [&] { wg.wait(); }, [&] { wg.done(); });
 }
 
 // --- shared_mutex ---------------------------------------------------------------------------

@@ -147,8 +147,8 @@ std::int64_t semrelease(std::atomic<std::uint32_t>* addr, bool handoff) {
   bool handed = handoff && try_acquire(addr);
   w->ticket = handed ? 1 : 0;
   const std::int64_t wait_start = w->time;
-  bool waker_is_goroutine = on_goroutine();
-  waiter_wake(w);  // w may be gone from here on
+  bool waker_is_goroutine = on_goroutine_outside_blocking();
+  waiter_wake_list(w);  // w (dequeued, so next is null) may be gone from here on
   // Let the waiter, now first in this P's run queue, run before the releaser competes again.
   if (handed && waker_is_goroutine) goro::yield();
   return wait_start;

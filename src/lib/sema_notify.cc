@@ -177,7 +177,7 @@ void notify_list_notify_one(notify_list* l) {
       break;
     }
   }
-  waiter_wake(found);
+  waiter_wake_list(found);  // unlinked, so found->next is null
 }
 
 void notify_list_notify_all(notify_list* l) {
@@ -191,11 +191,7 @@ void notify_list_notify_all(notify_list* l) {
     l->abandoned.clear();
     for (waiter* q = w; q != nullptr; q = q->next) static_cast<timed_wait*>(q->elem)->queued = false;
   }
-  while (w != nullptr) {
-    waiter* next = w->next;
-    waiter_wake(w);  // w may be gone from here on
-    w = next;
-  }
+  waiter_wake_list(w);
 }
 
 }  // namespace goro::rt

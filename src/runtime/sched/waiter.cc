@@ -46,6 +46,12 @@ bool run_unlock(G* gp, void* arg) {
 
 bool on_goroutine() { return getg() != nullptr; }
 
+bool on_goroutine_outside_blocking() {
+  G* gp = getg();
+  // Relaxed: only this goroutine changes its own status between running and syscall.
+  return gp != nullptr && gp->status.load(std::memory_order_relaxed) == gstatus::running;
+}
+
 void plain_thread_register() {
   if (plain_thread.registered) return;
   plain_thread.registered = true;
@@ -174,6 +180,22 @@ void waiter_wake(waiter* w) {
   // kernel only compares the address, so a stale wake is harmless.
   w->woken.store(1, std::memory_order_release);
   os::futex_wake(&w->woken, 1);
+}
+
+void waiter_wake_list(waiter* head) {
+  auto wake_all = [head] {
+    for (waiter* w = head; w != nullptr;) {
+      waiter* next = w->next;  // read before the wake: the waiter may vanish after it
+      waiter_wake(w);
+      w = next;
+    }
+  };
+  if (!on_goroutine_outside_blocking()) {
+    wake_all();
+    return;
+  }
+  runtime_mode section;
+  wake_all();
 }
 
 }  // namespace goro::rt

@@ -66,8 +66,20 @@ bool waiter_block_park(M* mp, std::uintptr_t* first_return);
 // Wakes a blocked waiter. Safe from goroutines, plain threads and timer callbacks.
 void waiter_wake(waiter* w);
 
+// Wakes a batch of waiters linked through next (the list is free once they are dequeued)
+// from goroutine code outside runtime mode, as the sync primitives' release paths are. On
+// a goroutine the wakes run in one runtime-mode section, so each woken G goes on this P's
+// run queue instead of the global one (under sched.lock), and leaving the section is a
+// scheduling point: a goroutine that loops on a contended mutex yields at sysmon's request,
+// instead of holding its P until sysmon takes it. Off a goroutine, or inside goro::blocking,
+// it is waiter_wake on each (the global queue). Reads each next before waking a waiter.
+void waiter_wake_list(waiter* head);
+
 // True if the caller is a goroutine (has an M and a current G).
 bool on_goroutine();
+// True if the caller is a goroutine and not inside goro::blocking, where its P is not its
+// own to use: it may enter runtime mode and yield.
+bool on_goroutine_outside_blocking();
 
 // Deadlock-detection accounting for plain threads. A plain thread is registered the first
 // time it uses a goro primitive and unregistered when it exits; registered threads count as
