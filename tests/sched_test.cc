@@ -653,6 +653,109 @@ TEST_P(Sched, BlockingPropagatesException) {
   EXPECT_TRUE(caught);
 }
 
+// The function given to goro::blocking may use goro itself. Each runtime call takes the
+// goroutine out of the blocking state for its duration (it parks the goroutine, not the
+// thread), and the goroutine is back in the blocking state when the call returns.
+TEST_P(Sched, BlockingCallUsesChannelsAndLocks) {
+  for (const char* procs : {"1", "2"}) {
+    SCOPED_TRACE(std::string("GOMAXPROCS=") + procs);
+    std::vector<int> received;
+    bool in_blocking_after_calls = false;
+    bool nested_ran = false;
+    run(
+        [&] {
+          goro::chan<int> to_helper;
+          goro::chan<int> from_helper;
+          goro::mutex m;
+          goro::wait_group helper_done;
+          helper_done.add(1);
+          m.lock();
+          goro::go([&] {
+            for (int i = 0; i < 3; ++i) from_helper.send(to_helper.recv().value() * 10);
+            m.unlock();  // the blocking call below waits for this lock
+            helper_done.done();
+          });
+
+          goro::blocking([&] {
+            for (int i = 1; i <= 3; ++i) {
+              to_helper.send(i);  // unbuffered: parks until the helper receives
+              received.push_back(from_helper.recv().value());
+            }
+            m.lock();
+            m.unlock();
+            helper_done.wait();
+            goro::sleep(1ms);
+            goro::yield();
+            goro::chan<int> spawned;
+            goro::go([&] { spawned.send(7); });
+            received.push_back(spawned.recv().value());
+            goro::blocking([&] { nested_ran = true; });
+            in_blocking_after_calls =
+                goro::rt::getg()->status.load() == goro::rt::gstatus::syscall;
+          });
+          // Back in the goroutine's own code: still schedulable.
+          goro::yield();
+        },
+        procs);
+    EXPECT_EQ(received, (std::vector<int>{10, 20, 30, 7}));
+    EXPECT_TRUE(nested_ran);
+    EXPECT_TRUE(in_blocking_after_calls) << "the goroutine did not return to the blocking "
+                                            "state after its runtime calls";
+  }
+}
+
+// A receive inside goro::blocking parks the goroutine: with one P, the sender runs on it and
+// finds the receiver parked on the channel, not running in a blocking call.
+TEST_P(Sched, ReceiveInsideBlockingParksTheGoroutine) {
+  goro::rt::gstatus seen = goro::rt::gstatus::idle;
+  goro::rt::waitreason reason = goro::rt::waitreason::zero;
+  std::optional<int> got;
+  run(
+      [&] {
+        goro::chan<int> c;
+        std::atomic<goro::rt::G*> receiver{nullptr};
+        goro::wait_group done;
+        done.add(1);
+        goro::go([&] {
+          receiver.store(goro::rt::getg());
+          got = goro::blocking([&] { return c.recv(); });
+          done.done();
+        });
+        yield_until([&] {
+          goro::rt::G* gp = receiver.load();
+          return gp != nullptr && gp->status.load() == goro::rt::gstatus::waiting;
+        });
+        seen = receiver.load()->status.load();
+        reason = receiver.load()->wait_reason;
+        c.send(5);
+        done.wait();
+      },
+      "1");
+  EXPECT_EQ(seen, goro::rt::gstatus::waiting);
+  EXPECT_EQ(reason, goro::rt::waitreason::chan_receive);
+  EXPECT_EQ(got, 5);
+}
+
+// A panic from a channel operation inside goro::blocking leaves through the call as any
+// exception does, with the goroutine out of the blocking state.
+TEST_P(Sched, PanicInsideBlockingPropagates) {
+  bool caught = false;
+  bool running_after = false;
+  run([&] {
+    goro::chan<int> closed;  // unbuffered: the send enters runtime mode before it panics
+    closed.close();
+    try {
+      goro::blocking([&] { closed.send(1); });
+    } catch (const goro::panic_error& e) {
+      caught = std::string(e.what()) == "send on closed channel";
+    }
+    running_after = goro::rt::getg()->status.load() == goro::rt::gstatus::running;
+    goro::sleep(1ms);
+  });
+  EXPECT_TRUE(caught);
+  EXPECT_TRUE(running_after);
+}
+
 // --- GOMAXPROCS -----------------------------------------------------------------------------
 
 TEST_P(Sched, GomaxprocsReturnsPrevious) {

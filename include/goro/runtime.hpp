@@ -194,7 +194,11 @@ GORO_EXPORT std::size_t set_default_stack_size(std::size_t bytes);
 // Runs f() as a blocking call (Go's entersyscall/exitsyscall): if f blocks longer than
 // sysmon's threshold (20 µs to 10 ms), the P moves to another thread so other goroutines keep
 // running, and the calling goroutine continues on a P when f returns. Returns what f returns;
-// an exception from f propagates after the goroutine is back on a P.
+// an exception from f propagates after the goroutine is back on a P. f may use goro itself
+// (channels, locks, goro::go, sleeps, a nested goro::blocking). For each such call the
+// goroutine leaves the blocking state and claims a P, as it would on return, so a wait
+// parks the goroutine rather than the thread. It is back in the blocking state when the
+// call returns.
 template <class F>
 auto blocking(F&& f) -> decltype(std::forward<F>(f)()) {
   struct leave {

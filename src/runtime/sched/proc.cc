@@ -143,6 +143,13 @@ P* acquire_p_slow(M* mp) {
   stale_m_park(mp);
   G* gp = mp->curg.load(std::memory_order_relaxed);
   if (gp != nullptr && gp->runtime_depth++ > 0) return mp->p;
+  if (gp != nullptr && gp->status.load(std::memory_order_relaxed) == gstatus::syscall) {
+    // A runtime call from inside goro::blocking: leave the blocking state until the section
+    // ends (syscall.cc, "Runtime calls from inside the call").
+    gp->blocking_suspended = true;
+    if (P* pp = leave_blocking(mp, gp, pstatus::running)) return pp;
+    return reacquire_p(mp);
+  }
 
   P* pp = mp->p;
   if (pp != nullptr) {
@@ -231,6 +238,13 @@ inline void run_expired_timers(P* pp) {
 
 void release_p_to_user_slow(M* mp) {
   G* gp = mp->curg.load(std::memory_order_relaxed);
+  if (gp != nullptr && gp->runtime_depth == 1 && gp->blocking_suspended) {
+    // The runtime call made from inside goro::blocking is over: back into the blocking state.
+    // A pending preemption waits: the blocking call starts a new time slice anyway.
+    gp->blocking_suspended = false;
+    begin_blocking(mp, gp, mp->p);
+    return;
+  }
   if (gp != nullptr && gp->runtime_depth == 1 && mp->p != nullptr &&
       mp->p->preempt.load(std::memory_order_relaxed) && gp->lockedm == nullptr) {
     if (mp->p->spawn_yield == spawn_yield_kind::own_queue) {
@@ -368,6 +382,8 @@ G* gfget(P* pp, std::size_t stack_size) {
   gp->traceback_request = false;
   gp->longrun_ns.store(0, std::memory_order_relaxed);
   gp->runtime_depth = 0;
+  gp->blocking_depth = 0;
+  gp->blocking_suspended = false;
   gp->started = false;
   gp->avoid_m0 = false;
   gp->is_main = false;

@@ -135,6 +135,13 @@ struct G {
   // Nesting depth of runtime_mode sections on this G; the P returns to status user when it
   // drops to 0. Owned by the G.
   std::int32_t runtime_depth = 0;
+  // Nesting depth of goro::blocking calls; the G is in one while it is above 0 (syscall.cc).
+  // Owned by the G.
+  std::int32_t blocking_depth = 0;
+  // Set while a runtime call made from inside goro::blocking has taken the G out of the
+  // blocking state. The end of its outermost runtime section puts it back (syscall.cc).
+  // Owned by the G.
+  bool blocking_suspended = false;
 
   bool started = false;    // has run at least once (its stack contains real frames)
   // Must not run on m0 until cleared: set when the G is about to make a blocking call on the

@@ -166,7 +166,7 @@ inline void release_p_to_user(M* mp) {
     gp->runtime_depth--;
     return;
   }
-  if (gp != nullptr && pp != nullptr && gp->runtime_depth == 1 &&
+  if (gp != nullptr && pp != nullptr && gp->runtime_depth == 1 && !gp->blocking_suspended &&
       !pp->preempt.load(std::memory_order_relaxed) &&
       !sched.gcwaiting.load(std::memory_order_acquire)) [[likely]] {
     gp->runtime_depth = 0;
@@ -176,6 +176,13 @@ inline void release_p_to_user(M* mp) {
   }
   release_p_to_user_slow(mp);
 }
+
+// goro::blocking's state changes (syscall.cc). begin_blocking puts gp, in its outermost
+// runtime section on pp, into a blocking call: status syscall, P status syscall. leave_blocking
+// takes it out (status running) and returns its P, now in status `to`, or nullptr if sysmon
+// took the P meanwhile.
+void begin_blocking(M* mp, G* gp, P* pp);
+P* leave_blocking(M* mp, G* gp, pstatus to);
 
 // Parks the thread forever if mp belongs to an earlier goro::run (see M::epoch).
 void stale_m_park(M* mp);

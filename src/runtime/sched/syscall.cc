@@ -13,6 +13,17 @@
 // takes any idle P; failing that it waits in the global run queue and its M goes idle, as
 // Go's exitsyscall0 does.
 //
+// Runtime calls from inside the call. The function given to goro::blocking may itself use
+// goro: send on a channel, lock a goro::mutex, start a goroutine, nest another
+// goro::blocking. The nested goro::blocking only counts its depth. Any other runtime call
+// enters runtime mode (acquire_p), which finds the goroutine in status syscall and leaves the
+// blocking state as exit_blocking does, claiming the P back or another one
+// (leave_blocking). The call then runs as any goroutine's would, and may park the
+// goroutine rather than its thread. When the outermost runtime section ends,
+// release_p_to_user_slow enters the blocking state again (begin_blocking). G::
+// blocking_suspended marks the goroutine in between. Its saved caller frame stays valid,
+// because the frames from goro::blocking's caller up do not change until the call returns.
+//
 // Dumps. Entering, the goroutine stores its caller's frame pointer and return address in
 // the G (Go's syscallbp and syscallpc) before its status becomes syscall, so that a dump
 // can walk the frames from goro::blocking's caller up while the call runs
@@ -47,20 +58,8 @@ namespace {
 }
 
 }  // namespace
-}  // namespace goro::rt
 
-namespace goro::detail {
-
-[[gnu::noinline]] void enter_blocking() noexcept {
-  using namespace rt;
-  M* mp = getm();
-  if (mp == nullptr) return;  // a plain thread just blocks
-  G* gp = mp->curg.load(std::memory_order_relaxed);
-  if (gp == nullptr) return;
-
-  ensure_sysmon();
-  P* pp = acquire_p(mp);
-
+void begin_blocking(M* mp, G* gp, P* pp) {
   // The thread that called goro::run must be free to return from it when main returns, so a
   // goroutine other than main does not block it: it moves to another M first.
   while (mp->is_m0 && !gp->is_main && gp->lockedm == nullptr) {
@@ -77,7 +76,6 @@ namespace goro::detail {
 
   gp->runtime_depth--;  // the call itself is not a runtime section
 
-  save_caller_frame(gp);
   setgstatus(gp, gstatus::running, gstatus::syscall);
   trace_go_syscall(gp);
   sched.nblocking.fetch_add(1, std::memory_order_relaxed);
@@ -96,14 +94,7 @@ namespace goro::detail {
   sysmon_wake_if_waiting();
 }
 
-void exit_blocking() noexcept {
-  using namespace rt;
-  M* mp = getm();
-  if (mp == nullptr) return;
-  G* gp = mp->curg.load(std::memory_order_relaxed);
-  if (gp == nullptr) return;
-
-  stale_m_park(mp);
+P* leave_blocking(M* mp, G* gp, pstatus to) {
   sched.nblocking.fetch_sub(1, std::memory_order_relaxed);
   gp->waitsince.store(0, std::memory_order_relaxed);  // a dump may have stamped the call
   P* pp = mp->oldp;
@@ -112,18 +103,48 @@ void exit_blocking() noexcept {
   setgstatus(gp, gstatus::syscall, gstatus::running);
   std::uint64_t expected = pstate(mp->id, pstatus::syscall);
   if (pp != nullptr && mp->p == pp &&
-      pp->state.compare_exchange_strong(expected, pstate(mp->id, pstatus::user),
+      pp->state.compare_exchange_strong(expected, pstate(mp->id, to),
                                         std::memory_order_acq_rel)) {
     // A new time slice, as in Go's exitsyscall, so that sysmon does not count the call as
     // running time.
     bump_schedtick(pp);
     trace_go_syscall_exit(gp, true);
-    return;
+    return pp;
   }
-
-  // The P was taken. Claim any P (or wait for one) through the runtime-mode slow path.
   mp->p = nullptr;
   trace_go_syscall_exit(gp, false);
+  return nullptr;
+}
+
+}  // namespace goro::rt
+
+namespace goro::detail {
+
+[[gnu::noinline]] void enter_blocking() noexcept {
+  using namespace rt;
+  M* mp = getm();
+  if (mp == nullptr) return;  // a plain thread just blocks
+  G* gp = mp->curg.load(std::memory_order_relaxed);
+  if (gp == nullptr) return;
+  if (gp->blocking_depth++ != 0) return;  // a nested goro::blocking: already inside the call
+
+  ensure_sysmon();
+  P* pp = acquire_p(mp);
+  save_caller_frame(gp);
+  begin_blocking(mp, gp, pp);
+}
+
+void exit_blocking() noexcept {
+  using namespace rt;
+  M* mp = getm();
+  if (mp == nullptr) return;
+  G* gp = mp->curg.load(std::memory_order_relaxed);
+  if (gp == nullptr) return;
+  if (--gp->blocking_depth != 0) return;
+
+  stale_m_park(mp);
+  if (leave_blocking(mp, gp, pstatus::user) != nullptr) return;
+  // The P was taken. Claim any P (or wait for one) through the runtime-mode slow path.
   acquire_p(mp);
   release_p_to_user(getm());
 }
