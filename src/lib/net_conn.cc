@@ -95,7 +95,7 @@ void set_option(const std::shared_ptr<detail::socket_state>& handle, int level, 
                 int value) {
   detail::socket_state& s = require(handle, "set");
   if (std::error_code ec = s.fd.set_option(level, name, value)) {
-    throw_socket_error(s, "set", ec, "setsockopt");
+    throw_set_error(s, ec, "setsockopt");
   }
 }
 

@@ -33,6 +33,10 @@ void throw_socket_error(const socket_state& s, const char* op, std::error_code e
   throw op_error(error, op, s.network, s.local, s.remote, syscall != nullptr ? syscall : "");
 }
 
+void throw_set_error(const socket_state& s, std::error_code error, const char* syscall) {
+  throw op_error(error, "set", s.network, {}, s.local, syscall != nullptr ? syscall : "");
+}
+
 void throw_address_failure(const char* op, std::string_view network,
                            const rt::address_failure& failure) {
   throw op_error(failure.error, op, std::string(network), {}, {}, failure.detail, failure.reason);
@@ -66,7 +70,7 @@ void set_deadline(const std::shared_ptr<socket_state>& handle,
                   std::chrono::steady_clock::time_point t, rt::poll_mode mode) {
   socket_state& s = require(handle, "set");
   if (std::error_code ec = s.fd.set_deadline(deadline_ns(t), mode)) {
-    throw_socket_error(s, "set", ec);
+    throw_set_error(s, ec);
   }
 }
 

@@ -44,6 +44,10 @@ std::shared_ptr<socket_state> new_socket(const rt::net_spec& spec, int family,
 // Throws op_error for `op` on s, with s's network and addresses.
 [[noreturn]] void throw_socket_error(const socket_state& s, const char* op,
                                      std::error_code error, const char* syscall = nullptr);
+// Throws op_error for a failed deadline or socket option ("set") on s. As Go's OpError for
+// "set", it names the local address only, as addr(), with no source.
+[[noreturn]] void throw_set_error(const socket_state& s, std::error_code error,
+                                  const char* syscall = nullptr);
 [[noreturn]] void throw_address_failure(const char* op, std::string_view network,
                                         const rt::address_failure& failure);
 
