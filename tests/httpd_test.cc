@@ -1,10 +1,11 @@
 // examples/httpd and examples/echo as real processes on 127.0.0.1, driven by curl and by
-// raw sockets: keep-alive, pipelining, error statuses, files, the idle timeout and
-// graceful shutdown.
+// raw sockets: keep-alive, pipelining, error statuses, files, the idle and header
+// timeouts and graceful shutdown.
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -134,6 +135,7 @@ class client_socket {
         continue;
       }
       closed_cleanly_ = got == 0;
+      reset_ = got < 0 && errno == ECONNRESET;
       return data;
     }
   }
@@ -155,10 +157,21 @@ class client_socket {
 
   // Whether the last read_to_end ended at the peer's close rather than a timeout or error.
   bool closed_cleanly() const { return closed_cleanly_; }
+  // Whether the last read_to_end ended at a reset from the peer.
+  bool was_reset() const { return reset_; }
+
+  // Waits up to `timeout` for bytes or a close from the peer, and returns whether either came.
+  bool readable_within(std::chrono::milliseconds timeout) {
+    pollfd entry{fd_, POLLIN, 0};
+    int ready = ::poll(&entry, 1, static_cast<int>(timeout.count()));
+    if (ready < 0) ADD_FAILURE() << "poll failed: " << std::strerror(errno);
+    return ready > 0;
+  }
 
  private:
   int fd_ = -1;
   bool closed_cleanly_ = false;
+  bool reset_ = false;
 };
 
 class HttpdTest : public ::testing::Test {
@@ -400,6 +413,102 @@ TEST_F(HttpdTest, IdleConnectionTimesOut) {
   stop(server);
 }
 
+TEST_F(HttpdTest, IncompleteHeadersTimeOut) {
+  server_process server = start({"--read-header-timeout", "300ms", "--idle-timeout", "20s"});
+  ASSERT_NE(server.port, 0);
+  client_socket client(server.port);
+  // The header clock starts when the server reads these bytes, so the wait is measured
+  // from before they are sent. The empty line that would end the header section never comes.
+  auto started = std::chrono::steady_clock::now();
+  client.send_all("GET /plaintext HTTP/1.1\r\nHost: a\r\n");
+
+  std::string rest = client.read_to_end();
+  auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_TRUE(client.closed_cleanly()) << "the server did not close the connection";
+  EXPECT_EQ(rest, "") << "the server sent a response to an incomplete request";
+  EXPECT_GE(waited, 250ms);
+  // The idle timeout could close it from 17.5 s on.
+  EXPECT_LT(waited, 10s);
+  stop(server);
+}
+
+TEST_F(HttpdTest, TrickledHeadersTimeOut) {
+  server_process server = start({"--read-header-timeout", "300ms", "--idle-timeout", "20s"});
+  ASSERT_NE(server.port, 0);
+  client_socket client(server.port);
+  auto started = std::chrono::steady_clock::now();
+  client.send_all("GET /plaintext HTTP/1.1\r\n");
+
+  // One header byte every 50 ms, far within the idle timeout, for at most 100 bytes (5 s).
+  // Each wait for the next byte also watches for the server's close.
+  const std::string trickle = "Host: a\r\nX-Slow: " + std::string(100, 'x');
+  bool server_closed = false;
+  std::size_t bytes_sent = 0;
+  for (; bytes_sent < 100; ++bytes_sent) {
+    if (client.readable_within(50ms)) {
+      server_closed = true;
+      break;
+    }
+    client.send_all(std::string_view(trickle).substr(bytes_sent, 1));
+  }
+  ASSERT_TRUE(server_closed) << "the server kept the connection open through " << bytes_sent
+                             << " header bytes sent 50 ms apart";
+
+  std::string rest = client.read_to_end();
+  auto waited = std::chrono::steady_clock::now() - started;
+  // A byte sent just as the server closed can make its kernel respond with a reset.
+  EXPECT_TRUE(client.closed_cleanly() || client.was_reset())
+      << "the connection ended in neither a close nor a reset";
+  EXPECT_EQ(rest, "") << "the server sent a response to an incomplete request";
+  EXPECT_GE(waited, 250ms);
+  EXPECT_LT(waited, 5s);
+  stop(server);
+}
+
+TEST_F(HttpdTest, HeaderClockRestartsPerRequest) {
+  server_process server = start({"--read-header-timeout", "1s", "--idle-timeout", "20s"});
+  ASSERT_NE(server.port, 0);
+  client_socket client(server.port);
+
+  // The first request's header section arrives in two parts 200 ms apart (the pause is
+  // the workload), and the second part also begins a second request that never finishes.
+  // That request gets a full second of its own from the moment its first bytes arrive.
+  client.send_all("GET /plaintext HTTP/1.1\r\n");
+  std::this_thread::sleep_for(200ms);
+  auto second_started = std::chrono::steady_clock::now();
+  client.send_all("Host: a\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: a\r\n");
+  std::string response = client.read_response();
+  EXPECT_EQ(response.substr(0, 15), "HTTP/1.1 200 OK") << response;
+
+  std::string rest = client.read_to_end();
+  auto waited = std::chrono::steady_clock::now() - second_started;
+  EXPECT_TRUE(client.closed_cleanly()) << "the server did not close the connection";
+  EXPECT_EQ(rest, "") << "the server sent a response to an incomplete request";
+  EXPECT_GE(waited, 950ms) << "the second request's header clock started before its bytes came";
+  EXPECT_LT(waited, 10s);
+  stop(server);
+}
+
+TEST_F(HttpdTest, HeaderTimeoutSparesIdleConnection) {
+  server_process server = start({"--read-header-timeout", "200ms", "--idle-timeout", "20s"});
+  ASSERT_NE(server.port, 0);
+  client_socket client(server.port);
+
+  // The pauses are the workload: a keep-alive client that waits longer than the header
+  // timeout before its first request and between requests.
+  std::this_thread::sleep_for(500ms);
+  client.send_all("GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n");
+  std::string first = client.read_response();
+  EXPECT_EQ(first.substr(0, 15), "HTTP/1.1 200 OK") << first;
+
+  std::this_thread::sleep_for(500ms);
+  client.send_all("GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n");
+  std::string second = client.read_response();
+  EXPECT_EQ(second.substr(0, 15), "HTTP/1.1 200 OK") << second;
+  EXPECT_EQ(second.substr(second.size() - 13), "Hello, World!") << second;
+  stop(server);
+}
+
 TEST_F(HttpdTest, GracefulShutdownFinishesRequests) {
   std::filesystem::path root = make_root();
   std::string large = patterned_bytes(8 * 1024 * 1024);
@@ -476,6 +585,15 @@ TEST_F(HttpdTest, InvalidOptionExits2) {
   EXPECT_TRUE(result.exited) << goro_test::describe(result);
   EXPECT_EQ(result.exit_status, 2) << goro_test::describe(result);
   EXPECT_NE(result.err.find("invalid --idle-timeout \"soon\""), std::string::npos) << result.err;
+
+  for (const char* value : {"0s", "10", "fast"}) {
+    result = run_program({GORO_HTTPD_PATH, "--read-header-timeout", value});
+    EXPECT_TRUE(result.exited) << goro_test::describe(result);
+    EXPECT_EQ(result.exit_status, 2) << value << ": " << goro_test::describe(result);
+    std::string message = std::string("invalid --read-header-timeout \"") + value +
+                          "\": want a positive duration";
+    EXPECT_NE(result.err.find(message), std::string::npos) << result.err;
+  }
 
   result = run_program({GORO_HTTPD_PATH, "--root", "/no/such/dir", "--listen", "127.0.0.1:0"});
   EXPECT_TRUE(result.exited) << goro_test::describe(result);

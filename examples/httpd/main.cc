@@ -1,10 +1,13 @@
 // httpd: an HTTP/1.1 server on goro, one goroutine per connection.
 //
 //   httpd [--listen HOST:PORT] [--root DIR] [--idle-timeout DURATION]
-//         [--shutdown-timeout DURATION] [--max-body-bytes N]
+//         [--read-header-timeout DURATION] [--shutdown-timeout DURATION]
+//         [--max-body-bytes N]
 //
 // GET /plaintext returns "Hello, World!" (the TechEmpower plaintext test); with --root,
-// other paths serve the files below DIR. Once listening, it prints
+// other paths serve the files below DIR. A connection closes when it sends nothing for
+// --idle-timeout, and without a response when a request's line and header fields take
+// longer than --read-header-timeout from its first bytes (see server.h). Once listening, it prints
 // "httpd: listening on HOST:PORT" on stdout (the real port when --listen gives port 0).
 // SIGINT or SIGTERM shuts it down gracefully (see server.h). Exit status: 0 after a
 // shutdown, 1 when it cannot listen or serve the root, 2 for invalid options.
@@ -28,7 +31,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: httpd [--listen HOST:PORT] [--root DIR] [--idle-timeout DURATION]\n"
-    "             [--shutdown-timeout DURATION] [--max-body-bytes N]\n"
+    "             [--read-header-timeout DURATION] [--shutdown-timeout DURATION]\n"
+    "             [--max-body-bytes N]\n"
     "\n"
     "  --listen HOST:PORT           address to listen on (default 127.0.0.1:8080; port 0\n"
     "                               picks a free port)\n"
@@ -36,6 +40,11 @@ constexpr const char* kUsage =
     "  --idle-timeout DURATION      close a connection that sends nothing for this long,\n"
     "                               such as 60s or 500ms (default 60s); the close may\n"
     "                               come as early as 7/8 of it\n"
+    "  --read-header-timeout DURATION\n"
+    "                               close a connection, without a response, when a\n"
+    "                               request's line and header fields have not all\n"
+    "                               arrived this long after its first bytes (default\n"
+    "                               10s); a slow body is not limited by it\n"
     "  --shutdown-timeout DURATION  on SIGINT or SIGTERM, wait this long for requests in\n"
     "                               flight before closing their connections (default 5s)\n"
     "  --max-body-bytes N           max request body in bytes; a larger one gets 413\n"
@@ -45,6 +54,7 @@ struct options {
   std::string listen = "127.0.0.1:8080";
   std::string root;
   std::chrono::nanoseconds idle_timeout = std::chrono::seconds(60);
+  std::chrono::nanoseconds read_header_timeout = std::chrono::seconds(10);
   std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(5);
   std::size_t max_body_bytes = 1024 * 1024;
 };
@@ -78,7 +88,8 @@ bool parse_options(int argc, char** argv, options& out) {
       value = arg.substr(equals + 1);
     }
     bool known = name == "--listen" || name == "--root" || name == "--idle-timeout" ||
-                 name == "--shutdown-timeout" || name == "--max-body-bytes";
+                 name == "--read-header-timeout" || name == "--shutdown-timeout" ||
+                 name == "--max-body-bytes";
     if (!known) {
       std::fprintf(stderr, "httpd: unknown option %s\n%s", argv[i], kUsage);
       return false;
@@ -113,7 +124,13 @@ bool parse_options(int argc, char** argv, options& out) {
                      value->data());
         return false;
       }
-      (name == "--idle-timeout" ? out.idle_timeout : out.shutdown_timeout) = *duration;
+      if (name == "--idle-timeout") {
+        out.idle_timeout = *duration;
+      } else if (name == "--read-header-timeout") {
+        out.read_header_timeout = *duration;
+      } else {
+        out.shutdown_timeout = *duration;
+      }
     }
   }
   return true;
@@ -125,6 +142,7 @@ int run_httpd(int argc, char** argv) {
 
   httpd::server_config config;
   config.idle_timeout = opts.idle_timeout;
+  config.read_header_timeout = opts.read_header_timeout;
   config.shutdown_timeout = opts.shutdown_timeout;
   config.limits.max_body_bytes = opts.max_body_bytes;
   if (!opts.root.empty()) {

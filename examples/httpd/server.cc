@@ -1,6 +1,7 @@
 // The HTTP/1.1 server of examples/httpd; see server.h for the model and shutdown.
 #include "server.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -142,13 +143,25 @@ void server::serve_connection(std::shared_ptr<connection> client) {
   std::size_t used = 0;  // bytes of buffer received and not yet processed
   std::string out;
   const std::size_t max_buffer = max_request_bytes(config_.limits);
+  // Whether the request at the start of buffer lacks part of its header section, and the
+  // time by which that section must be complete: read_header_timeout after the read that
+  // brought the request's first bytes.
+  bool awaiting_header = false;
+  clock_type::time_point header_deadline;
 
   for (;;) {
-    // Wait for more bytes. An idle connection leaves here once shutdown has begun.
+    // Wait for more bytes. An idle connection leaves here once shutdown has begun. While a
+    // header section is incomplete, header_deadline replaces the idle deadline if it comes
+    // first. A pipelined read rarely ends inside a header section, so this seldom costs a
+    // timer update, and extend_deadline restores the idle deadline once the section is in.
     bool idle = used == 0;
     client->idle.store(idle);
     try {
-      extend_deadline(*client, direction::read);
+      if (awaiting_header) {
+        extend_deadline(*client, direction::read, header_deadline);
+      } else {
+        extend_deadline(*client, direction::read);
+      }
     } catch (const goro::net::op_error&) {
       break;  // closed by shutdown()
     }
@@ -162,11 +175,14 @@ void server::serve_connection(std::shared_ptr<connection> client) {
     std::size_t received = socket.read(buffer.data() + used, buffer.size() - used, ec);
     if (ec == goro::net::errc::timeout && used > 0 && clock_type::now() < client->read_deadline) {
       // shutdown() woke the connection because it looked idle, but a request had begun
-      // to arrive meanwhile; that request may still finish.
+      // to arrive meanwhile; that request may still finish. A timeout at the idle or the
+      // header deadline comes at or after client->read_deadline and does not get here.
       client->read_deadline = {};
       continue;
     }
     if (ec) {
+      // A timeout at header_deadline ends here too: the connection closes without a
+      // response, as Go's server does when ReadHeaderTimeout passes.
       if (!is_routine_disconnect(ec)) {
         std::fprintf(stderr, "httpd: read from %s failed: %s\n", client->remote.c_str(),
                      ec.message().c_str());
@@ -179,8 +195,9 @@ void server::serve_connection(std::shared_ptr<connection> client) {
 
     // Respond to every complete request with one write, then keep the incomplete rest.
     bool close_after = false;
-    std::size_t consumed =
-        respond_to_requests(std::string_view(buffer.data(), used), *client, out, close_after);
+    bool header_incomplete = false;
+    std::size_t consumed = respond_to_requests(std::string_view(buffer.data(), used), *client,
+                                               out, close_after, header_incomplete);
     if (!out.empty() && !send(*client, out)) break;
     out.clear();
     if (close_after) {
@@ -189,13 +206,23 @@ void server::serve_connection(std::shared_ptr<connection> client) {
     }
     std::memmove(buffer.data(), buffer.data() + consumed, used - consumed);
     used -= consumed;
+
+    // Start the header clock when the incomplete rest is a request that this read began:
+    // either nothing was waiting before it, or it completed the request that was.
+    if (!header_incomplete) {
+      awaiting_header = false;
+    } else if (!awaiting_header || consumed > 0) {
+      awaiting_header = true;
+      header_deadline = clock_type::now() + config_.read_header_timeout;
+    }
   }
 
   finish_connection(client);
 }
 
 std::size_t server::respond_to_requests(std::string_view input, connection& client,
-                                        std::string& out, bool& close_after) {
+                                        std::string& out, bool& close_after,
+                                        bool& header_incomplete) {
   auto write = [this, &client](std::string_view bytes) { return send(client, bytes); };
 
   std::size_t start = 0;
@@ -203,6 +230,7 @@ std::size_t server::respond_to_requests(std::string_view input, connection& clie
     parse_result result = parse_request(input.substr(start), config_.limits, client.parsed);
     const request& req = client.parsed;
     if (result.status == parse_status::incomplete) {
+      header_incomplete = start < input.size() && !result.headers_complete;
       if (result.headers_complete && req.expect_continue && !client.sent_continue) {
         out += "HTTP/1.1 100 Continue\r\n\r\n";
         client.sent_continue = true;
@@ -266,14 +294,17 @@ std::size_t server::respond_to_requests(std::string_view input, connection& clie
   }
 }
 
-void server::extend_deadline(connection& client, direction side) {
+void server::extend_deadline(connection& client, direction side, clock_type::time_point limit) {
   clock_type::time_point now = clock_type::now();
   clock_type::time_point& deadline =
       side == direction::read ? client.read_deadline : client.write_deadline;
   auto slack = config_.idle_timeout / kDeadlineSlackDivisor;
-  if (deadline - now > config_.idle_timeout - slack) return;
+  clock_type::time_point next = deadline;
+  if (deadline - now <= config_.idle_timeout - slack) next = now + config_.idle_timeout;
+  next = std::min(next, limit);
+  if (next == deadline) return;
 
-  deadline = now + config_.idle_timeout;
+  deadline = next;
   if (side == direction::read) {
     client.socket.set_read_deadline(deadline);
   } else {

@@ -6,6 +6,17 @@
 // when no bytes arrive for between 7/8 of idle_timeout and all of it, between requests and
 // inside one.
 //
+// Timeouts, as Go's http.Server has them:
+//   * idle_timeout bounds each wait for bytes, as above.
+//   * read_header_timeout (Go's ReadHeaderTimeout) bounds the time from a request's first
+//     bytes to the end of its header section, so a client that sends its headers a byte at a
+//     time cannot hold a connection and its goroutine forever. When it passes, the connection
+//     closes without a response, as Go's does (conn.serve in net/http/server.go does not
+//     reply to a read timeout). An idle keep-alive connection is not subject to it, because
+//     its clock starts with the first bytes of the next request.
+//   * Nothing bounds a body that arrives slowly but within idle_timeout per read; that would
+//     be Go's ReadTimeout, which this server does not have.
+//
 // Shutdown, as Go's http.Server.Shutdown does it:
 //   1. The server is marked as shutting down and the listener is closed, so no connection
 //      is accepted any more.
@@ -40,6 +51,8 @@ struct server_config {
   // Files are served from here when set; otherwise only /plaintext exists.
   std::optional<file_server> files;
   std::chrono::nanoseconds idle_timeout = std::chrono::seconds(60);
+  // From a request's first bytes to the end of its header section; see the file comment.
+  std::chrono::nanoseconds read_header_timeout = std::chrono::seconds(10);
   std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(5);
   request_limits limits;
 };
@@ -70,9 +83,11 @@ class server {
   void accept_connections(goro::net::listener listener);
   void serve_connection(std::shared_ptr<connection> client);
   // Parses the complete requests in `input` and appends their responses to `out`. Returns the bytes consumed, and
-  // sets close_after when the connection must close once `out` has been written.
+  // sets close_after when the connection must close once `out` has been written. Sets
+  // header_incomplete when the bytes after those consumed begin a request whose header
+  // section has not fully arrived.
   std::size_t respond_to_requests(std::string_view input, connection& client, std::string& out,
-                                  bool& close_after);
+                                  bool& close_after, bool& header_incomplete);
   // Closes the server's side of a connection after the response that ends it. Closing with
   // unread bytes in the socket (a rejected body, further pipelined requests) makes the
   // kernel send a reset, which can discard the response before the client reads it. So the
@@ -85,8 +100,11 @@ class server {
   enum class direction { read, write };
 
   // Moves the connection's read or write deadline to idle_timeout from now, unless it is
-  // already almost that far away. Throws goro::net::op_error if the socket is closed.
-  void extend_deadline(connection& client, direction side);
+  // already almost that far away, and then back to `limit` if that is earlier. Sets the
+  // socket's deadline only when the result differs from the one last set. Throws
+  // goro::net::op_error if the socket is closed.
+  void extend_deadline(connection& client, direction side,
+                       clock_type::time_point limit = clock_type::time_point::max());
   // Writes bytes to the client with the idle timeout as write deadline. Returns false, after
   // logging any error that is not a routine disconnect, if the write failed.
   bool send(connection& client, std::string_view bytes);
