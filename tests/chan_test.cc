@@ -375,6 +375,23 @@ TEST(ChanDeadlock, NilChannelSendAndPlainReceiveAreReported) {
   EXPECT_NE(r.err.find("goroutine 1 [chan receive]:"), std::string::npos) << r.err;
 }
 
+GORO_CHILD_SCENARIO(recv_inside_blocking_deadlock) {
+  return goro::run(0, nullptr, [] {
+    goro::chan<int> c;
+    goro::blocking([&] { c.recv(); });
+  });
+}
+
+// A receive inside goro::blocking parks the goroutine, so a receive nobody can serve is a
+// deadlock like any other, reported with the receive's wait reason.
+TEST(ChanDeadlock, ReceiveInsideBlockingIsReported) {
+  auto r = goro_test::run_child("recv_inside_blocking_deadlock");
+  ASSERT_TRUE(r.exited) << goro_test::describe(r);
+  EXPECT_EQ(r.exit_status, 2) << goro_test::describe(r);
+  EXPECT_TRUE(r.err.starts_with("fatal error: all goroutines are asleep - deadlock!")) << r.err;
+  EXPECT_NE(r.err.find("goroutine 1 [chan receive]:"), std::string::npos) << r.err;
+}
+
 GORO_CHILD_SCENARIO(thread_sends_later) {
   return goro::run(0, nullptr, [] {
     goro::chan<int> started(1);
