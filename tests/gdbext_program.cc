@@ -66,7 +66,7 @@ bool in_syscall(const std::atomic<goro::rt::G*>& slot) {
 bool parked_with(const std::atomic<goro::rt::G*>& slot, goro::rt::waitreason reason) {
   goro::rt::G* gp = slot.load();
   return gp != nullptr && gp->status.load() == goro::rt::gstatus::waiting &&
-         gp->wait_reason == reason;
+         gp->wait_reason.load() == reason;
 }
 
 }  // namespace

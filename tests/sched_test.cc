@@ -726,7 +726,7 @@ TEST_P(Sched, ReceiveInsideBlockingParksTheGoroutine) {
           return gp != nullptr && gp->status.load() == goro::rt::gstatus::waiting;
         });
         seen = receiver.load()->status.load();
-        reason = receiver.load()->wait_reason;
+        reason = receiver.load()->wait_reason.load();
         c.send(5);
         done.wait();
       },

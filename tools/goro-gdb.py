@@ -136,7 +136,8 @@ class Layout:
         self.g_pointer = self.g_type.pointer()
         self.gstatus_type = lookup_type("goro::rt::gstatus")
         self.gstatus_names = enum_names(self.gstatus_type)
-        self.waitreason_names = enum_names(lookup_type("goro::rt::waitreason"))
+        self.waitreason_type = lookup_type("goro::rt::waitreason")
+        self.waitreason_names = enum_names(self.waitreason_type)
         self.word_type = lookup_type("unsigned long")
         self.wait_reason_strings = read_wait_reason_strings()
 
@@ -145,7 +146,7 @@ class Layout:
         return self.gstatus_names.get(status, "status %d" % status)
 
     def wait_reason(self, gp):
-        reason = int(gp["wait_reason"])
+        reason = int(load_atomic(gp["wait_reason"], self.waitreason_type))
         if reason < len(self.wait_reason_strings):
             return self.wait_reason_strings[reason]
         # The table was not readable: fall back on the enumerator's name.

@@ -204,7 +204,7 @@ struct wake_list {
       return;
     }
     casgstatus(gp, gstatus::waiting, gstatus::runnable);
-    gp->wait_reason = waitreason::zero;
+    gp->wait_reason.store(waitreason::zero, std::memory_order_relaxed);
     gp->schedlink = nullptr;
     if (tail == nullptr) {
       head = gp;

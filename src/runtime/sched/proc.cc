@@ -367,7 +367,7 @@ G* gfget(P* pp, std::size_t stack_size) {
   gp->locked_external = 0;
   gp->schedlink = nullptr;
   gp->pool_prev = nullptr;
-  gp->wait_reason = waitreason::zero;
+  gp->wait_reason.store(waitreason::zero, std::memory_order_relaxed);
   gp->waitsince.store(0, std::memory_order_relaxed);
   gp->runnable_since = 0;
   gp->entry = nullptr;
@@ -591,7 +591,7 @@ void park(waitreason reason, unlock_fn unlockf, void* arg) {
   if (gp == nullptr) throw_bug("park: not on a goroutine");
   P* pp = acquire_p(mp);
 
-  gp->wait_reason = reason;
+  gp->wait_reason.store(reason, std::memory_order_relaxed);
   setgstatus(gp, gstatus::running, gstatus::waiting);
   // schedule_next's slow path reports the block (hook_switch) while the trace is on, before
   // the unlock function lets a waker in.
@@ -628,7 +628,7 @@ inline void queue_on_p_or_global(G* gp, M* mp) {
 // The rest of ready: queues gp, already runnable, on mp's P (or the global queue) and wakes
 // an idle P if needed.
 [[gnu::always_inline]] inline void queue_readied(G* gp, M* mp) {
-  gp->wait_reason = waitreason::zero;
+  gp->wait_reason.store(waitreason::zero, std::memory_order_relaxed);
   if (ready_hooks_on()) [[unlikely]] {
     queue_readied_hooked(gp, mp);
     return;
@@ -650,7 +650,7 @@ void ready_unique(G* gp, M* mp) {
 
 void ready_global(G* gp) {
   casgstatus(gp, gstatus::waiting, gstatus::runnable);
-  gp->wait_reason = waitreason::zero;
+  gp->wait_reason.store(waitreason::zero, std::memory_order_relaxed);
   gp->waitsince.store(0, std::memory_order_relaxed);
   {
     std::lock_guard<runtime_lock> guard(sched.lock);

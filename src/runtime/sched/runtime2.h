@@ -90,8 +90,10 @@ struct G {
   // a run lasts.
   std::atomic<G*> alllink{nullptr};
 
-  // Why the G is waiting; written before it parks, read by dumps and checkdead.
-  waitreason wait_reason = waitreason::zero;
+  // Why the G is waiting; written before it parks, read by dumps and checkdead. Relaxed: a
+  // reader pairs it with the status, and a goroutine inside goro::blocking (or a plain
+  // thread) may ready a G, clearing this, while a dump reads it with the world stopped.
+  std::atomic<waitreason> wait_reason{waitreason::zero};
   // nanotime since when the G has waited, stamped lazily as Go's GC scan stamps it: a
   // goroutine dump stamps a waiting G that has none, ready() clears it, so a dump shows
   // minutes only for a wait that an earlier dump already saw. 0 = not stamped. While the G is

@@ -30,7 +30,7 @@ void print_g_line(G* gp, void* arg) {
   if (status == gstatus::idle) return;
   stack_line<256> line;
   line.str("  G").dec(gp->goid).str(": status=").udec(static_cast<unsigned>(status)).chr('(')
-      .str(status == gstatus::waiting ? waitreason_string(gp->wait_reason) : std::string_view())
+      .str(status == gstatus::waiting ? waitreason_string(gp->wait_reason.load(std::memory_order_relaxed)) : std::string_view())
       .str(") m=");
   M* mp = status == gstatus::running || status == gstatus::syscall ? gp->m : nullptr;
   if (mp != nullptr) {

@@ -81,7 +81,7 @@ void hook_start(G* gp) {
 }
 
 void hook_goroutine(G* gp, trace_kind kind, std::int64_t arg) {
-  std::uint8_t reason = kind == trace_kind::go_block ? static_cast<std::uint8_t>(gp->wait_reason) : 0;
+  std::uint8_t reason = kind == trace_kind::go_block ? static_cast<std::uint8_t>(gp->wait_reason.load(std::memory_order_relaxed)) : 0;
   trace_event(kind, current_p_id(), gp->goid, arg, reason);
 }
 

@@ -45,7 +45,7 @@ goroutine_snapshot describe(G* gp, std::int64_t now) {
   goroutine_snapshot s;
   s.goid = gp->goid;
   s.status = gp->status.load(std::memory_order_acquire);
-  s.wait_reason = s.status == gstatus::waiting ? gp->wait_reason : waitreason::zero;
+  s.wait_reason = s.status == gstatus::waiting ? gp->wait_reason.load(std::memory_order_relaxed) : waitreason::zero;
   const std::int64_t since = gp->waitsince.load(std::memory_order_relaxed);
   if (since != 0 && (s.status == gstatus::waiting || s.status == gstatus::syscall)) {
     s.wait_ns = now - since;

@@ -63,7 +63,7 @@ std::string_view status_string(const G* gp) {
     case gstatus::running: return "running";
     case gstatus::syscall: return "syscall";
     case gstatus::waiting: {
-      std::string_view reason = waitreason_string(gp->wait_reason);
+      std::string_view reason = waitreason_string(gp->wait_reason.load(std::memory_order_relaxed));
       return reason.empty() ? std::string_view("waiting") : reason;
     }
     case gstatus::dead: return "dead";
