@@ -27,6 +27,7 @@
 #include "child_process.h"
 #include "goro_fixture.h"
 #include "goro/chan.hpp"
+#include "goro/net.hpp"
 #include "goro/runtime.hpp"
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
@@ -754,6 +755,139 @@ TEST_P(Sched, PanicInsideBlockingPropagates) {
   });
   EXPECT_TRUE(caught);
   EXPECT_TRUE(running_after);
+}
+
+// Waits inside goro::blocking after sysmon took the P. The blocking function sleeps its
+// thread for 100 µs while another goroutine keeps the only P busy, so sysmon hands the P to
+// another thread. Then it waits on a primitive that parks with a lock of its own held: a
+// condition variable with a deadline (whose timer callback takes the list's lock), a
+// contended mutex (the sema bucket's lock), or a UDP read with a deadline (the poll
+// descriptor's lock). If entering runtime mode waits for a P with that lock held, the thread
+// that holds the P runs the deadline's callback, waits for the lock, and the process hangs
+// for good. Each run prints "ok" when all its rounds are done.
+template <class Wait>
+int run_waits_inside_blocking(Wait wait) {
+  return goro::run(0, nullptr, [wait] {
+    std::atomic<bool> stop{false};
+    goro::wait_group busy;
+    busy.add(1);
+    goro::go([&] {
+      while (!stop.load()) goro::yield();
+      busy.done();
+    });
+    for (int round = 0; round < 300; ++round) {
+      goro::blocking([&] {
+        std::this_thread::sleep_for(100us);  // the blocking call itself, long enough for sysmon
+        wait();
+      });
+    }
+    stop.store(true);
+    busy.wait();
+    std::puts("ok");
+  });
+}
+
+GORO_CHILD_SCENARIO(cond_wait_for_inside_blocking) {
+  goro::mutex m;
+  goro::condition_variable cv;
+  return run_waits_inside_blocking([&] {
+    static bool timed_waiters_started = false;
+    if (!timed_waiters_started) {
+      timed_waiters_started = true;
+      // Their deadline timers fire in the scheduler and take the list's lock.
+      for (int i = 0; i < 2; ++i) {
+        goro::go([&] {
+          std::unique_lock lock(m);
+          for (;;) cv.wait_for(lock, 20us);
+        });
+      }
+    }
+    std::unique_lock lock(m);
+    cv.wait_for(lock, 10us);
+  });
+}
+
+GORO_CHILD_SCENARIO(mutex_lock_inside_blocking) {
+  goro::mutex m;
+  return run_waits_inside_blocking([&] {
+    static bool holder_started = false;
+    if (!holder_started) {
+      holder_started = true;
+      goro::go([&] {
+        for (;;) {
+          std::lock_guard lock(m);
+          goro::yield();  // holds the mutex across a switch, so the other side contends
+        }
+      });
+    }
+    std::lock_guard lock(m);
+  });
+}
+
+GORO_CHILD_SCENARIO(udp_read_deadline_inside_blocking) {
+  std::optional<goro::net::packet_conn> socket;  // nothing is ever sent to it
+  return run_waits_inside_blocking([&] {
+    if (!socket) socket = goro::net::listen_packet("udp", "127.0.0.1:0");
+    socket->set_read_deadline(std::chrono::steady_clock::now() + 150us);
+    char buf[16];
+    goro::net::addr from;
+    std::error_code ec;
+    socket->read_from(buf, sizeof buf, from, ec);
+  });
+}
+
+TEST(SchedBlocking, WaitsInsideBlockingAfterPIsTaken) {
+  for (const char* scenario :
+       {"cond_wait_for_inside_blocking", "mutex_lock_inside_blocking",
+        "udp_read_deadline_inside_blocking"}) {
+    SCOPED_TRACE(scenario);
+    auto r = goro_test::run_child(scenario, {"GOMAXPROCS=1"}, 60s);
+    EXPECT_FALSE(r.timed_out) << "hung: " << goro_test::describe(r);
+    EXPECT_TRUE(r.out.ends_with("ok\n")) << goro_test::describe(r);
+  }
+}
+
+// A spawn loop inside one goro::blocking call yields to the goroutines it started, as the
+// same loop outside does (newproc_commit's batches), instead of piling them all up.
+TEST_P(Sched, SpawnLoopInsideBlockingYields) {
+  constexpr int kSpawns = 20'000;
+  int most_alive = 0;
+  run(
+      [&] {
+        goro::blocking([&] {
+          for (int i = 0; i < kSpawns; ++i) {
+            goro::go([] {});
+            most_alive = std::max(most_alive, goro::num_goroutine());
+          }
+        });
+      },
+      "1");
+  EXPECT_LT(most_alive, kSpawns / 4) << "the spawned goroutines did not run during the loop";
+}
+
+// A goroutine that loops on short goro::blocking calls uses up its time slice like any
+// other: sysmon requests a yield, and the sleeping main goroutine gets the only P. If each
+// call started a new time slice, main would never run again.
+GORO_CHILD_SCENARIO(loop_of_short_blocking_calls) {
+  return goro::run(0, nullptr, [] {
+    std::atomic<bool> stop{false};
+    goro::wait_group looper;
+    looper.add(1);
+    goro::go([&] {
+      while (!stop.load()) goro::blocking([] {});
+      looper.done();
+    });
+    goro::sleep(1ms);
+    stop.store(true);
+    looper.wait();
+    std::puts("ok");
+  });
+}
+
+TEST(SchedBlocking, LoopOfShortBlockingCallsYields) {
+  auto r = goro_test::run_child("loop_of_short_blocking_calls", {"GOMAXPROCS=1"}, 30s);
+  EXPECT_FALSE(r.timed_out) << "main never ran again: " << goro_test::describe(r);
+  EXPECT_TRUE(r.out.ends_with("ok\n")) << goro_test::describe(r);
 }
 
 // --- GOMAXPROCS -----------------------------------------------------------------------------

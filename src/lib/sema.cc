@@ -8,6 +8,7 @@
 #include "runtime/os/futex.h"
 #include "runtime/pprof/contention.h"
 #include "runtime/sched/lock.h"
+#include "runtime/sched/sched.h"
 #include "runtime/sched/waiter.h"
 
 namespace goro::rt {
@@ -101,6 +102,7 @@ bool unlock_bucket(void* arg) {
 
 void semacquire(std::atomic<std::uint32_t>* addr, waitreason reason, bool lifo) {
   if (try_acquire(addr)) return;
+  goroutine_section section;  // before the bucket lock: see sched.h
 
   sema_bucket& b = bucket_for(addr);
   waiter w;

@@ -113,6 +113,7 @@ std::uint32_t notify_list_add(notify_list* l) {
 }
 
 bool notify_list_wait(notify_list* l, std::uint32_t t, std::int64_t deadline) {
+  goroutine_section section;  // before the list's lock: see sched.h
   timed_wait tw;
   tw.list = l;
   l->lock.lock();

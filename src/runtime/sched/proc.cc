@@ -238,13 +238,6 @@ inline void run_expired_timers(P* pp) {
 
 void release_p_to_user_slow(M* mp) {
   G* gp = mp->curg.load(std::memory_order_relaxed);
-  if (gp != nullptr && gp->runtime_depth == 1 && gp->blocking_suspended) {
-    // The runtime call made from inside goro::blocking is over: back into the blocking state.
-    // A pending preemption waits: the blocking call starts a new time slice anyway.
-    gp->blocking_suspended = false;
-    begin_blocking(mp, gp, mp->p);
-    return;
-  }
   if (gp != nullptr && gp->runtime_depth == 1 && mp->p != nullptr &&
       mp->p->preempt.load(std::memory_order_relaxed) && gp->lockedm == nullptr) {
     if (mp->p->spawn_yield == spawn_yield_kind::own_queue) {
@@ -253,6 +246,13 @@ void release_p_to_user_slow(M* mp) {
       gopreempt(mp, gp, mp->p);
     }
     mp = getm();
+  }
+  if (gp != nullptr && gp->runtime_depth == 1 && gp->blocking_suspended) {
+    // The runtime call made from inside goro::blocking is over, and the yield above, if
+    // sysmon asked for one, is done: back into the blocking state.
+    gp->blocking_suspended = false;
+    begin_blocking(mp, gp, mp->p, false);
+    return;
   }
   if (gp != nullptr && --gp->runtime_depth > 0) return;
   P* pp = mp->p;

@@ -178,10 +178,11 @@ inline void release_p_to_user(M* mp) {
 }
 
 // goro::blocking's state changes (syscall.cc). begin_blocking puts gp, in its outermost
-// runtime section on pp, into a blocking call: status syscall, P status syscall. leave_blocking
+// runtime section on pp, into a blocking call (new_call), or back into the one a runtime call
+// interrupted: status syscall, P status syscall. leave_blocking
 // takes it out (status running) and returns its P, now in status `to`, or nullptr if sysmon
 // took the P meanwhile.
-void begin_blocking(M* mp, G* gp, P* pp);
+void begin_blocking(M* mp, G* gp, P* pp, bool new_call);
 P* leave_blocking(M* mp, G* gp, pstatus to);
 
 // Parks the thread forever if mp belongs to an earlier goro::run (see M::epoch).
@@ -195,6 +196,39 @@ class runtime_mode {
   runtime_mode& operator=(const runtime_mode&) = delete;
   M* m() const { return getm(); }  // re-read: the M may change across a park
   P* p() const { return getm()->p; }
+};
+
+// A runtime-mode section on a goroutine, and nothing on a plain thread or g0, for a blocking
+// primitive that parks while it holds a lock of its own (a sema bucket, a notify list, a
+// poll descriptor). Entering runtime mode may wait for a P: sysmon took it, or the
+// goroutine is inside goro::blocking. Waiting with that lock held blocks every thread that
+// needs the lock, the timer callback on the M that now holds the P included, and then no
+// one runs the waiter. So the primitive opens this section before it takes the lock, and
+// park's own entry is a nested one that never waits. Channels do the same (chan_scope.h).
+class goroutine_section {
+ public:
+  enum deferred_t { deferred };
+
+  goroutine_section() { enter(); }
+  // Enters later, with enter(): for a primitive that parks only on some paths.
+  explicit goroutine_section(deferred_t) {}
+  ~goroutine_section() {
+    if (entered_) release_p_to_user(getm());  // re-read: the G may have moved
+  }
+  goroutine_section(const goroutine_section&) = delete;
+  goroutine_section& operator=(const goroutine_section&) = delete;
+
+  // Enters runtime mode on a goroutine; a no-op on a plain thread, on g0 or once entered.
+  void enter() {
+    M* mp = getm();
+    if (entered_ || mp == nullptr || mp->curg.load(std::memory_order_relaxed) == nullptr) return;
+    acquire_p(mp);
+    entered_ = true;
+  }
+  bool entered() const { return entered_; }
+
+ private:
+  bool entered_ = false;
 };
 
 // --- Switching (switch.cc) ------------------------------------------------------------------

@@ -59,7 +59,7 @@ namespace {
 
 }  // namespace
 
-void begin_blocking(M* mp, G* gp, P* pp) {
+void begin_blocking(M* mp, G* gp, P* pp, bool new_call) {
   // The thread that called goro::run must be free to return from it when main returns, so a
   // goroutine other than main does not block it: it moves to another M first.
   while (mp->is_m0 && !gp->is_main && gp->lockedm == nullptr) {
@@ -79,7 +79,9 @@ void begin_blocking(M* mp, G* gp, P* pp) {
   setgstatus(gp, gstatus::running, gstatus::syscall);
   trace_go_syscall(gp);
   sched.nblocking.fetch_add(1, std::memory_order_relaxed);
-  pp->syscalltick.fetch_add(1, std::memory_order_relaxed);
+  // Only a new call restarts sysmon's hand-off clock. A function that makes runtime calls
+  // often would otherwise never lose its P.
+  if (new_call) pp->syscalltick.fetch_add(1, std::memory_order_relaxed);
   mp->oldp = pp;
   if (sched.gcwaiting.load(std::memory_order_acquire)) {
     // Stop-the-world is waiting: give the P up now instead of making it wait for the call.
@@ -105,9 +107,8 @@ P* leave_blocking(M* mp, G* gp, pstatus to) {
   if (pp != nullptr && mp->p == pp &&
       pp->state.compare_exchange_strong(expected, pstate(mp->id, to),
                                         std::memory_order_acq_rel)) {
-    // A new time slice, as in Go's exitsyscall, so that sysmon does not count the call as
-    // running time.
-    bump_schedtick(pp);
+    // No new time slice, as in Go's exitsyscall: sysmon counts the call as running time,
+    // so a goroutine that loops on short calls is still asked to yield after 10 ms.
     trace_go_syscall_exit(gp, true);
     return pp;
   }
@@ -131,7 +132,7 @@ namespace goro::detail {
   ensure_sysmon();
   P* pp = acquire_p(mp);
   save_caller_frame(gp);
-  begin_blocking(mp, gp, pp);
+  begin_blocking(mp, gp, pp, true);
 }
 
 void exit_blocking() noexcept {
@@ -143,8 +144,11 @@ void exit_blocking() noexcept {
   if (--gp->blocking_depth != 0) return;
 
   stale_m_park(mp);
-  if (leave_blocking(mp, gp, pstatus::user) != nullptr) return;
-  // The P was taken. Claim any P (or wait for one) through the runtime-mode slow path.
+  P* pp = leave_blocking(mp, gp, pstatus::user);
+  if (pp != nullptr && !pp->preempt.load(std::memory_order_relaxed)) return;
+  // The P was taken: claim any P (or wait for one) through the runtime-mode slow path. Or
+  // sysmon asked this goroutine to yield (the calls and the code between them have held the
+  // P for a time slice): the same section's end yields.
   acquire_p(mp);
   release_p_to_user(getm());
 }

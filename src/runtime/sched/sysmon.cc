@@ -12,7 +12,9 @@
 // Each round:
 //   1. retake: a P whose G has been in goro::blocking() for a sysmon tick or more is handed
 //      to another M when there is work for it (or after 10 ms regardless); a P whose G has
-//      run 10 ms without a scheduling point is taken the same way. Taking is a CAS on the
+//      run 10 ms without a scheduling point is taken the same way. As in Go, the 10 ms time
+//      slice counts from the P's last schedule, blocking calls included. A G that used it up
+//      is asked to yield, and its P is taken at once if it is in a blocking call. Taking is a CAS on the
 //      P's state word (runtime2.h), which the running M also CASes at its next scheduling
 //      point, so exactly one side wins.
 //   2. sockets nobody has polled for 10 ms: queue their goroutines (netpoll.cc).
@@ -67,7 +69,11 @@ int retake(std::int64_t now) {
     std::uint64_t s = pp->state.load(std::memory_order_acquire);
     auto status = static_cast<pstatus>(s & 0xff);
 
-    if (status == pstatus::user || status == pstatus::running) {
+    // The time slice of a P in goroutine code, in a runtime section or in a blocking call,
+    // measured as Go's retake measures it for _Prunning and _Psyscall. Only a schedule starts
+    // a new one, so a goroutine that loops on short blocking calls uses up its slice too.
+    bool slice_used = false;
+    if (status == pstatus::user || status == pstatus::running || status == pstatus::syscall) {
       std::uint32_t t = pp->schedtick.load(std::memory_order_relaxed);
       // A P that sysmon has not observed yet (schedwhen 0) starts its time slice now. Its
       // tick can equal the initial record, and schedwhen 0 would date the slice from boot.
@@ -75,37 +81,44 @@ int retake(std::int64_t now) {
         pp->sysmon_schedtick = t;
         pp->sysmon_schedwhen = now;
         pp->preempt.store(false, std::memory_order_relaxed);
-      } else if (now - pp->sysmon_schedwhen >= kForcePreemptNs &&
-                 !pp->preempt.load(std::memory_order_relaxed)) {
-        // First ask the G to yield at its next scheduling point (cheap, and enough for a G
-        // that makes runtime calls); the retake below handles one that never makes any.
-        pp->preempt.store(true, std::memory_order_relaxed);
-        trace_preempt_request(pp);
-      } else if (status == pstatus::user && now - pp->sysmon_schedwhen >= 2 * kForcePreemptNs) {
-        // A goroutine has held this P for a whole time slice. Take the P; the goroutine
-        // keeps its thread and claims a P back at its next scheduling point.
-        if (pp->state.compare_exchange_strong(s, pstate(kSysmonOwnerId, pstatus::running),
-                                              std::memory_order_acq_rel)) {
-          trace_proc_steal(pp, trace_steal_reason::long_running);
-          longrun_note_preempted(pp, now - pp->sysmon_schedwhen);
-          pp->sysmon_schedwhen = now;
-          handoffp(pp);
-          n++;
-        }
+      } else if (now - pp->sysmon_schedwhen >= kForcePreemptNs) {
+        slice_used = true;
+      }
+    }
+    if (slice_used && !pp->preempt.load(std::memory_order_relaxed)) {
+      // First ask the G to yield at its next scheduling point. That is cheap, and enough for
+      // a G that makes runtime calls or returns from its blocking call. The retakes below
+      // handle one that does neither.
+      pp->preempt.store(true, std::memory_order_relaxed);
+      trace_preempt_request(pp);
+      if (status != pstatus::syscall) continue;
+    }
+    if (status == pstatus::user && slice_used &&
+        now - pp->sysmon_schedwhen >= 2 * kForcePreemptNs) {
+      // A goroutine has held this P for a whole time slice. Take the P; the goroutine
+      // keeps its thread and claims a P back at its next scheduling point.
+      if (pp->state.compare_exchange_strong(s, pstate(kSysmonOwnerId, pstatus::running),
+                                            std::memory_order_acq_rel)) {
+        trace_proc_steal(pp, trace_steal_reason::long_running);
+        longrun_note_preempted(pp, now - pp->sysmon_schedwhen);
+        pp->sysmon_schedwhen = now;
+        handoffp(pp);
+        n++;
       }
       continue;
     }
 
     if (status != pstatus::syscall) continue;
     std::uint32_t t = pp->syscalltick.load(std::memory_order_relaxed);
-    if (pp->sysmon_syscalltick != t || pp->sysmon_syscallwhen == 0) {
+    if (!slice_used && (pp->sysmon_syscalltick != t || pp->sysmon_syscallwhen == 0)) {
       pp->sysmon_syscalltick = t;
       pp->sysmon_syscallwhen = now;
       continue;
     }
     // Keep the P if it has nothing to do, someone else is looking for work anyway, and the
-    // call is young: handing off costs a thread wake-up.
-    if (runq_empty(pp) &&
+    // call is young: handing off costs a thread wake-up. A P whose time slice is used up
+    // goes in any case, as in Go.
+    if (!slice_used && runq_empty(pp) &&
         sched.nmspinning.load(std::memory_order_relaxed) +
                 sched.npidle.load(std::memory_order_relaxed) > 0 &&
         now - pp->sysmon_syscallwhen < kForcePreemptNs) {
