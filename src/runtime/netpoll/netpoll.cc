@@ -371,45 +371,39 @@ poll_status wait_ready(poll_desc* pd, poll_mode mode, bool return_on_hangup) {
     return plain_poll_wait(pd, mode);
   }
 
-  // A goroutine parks in runtime mode, and entering it may wait for a P, which must not
-  // happen with pd->lock held (goroutine_section in sched.h). So the checks run first, and a
-  // goroutine that has to wait lets the lock go, enters, and checks again.
-  goroutine_section section(goroutine_section::deferred);
+  // Before the descriptor's lock (goroutine_section in sched.h). Most calls here park, so
+  // entering first costs less than checking, unlocking to enter and checking again.
+  goroutine_section section;
+  waiter w;
+  waiter_init(&w);
+  pd->lock.lock();
   const bool want_rd = mode != poll_mode::write;
   const bool want_wr = mode != poll_mode::read;
-  waiter w;
-  for (;;) {
-    waiter_init(&w);
-    pd->lock.lock();
-    if (want_rd) {
-      if (poll_status st = side_status(pd, pd->rd); st != poll_status::ok) {
-        pd->lock.unlock();
-        return st;
-      }
-    }
-    if (want_wr) {
-      if (poll_status st = side_status(pd, pd->wr); st != poll_status::ok) {
-        pd->lock.unlock();
-        return st;
-      }
-    }
-    if (return_on_hangup && pd->hangup) {
+  if (want_rd) {
+    if (poll_status st = side_status(pd, pd->rd); st != poll_status::ok) {
       pd->lock.unlock();
-      return poll_status::ok;
+      return st;
     }
-    if ((want_rd && pd->rd.ready) || (want_wr && pd->wr.ready)) {
-      if (want_rd) pd->rd.ready = false;
-      if (want_wr) pd->wr.ready = false;
+  }
+  if (want_wr) {
+    if (poll_status st = side_status(pd, pd->wr); st != poll_status::ok) {
       pd->lock.unlock();
-      return poll_status::ok;
+      return st;
     }
-    if ((want_rd && pd->rd.w != nullptr) || (want_wr && pd->wr.w != nullptr)) {
-      pd->lock.unlock();
-      throw_bug("poll_wait: two callers wait on one side of a descriptor");
-    }
-    if (w.g == nullptr || section.entered()) break;
+  }
+  if (return_on_hangup && pd->hangup) {
     pd->lock.unlock();
-    section.enter();
+    return poll_status::ok;
+  }
+  if ((want_rd && pd->rd.ready) || (want_wr && pd->wr.ready)) {
+    if (want_rd) pd->rd.ready = false;
+    if (want_wr) pd->wr.ready = false;
+    pd->lock.unlock();
+    return poll_status::ok;
+  }
+  if ((want_rd && pd->rd.w != nullptr) || (want_wr && pd->wr.w != nullptr)) {
+    pd->lock.unlock();
+    throw_bug("poll_wait: two callers wait on one side of a descriptor");
   }
   if (want_rd) pd->rd.w = &w;
   if (want_wr) pd->wr.w = &w;

@@ -207,25 +207,18 @@ class runtime_mode {
 // park's own entry is a nested one that never waits. Channels do the same (chan_scope.h).
 class goroutine_section {
  public:
-  enum deferred_t { deferred };
-
-  goroutine_section() { enter(); }
-  // Enters later, with enter(): for a primitive that parks only on some paths.
-  explicit goroutine_section(deferred_t) {}
+  goroutine_section() {
+    M* mp = getm();
+    if (mp != nullptr && mp->curg.load(std::memory_order_relaxed) != nullptr) {
+      acquire_p(mp);
+      entered_ = true;
+    }
+  }
   ~goroutine_section() {
     if (entered_) release_p_to_user(getm());  // re-read: the G may have moved
   }
   goroutine_section(const goroutine_section&) = delete;
   goroutine_section& operator=(const goroutine_section&) = delete;
-
-  // Enters runtime mode on a goroutine; a no-op on a plain thread, on g0 or once entered.
-  void enter() {
-    M* mp = getm();
-    if (entered_ || mp == nullptr || mp->curg.load(std::memory_order_relaxed) == nullptr) return;
-    acquire_p(mp);
-    entered_ = true;
-  }
-  bool entered() const { return entered_; }
 
  private:
   bool entered_ = false;
