@@ -382,7 +382,7 @@ GORO_CHILD_SCENARIO(recv_inside_blocking_deadlock) {
   });
 }
 
-// A receive inside goro::blocking parks the goroutine, so a receive nobody can serve is a
+// A receive inside goro::blocking parks the goroutine, so a receive that no goroutine can serve is a
 // deadlock like any other, reported with the receive's wait reason.
 TEST(ChanDeadlock, ReceiveInsideBlockingIsReported) {
   auto r = goro_test::run_child("recv_inside_blocking_deadlock");

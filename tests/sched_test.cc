@@ -759,10 +759,10 @@ TEST_P(Sched, PanicInsideBlockingPropagates) {
 
 // Waits inside goro::blocking after sysmon took the P. The blocking function sleeps its
 // thread for 100 µs while another goroutine keeps the only P busy, so sysmon hands the P to
-// another thread. Then it waits on a primitive that parks with a lock of its own held: a
-// condition variable with a deadline (whose timer callback takes the list's lock), a
-// contended mutex (the sema bucket's lock), or a UDP read with a deadline (the poll
-// descriptor's lock). If entering runtime mode waits for a P with that lock held, the thread
+// another thread. Then it waits on a primitive that parks with a lock of its own held. The
+// three are a condition variable with a deadline (whose timer callback takes the list's
+// lock), a contended mutex (the sema bucket's lock) and a UDP read with a deadline (the
+// poll descriptor's lock). If entering runtime mode waits for a P with that lock held, the thread
 // that holds the P runs the deadline's callback, waits for the lock, and the process hangs
 // for good. Each run prints "ok" when all its rounds are done.
 template <class Wait>
@@ -851,18 +851,18 @@ TEST(SchedBlocking, WaitsInsideBlockingAfterPIsTaken) {
 // same loop outside does (newproc_commit's batches), instead of piling them all up.
 TEST_P(Sched, SpawnLoopInsideBlockingYields) {
   constexpr int kSpawns = 20'000;
-  int most_alive = 0;
+  int max_alive = 0;
   run(
       [&] {
         goro::blocking([&] {
           for (int i = 0; i < kSpawns; ++i) {
             goro::go([] {});
-            most_alive = std::max(most_alive, goro::num_goroutine());
+            max_alive = std::max(max_alive, goro::num_goroutine());
           }
         });
       },
       "1");
-  EXPECT_LT(most_alive, kSpawns / 4) << "the spawned goroutines did not run during the loop";
+  EXPECT_LT(max_alive, kSpawns / 4) << "the spawned goroutines did not run during the loop";
 }
 
 // A goroutine that loops on short goro::blocking calls uses up its time slice like any

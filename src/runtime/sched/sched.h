@@ -203,8 +203,9 @@ class runtime_mode {
 // poll descriptor). Entering runtime mode may wait for a P: sysmon took it, or the
 // goroutine is inside goro::blocking. Waiting with that lock held blocks every thread that
 // needs the lock, the timer callback on the M that now holds the P included, and then no
-// one runs the waiter. So the primitive opens this section before it takes the lock, and
-// park's own entry is a nested one that never waits. Channels do the same (chan_scope.h).
+// one runs the waiter. So the primitive opens this section before it takes the lock. park's
+// own entry is then nested (runtime_depth above 0), and acquire_p returns from a nested
+// entry at once. Channels do the same (chan_scope.h).
 class goroutine_section {
  public:
   goroutine_section() {

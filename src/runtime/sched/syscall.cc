@@ -79,8 +79,8 @@ void begin_blocking(M* mp, G* gp, P* pp, bool new_call) {
   setgstatus(gp, gstatus::running, gstatus::syscall);
   trace_go_syscall(gp);
   sched.nblocking.fetch_add(1, std::memory_order_relaxed);
-  // Only a new call restarts sysmon's hand-off clock. A function that makes runtime calls
-  // often would otherwise never lose its P.
+  // Only a new call restarts sysmon's hand-off clock. Otherwise a function that makes runtime
+  // calls every few microseconds would keep its P through the whole call.
   if (new_call) pp->syscalltick.fetch_add(1, std::memory_order_relaxed);
   mp->oldp = pp;
   if (sched.gcwaiting.load(std::memory_order_acquire)) {

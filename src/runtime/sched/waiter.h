@@ -69,9 +69,9 @@ void waiter_wake(waiter* w);
 // Wakes a batch of waiters linked through next (the list is free once they are dequeued)
 // from goroutine code outside runtime mode, as the sync primitives' release paths are. On
 // a goroutine the wakes run in one runtime-mode section, so each woken G goes on this P's
-// run queue instead of the global one (under sched.lock), and leaving the section is a
-// scheduling point: a goroutine that loops on a contended mutex yields at sysmon's request,
-// instead of holding its P until sysmon takes it. Off a goroutine, or inside goro::blocking,
+// run queue instead of the global one (under sched.lock). Leaving the section is a
+// scheduling point, so a goroutine that loops on a contended mutex yields at sysmon's
+// request instead of holding its P until sysmon takes it. Off a goroutine, or inside goro::blocking,
 // it is waiter_wake on each (the global queue). Reads each next before waking a waiter.
 void waiter_wake_list(waiter* head);
 
